@@ -1,0 +1,35 @@
+# The two commands of the README. Both install what is missing, configure and
+# build incrementally (a second run reinstalls and rebuilds nothing).
+#   make demo   set up swap, run the main job end to end, print its result
+#   make test   run every test through CTest
+# Also: make build, make asan (unit tests under ASan/UBSan), make format.
+.PHONY: demo test build deps asan format clean
+
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	@cmake --preset release -S . -B $(BUILD) >/dev/null
+
+build: deps $(BUILD)/CMakeCache.txt
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@bash scripts/demo.sh $(BUILD)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure --timeout 900
+
+asan: deps
+	@cmake --preset asan-ubsan >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@ctest --preset asan-ubsan
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) build-debug build-asan
