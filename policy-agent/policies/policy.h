@@ -44,6 +44,15 @@ struct pf_policy_params {
 	uint64_t cold_age_ms; /* cold-age: idle time before a page is a victim */
 	uint32_t lfu_decay; /* LFU: halve counts every N scans (0: never) */
 	uint32_t clock_bits; /* LRU/CLOCK: bits of history */
+	uint64_t tick_ms; /* time quantum of states that store a time (0: 1000) */
+};
+
+/* Fills p with the defaults (cold age 120 s, no LFU decay, 16 clock bits, 1 s tick). */
+void pf_policy_params_default(struct pf_policy_params *p);
+
+/* Flags of a reclaim policy. */
+enum {
+	PF_RECLAIM_PASSIVE = 1u << 0, /* never pages anything out (the kernel baseline) */
 };
 
 struct pf_reclaim_ops {
@@ -57,10 +66,16 @@ struct pf_reclaim_ops {
 	uint32_t (*weight)(const struct pf_policy_params *p, pf_page_state s, uint64_t now);
 	/* Optional: should this page be paged out regardless of budget? (cold-age) */
 	bool (*victim)(const struct pf_policy_params *p, pf_page_state s, uint64_t now);
+	unsigned flags; /* PF_RECLAIM_* */
+	const char *help; /* one line for --help and error messages */
 };
 
 /* Looks a reclaim policy up by name; NULL if unknown. */
 const struct pf_reclaim_ops *pf_reclaim_find(const char *name);
+/* The i-th registered reclaim policy (0-based), NULL past the end. */
+const struct pf_reclaim_ops *pf_reclaim_at(size_t i);
+/* Writes the valid reclaim policy names, comma-separated, into buf. */
+void pf_reclaim_names(char *buf, size_t len);
 
 #ifdef __cplusplus
 }
