@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Shim micro benchmarks, one command: runs each workload of pageflex-micro
+# under (a) LD_PRELOAD=libjemalloc.so.2 and (b) LD_PRELOAD=libpageflex.so with
+# an agent connected, in interleaved repetitions (a b, b a, a b, ...) in one
+# run, and prints the medians and the ratios b/a against the issue's targets
+# (malloc/free <= 1.02, mmap churn <= 1.10). A benchmark, not a test: it exits
+# non-zero only if a run fails or the two sides did different work.
+#
+#   bench/micro/run.sh [--build DIR] [--shim LIB] [--base LIB] [--reps N]
+#                      [--malloc-ops N] [--mmap-ops N] [--no-agent] [--quick]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=${PAGEFLEX_BUILD_DIR:-$here/../../build}
+SHIM= BASE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+REPS=9 MALLOC_OPS=2000000 MMAP_OPS=100000 AGENT=1
+
+usage() { sed -n '2,10s/^# \{0,1\}//p' "$0"; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build) BUILD=$2; shift ;;
+	--shim) SHIM=$2; shift ;;
+	--base) BASE=$2; shift ;;
+	--reps) REPS=$2; shift ;;
+	--malloc-ops) MALLOC_OPS=$2; shift ;;
+	--mmap-ops) MMAP_OPS=$2; shift ;;
+	--no-agent) AGENT=0 ;;
+	--quick) REPS=3 MALLOC_OPS=200000 MMAP_OPS=10000 ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+BUILD=$(cd "$BUILD" && pwd)
+SHIM=${SHIM:-$BUILD/lib/libpageflex.so}
+MICRO=$BUILD/bin/pageflex-micro
+SINK=$BUILD/bin/pageflex-sink-agent
+for f in "$SHIM" "$BASE" "$MICRO"; do
+	[ -e "$f" ] || { echo "run.sh: $f not found (build first: cmake --build $BUILD)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d /tmp/pageflex-micro.XXXXXX)
+agent_pid=
+cleanup() {
+	if [ -n "$agent_pid" ]; then kill "$agent_pid" 2>/dev/null || true; wait "$agent_pid" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+export PAGEFLEX_SOCKET=$tmp/agent.sock
+
+if [ "$AGENT" = 1 ]; then
+	[ -x "$SINK" ] || { echo "run.sh: $SINK not found" >&2; exit 1; }
+	"$SINK" --socket "$PAGEFLEX_SOCKET" --stats "$tmp/agent.stats" >"$tmp/agent.out" 2>&1 &
+	agent_pid=$!
+	for _ in $(seq 100); do grep -q ready "$tmp/agent.out" 2>/dev/null && break; sleep 0.05; done
+	grep -q ready "$tmp/agent.out" || { echo "run.sh: agent did not start:" >&2; cat "$tmp/agent.out" >&2; exit 1; }
+fi
+
+# name|pageflex-micro arguments|target ratio
+WORKLOADS=(
+	"malloc|malloc --ops $MALLOC_OPS|1.02"
+	"malloc-small|malloc-small --ops $((MALLOC_OPS * 4))|1.02"
+	"malloc-2t|malloc --ops $((MALLOC_OPS / 2)) --threads 2|1.02"
+	"mmap-small|mmap-small --ops $MMAP_OPS|1.10"
+	"mmap-large|mmap-large --ops $MMAP_OPS|1.10"
+	"mmap-mixed|mmap-mixed --ops $MMAP_OPS|1.10"
+)
+
+# run SIDE ARGS...: one run, appends ns/op to $tmp/NAME.SIDE, checks the checksum.
+run() {
+	local side=$1 name=$2 lib out
+	shift 2
+	[ "$side" = a ] && lib=$BASE || lib=$SHIM
+	out=$(LD_PRELOAD=$lib "$MICRO" "$@") || { echo "run.sh: $name under $lib failed" >&2; exit 1; }
+	set -- $out
+	echo "$3" >>"$tmp/$name.$side"
+	echo "$9" >>"$tmp/$name.sum.$side"
+}
+
+median() { sort -g "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+echo "micro: a = $BASE"
+echo "micro: b = $SHIM $([ "$AGENT" = 1 ] && echo "(agent: pageflex-sink-agent)" || echo "(no agent)")"
+echo "micro: $REPS interleaved repetitions per workload on $(nproc) CPUs"
+for w in "${WORKLOADS[@]}"; do
+	IFS='|' read -r name args _ <<<"$w"
+	run a "$name" $args # warm-up (page cache, CPU frequency), not counted
+	: >"$tmp/$name.a"; : >"$tmp/$name.b"
+	for i in $(seq "$REPS"); do
+		if [ $((i % 2)) = 1 ]; then run a "$name" $args; run b "$name" $args
+		else run b "$name" $args; run a "$name" $args; fi
+	done
+done
+
+printf '\n%-12s %14s %14s %9s %7s  %s\n' workload "a ns/op" "b ns/op" "b/a" target verdict
+status=0
+for w in "${WORKLOADS[@]}"; do
+	IFS='|' read -r name _ target <<<"$w"
+	if [ "$(sort -u "$tmp/$name.sum.a" "$tmp/$name.sum.b" | wc -l)" != 1 ]; then
+		echo "run.sh: $name: a and b computed different checksums" >&2; status=1
+	fi
+	ma=$(median "$tmp/$name.a"); mb=$(median "$tmp/$name.b")
+	awk -v n="$name" -v a="$ma" -v b="$mb" -v t="$target" 'BEGIN {
+		r = b / a; printf "%-12s %14.1f %14.1f %9.3f %7s  %s\n", n, a, b, r, "<=" t, r <= t ? "ok" : "OVER" }'
+done
+
+if [ -n "$agent_pid" ]; then
+	kill "$agent_pid"; wait "$agent_pid" || { echo "run.sh: the agent saw malformed packets" >&2; status=1; }
+	agent_pid=
+	echo; echo "agent counters (all b runs):"; sed 's/^/  /' "$tmp/agent.stats"
+fi
+exit $status
