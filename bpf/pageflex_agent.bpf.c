@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pageflex_agent: the eBPF half of pageflexd, loaded once for all managed
+ * processes. PageFlex's OnPageFault and OnPageScanned events, rebuilt from
+ * stock hooks (DESIGN.md §3):
+ *
+ *  - region lookup: proc_regions is a hash of maps, tgid -> that process's
+ *    sorted array of ranges; a bounded binary search finds the region id.
+ *    One entry per region (an LPM trie needs up to ~2x52 prefixes per
+ *    unaligned range), and user space swaps a whole table atomically by
+ *    writing the idle one of two arrays and repointing the outer map.
+ *  - pf_fault (tp_btf/page_fault_user): managed processes only. Reads the
+ *    faulting PTE through the calibrated direct map: none = first touch,
+ *    swap entry = swap fault (a refault). Per-region per-CPU counters;
+ *    swap faults go to a ring buffer with BPF_RB_NO_WAKEUP (user space polls).
+ *  - pf_major (perf_event, PERF_COUNT_SW_PAGE_FAULTS_MAJ, period 1): exact
+ *    major faults. A swap fault followed by a major fault on the same page
+ *    in the same task is a swap-in; a swap fault without one is a
+ *    swap-cache hit.
+ *  - pf_scan (iter/task_vma): walks the page tables of the chunks listed in
+ *    scan_req and writes 4 bits per page (accessed, present, swapped, huge).
+ *  - pf_calib (iter/task_vma on the agent itself): finds the direct-map base
+ *    from a magic in a locked page, and translates addresses to validate it.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "pageflex_agent.h"
+
+#define X86_PRESENT 0x1ULL
+#define X86_ACCESSED 0x20ULL
+#define X86_PSE 0x80ULL
+#define X86_PROTNONE 0x100ULL
+#define X86_ADDR_MASK 0x000ffffffffff000ULL
+#define GIB (1ULL << 30)
+
+/* Set by user space after calibration (dmap_ok = 0: no page-table reads). */
+__u64 dmap_base = 0;
+__u32 pt_levels = 0; /* 4 or 5; 0 until calibrated */
+__u32 dmap_ok = 0;
+/* Stream first-touch events too (off: counters only, cheaper). */
+__u32 stream_first_touch = 0;
+__u64 rb_dropped = 0;
+
+/* Scanner input and statistics. */
+__u32 scan_nreq = 0;
+__u64 scan_chunks = 0;
+__u64 scan_errors = 0;
+
+/* Calibration: mode 0 finds the base, mode 1 translates xlate_va. */
+__u32 calib_mode = 0;
+__u64 calib_pa = 0;
+__u64 calib_magic[2] = {};
+__u32 calib_max = 0;
+__u64 calib_found = 0;
+__u64 calib_pgd = 0;
+__u64 xlate_va = 0;
+__u64 xlate_entry = 0;
+__s32 xlate_level = 0;
+
+struct region_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PFA_PROC_TABLE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct pfa_region_ent));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, PFA_MAX_PROCS);
+	__type(key, __u32);
+	__array(values, struct region_table);
+} proc_regions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PFA_MAX_REGIONS);
+	__type(key, __u32);
+	__type(value, struct pfa_region_stats);
+} region_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+struct pending {
+	__u64 page; /* page number of the last swap fault, 0: none */
+	__u32 region;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct pending);
+} pending SEC(".maps");
+
+/* Scanner: request list and results, both mmapped by user space. Sizes are
+ * set by the agent before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pfa_scan_req);
+} scan_req SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pfa_scan_chunk);
+} scan_bits SEC(".maps");
+
+/* Per-page policy state, updated by the agent in the scan pass. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pfa_state_chunk);
+} page_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64[PFA_CHUNK_PAGES]);
+} pte_buf SEC(".maps");
+
+/* ---- region lookup ---- */
+
+static __always_inline __u32 region_find(void *tab, __u64 addr)
+{
+	struct pfa_region_ent *e;
+	__u32 k = 0, lo = 1, hi, mid;
+	int i;
+
+	e = bpf_map_lookup_elem(tab, &k);
+	if (!e)
+		return PFA_NO_REGION;
+	hi = (__u32)e->start + 1;
+	for (i = 0; i < PFA_SEARCH_STEPS; i++) {
+		if (lo >= hi)
+			break;
+		mid = (lo + hi) / 2;
+		e = bpf_map_lookup_elem(tab, &mid);
+		if (!e)
+			return PFA_NO_REGION;
+		if (addr < e->start)
+			hi = mid;
+		else if (addr >= e->end)
+			lo = mid + 1;
+		else
+			return e->id;
+	}
+	return PFA_NO_REGION;
+}
+
+/* ---- page-table walk through the direct map ---- */
+
+enum { WALK_NONE = 0, WALK_TABLE = 1, WALK_LEAF = 2, WALK_ERR = -1 };
+
+static __always_inline int read_ent(__u64 table_va, __u64 idx, __u64 *e)
+{
+	return bpf_probe_read_kernel(e, sizeof(*e), (void *)(table_va + (idx & 511) * 8));
+}
+
+static __always_inline __u64 next_table(__u64 e)
+{
+	return dmap_base + (e & X86_ADDR_MASK);
+}
+
+/*
+ * Walks from the pgd to the PMD of va. Returns WALK_TABLE (*e = PMD entry
+ * pointing to a PTE table), WALK_LEAF (*e = a PMD or PUD leaf), WALK_NONE
+ * (nothing mapped at some level) or WALK_ERR.
+ */
+static __always_inline int walk_pmd(__u64 pgd_va, __u64 va, __u64 *e)
+{
+	__u64 t = pgd_va;
+
+	if (pt_levels == 5) {
+		if (read_ent(t, va >> 48, e))
+			return WALK_ERR;
+		if (!(*e & X86_PRESENT))
+			return WALK_NONE;
+		t = next_table(*e);
+	}
+	if (read_ent(t, va >> 39, e)) /* pgd (4-level) or p4d (5-level) */
+		return WALK_ERR;
+	if (!(*e & X86_PRESENT))
+		return WALK_NONE;
+	if (read_ent(next_table(*e), va >> 30, e)) /* pud */
+		return WALK_ERR;
+	if (!(*e & X86_PRESENT))
+		return WALK_NONE;
+	if (*e & X86_PSE)
+		return WALK_LEAF;
+	if (read_ent(next_table(*e), va >> 21, e)) /* pmd */
+		return WALK_ERR;
+	if (!*e)
+		return WALK_NONE;
+	if (*e & X86_PSE)
+		return WALK_LEAF; /* THP (present or protnone) */
+	if (!(*e & X86_PRESENT))
+		return WALK_NONE; /* PMD migration entry: treat as unmapped */
+	return WALK_TABLE;
+}
+
+static __always_inline __u32 pte_bits(__u64 e)
+{
+	__u32 b = 0;
+
+	if (!e)
+		return 0;
+	if (e & (X86_PRESENT | X86_PROTNONE)) {
+		b = PFA_PG_PRESENT;
+		if (e & X86_ACCESSED)
+			b |= PFA_PG_ACCESSED;
+	} else {
+		b = PFA_PG_SWAPPED;
+	}
+	return b;
+}
+
+/* ---- fault path ---- */
+
+enum { CLS_FIRST, CLS_SWAP, CLS_PRESENT, CLS_UNKNOWN };
+
+static __always_inline int classify(struct task_struct *task, __u64 addr)
+{
+	__u64 pgd, e;
+	int w;
+
+	if (!dmap_ok)
+		return CLS_UNKNOWN;
+	pgd = (__u64)BPF_CORE_READ(task, mm, pgd);
+	if (!pgd)
+		return CLS_UNKNOWN;
+	w = walk_pmd(pgd, addr, &e);
+	if (w == WALK_NONE)
+		return CLS_FIRST;
+	if (w == WALK_LEAF)
+		return CLS_PRESENT;
+	if (w != WALK_TABLE)
+		return CLS_UNKNOWN;
+	if (read_ent(next_table(e), addr >> 12, &e))
+		return CLS_UNKNOWN;
+	if (!e)
+		return CLS_FIRST;
+	if (e & (X86_PRESENT | X86_PROTNONE))
+		return CLS_PRESENT;
+	return CLS_SWAP;
+}
+
+static __always_inline void emit(__u32 tgid, __u32 region, __u64 addr, __u32 kind)
+{
+	struct pfa_event ev = {
+		.ts_ns = bpf_ktime_get_ns(),
+		.addr = addr,
+		.tgid = tgid,
+		.region = region,
+		.kind = kind,
+	};
+
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), BPF_RB_NO_WAKEUP))
+		__sync_fetch_and_add(&rb_dropped, 1);
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(pf_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pfa_region_stats *st;
+	struct task_struct *task;
+	struct pending *p;
+	void *tab;
+	__u32 id;
+	int cls;
+
+	tab = bpf_map_lookup_elem(&proc_regions, &tgid);
+	if (!tab)
+		return 0;
+	id = region_find(tab, address);
+	if (id == PFA_NO_REGION)
+		return 0;
+	st = bpf_map_lookup_elem(&region_stats, &id);
+	if (!st)
+		return 0;
+	task = bpf_get_current_task_btf();
+	cls = classify(task, address);
+	switch (cls) {
+	case CLS_FIRST:
+		st->first_touch++;
+		if (stream_first_touch)
+			emit(tgid, id, address, PFA_EV_FIRST_TOUCH);
+		break;
+	case CLS_SWAP:
+		st->swap_faults++;
+		p = bpf_task_storage_get(&pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (p) {
+			p->page = address >> 12;
+			p->region = id;
+		}
+		emit(tgid, id, address, PFA_EV_SWAP_FAULT);
+		break;
+	case CLS_PRESENT:
+		st->present++;
+		break;
+	default:
+		st->unknown++;
+		break;
+	}
+	return 0;
+}
+
+SEC("perf_event")
+int pf_major(struct bpf_perf_event_data *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct pfa_region_stats *st;
+	struct task_struct *task;
+	struct pending *p;
+	__u64 addr = ctx->addr;
+	void *tab;
+	__u32 id;
+
+	tab = bpf_map_lookup_elem(&proc_regions, &tgid);
+	if (!tab)
+		return 0;
+	id = region_find(tab, addr);
+	if (id == PFA_NO_REGION)
+		return 0;
+	st = bpf_map_lookup_elem(&region_stats, &id);
+	if (!st)
+		return 0;
+	task = bpf_get_current_task_btf();
+	p = bpf_task_storage_get(&pending, task, 0, 0);
+	if (p && p->page == addr >> 12) {
+		p->page = 0;
+		st->swapin_major++;
+		emit(tgid, id, addr, PFA_EV_SWAPIN_MAJOR);
+	} else {
+		st->other_major++;
+	}
+	return 0;
+}
+
+/* ---- scanner ---- */
+
+struct scan_ctx {
+	__u64 pgd;
+};
+
+static __always_inline void fill_chunk(struct pfa_scan_chunk *out, __u64 word)
+{
+	int i;
+
+	for (i = 0; i < PFA_CHUNK_PAGES / 16; i++)
+		out->w[i] = word;
+}
+
+static long scan_one(__u32 i, void *arg)
+{
+	struct scan_ctx *c = arg;
+	struct pfa_scan_chunk *out;
+	struct pfa_scan_req *r;
+	__u32 k = i, zero = 0, idx;
+	__u64 e, word, *buf;
+	int w, b, j;
+
+	r = bpf_map_lookup_elem(&scan_req, &k);
+	if (!r)
+		return 1;
+	idx = (__u32)(r->slot / PFA_CHUNK_PAGES);
+	out = bpf_map_lookup_elem(&scan_bits, &idx);
+	if (!out)
+		return 1;
+	w = walk_pmd(c->pgd, r->va, &e);
+	if (w == WALK_ERR) {
+		scan_errors++;
+		fill_chunk(out, 0);
+		return 0;
+	}
+	if (w == WALK_NONE) {
+		fill_chunk(out, 0);
+		return 0;
+	}
+	if (w == WALK_LEAF) {
+		word = PFA_PG_PRESENT | PFA_PG_HUGE | ((e & X86_ACCESSED) ? PFA_PG_ACCESSED : 0);
+		word |= word << 4;
+		word |= word << 8;
+		word |= word << 16;
+		word |= word << 32;
+		fill_chunk(out, word);
+		return 0;
+	}
+	buf = bpf_map_lookup_elem(&pte_buf, &zero);
+	if (!buf)
+		return 1;
+	if (bpf_probe_read_kernel(buf, PFA_CHUNK_PAGES * 8, (void *)next_table(e))) {
+		scan_errors++;
+		fill_chunk(out, 0);
+		return 0;
+	}
+	for (j = 0; j < PFA_CHUNK_PAGES / 16; j++) {
+		word = 0;
+		for (b = 0; b < 16; b++)
+			word |= (__u64)pte_bits(buf[(j * 16 + b) & (PFA_CHUNK_PAGES - 1)])
+				<< (b * 4);
+		out->w[j] = word;
+	}
+	scan_chunks++;
+	return 0;
+}
+
+SEC("iter/task_vma")
+int pf_scan(struct bpf_iter__task_vma *ctx)
+{
+	struct vm_area_struct *vma = ctx->vma;
+	struct scan_ctx c;
+
+	/* All the work happens once per iteration, at the first VMA. */
+	if (!vma || ctx->meta->seq_num != 0 || !dmap_ok)
+		return 0;
+	c.pgd = (__u64)BPF_CORE_READ(vma, vm_mm, pgd);
+	if (!c.pgd)
+		return 0;
+	bpf_loop(scan_nreq, scan_one, &c, 0);
+	return 0;
+}
+
+/* ---- direct-map calibration ---- */
+
+struct calib_ctx {
+	__u64 top;
+};
+
+static long calib_one(__u32 i, void *arg)
+{
+	struct calib_ctx *c = arg;
+	__u64 base = c->top - (__u64)i * GIB, v[2];
+
+	if (bpf_probe_read_kernel(v, sizeof(v), (void *)(base + calib_pa)))
+		return 0;
+	if (v[0] == calib_magic[0] && v[1] == calib_magic[1]) {
+		calib_found = base;
+		return 1;
+	}
+	return 0;
+}
+
+SEC("iter/task_vma")
+int pf_calib(struct bpf_iter__task_vma *ctx)
+{
+	struct vm_area_struct *vma = ctx->vma;
+	struct calib_ctx c;
+	__u64 pgd, e;
+
+	if (!vma || ctx->meta->seq_num != 0)
+		return 0;
+	pgd = (__u64)BPF_CORE_READ(vma, vm_mm, pgd);
+	calib_pgd = pgd;
+	if (calib_mode == 0) {
+		calib_found = 0;
+		c.top = pgd & ~(GIB - 1);
+		bpf_loop(calib_max, calib_one, &c, 0);
+		return 0;
+	}
+	/* mode 1: translate xlate_va with the current dmap_base/pt_levels */
+	xlate_level = walk_pmd(pgd, xlate_va, &e);
+	xlate_entry = e;
+	if (xlate_level == WALK_TABLE) {
+		if (read_ent(next_table(e), xlate_va >> 12, &e))
+			xlate_level = WALK_ERR;
+		xlate_entry = e;
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The actuator: batched process_madvise() on another process's memory.
+ * Ranges are page-aligned, sorted, adjacent ones merged, and sent at most
+ * 1024 iovecs (UIO_MAXIOV) per call. Only advices that cannot lose data are
+ * accepted: MADV_PAGEOUT, MADV_COLD, MADV_WILLNEED. Errors are counted and
+ * logged, never fatal: a failing range is skipped and the rest still go out.
+ */
+#ifndef PAGEFLEX_ACTUATOR_H
+#define PAGEFLEX_ACTUATOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pf_range {
+	uint64_t start, len; /* bytes, page-aligned */
+};
+
+/* A growing list of ranges for one advice. */
+struct pf_batch {
+	struct pf_range *r;
+	size_t n, cap;
+};
+
+struct pf_act_stats {
+	uint64_t calls; /* process_madvise calls */
+	uint64_t bytes; /* bytes advised successfully */
+	uint64_t errors; /* failed calls or ranges */
+	int last_errno;
+};
+
+enum pf_advice { PF_ADV_PAGEOUT, PF_ADV_COLD, PF_ADV_WILLNEED, PF_ADV_MAX };
+
+extern struct pf_act_stats pf_act_stats[PF_ADV_MAX];
+
+const char *pf_advice_name(enum pf_advice a);
+
+/* Appends [start, start+len); merges with the last range when adjacent. 0 or -ENOMEM. */
+int pf_batch_add(struct pf_batch *b, uint64_t start, uint64_t len);
+void pf_batch_reset(struct pf_batch *b);
+void pf_batch_free(struct pf_batch *b);
+/* Sorts and merges adjacent or overlapping ranges. */
+void pf_batch_normalize(struct pf_batch *b);
+
+/*
+ * Applies advice to every range of b in the process of pidfd (b is
+ * normalized first). Returns the bytes advised; errors are counted in
+ * pf_act_stats and logged with pid.
+ */
+uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b);
+
+#endif

@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Loading, calibrating and driving bpf/pageflex_agent.bpf.c (see
+ * bpfview.h). The direct-map calibration follows DESIGN.md §3: a random
+ * magic in a locked page of the agent, its PFN from /proc/self/pagemap, and
+ * 1 GiB-aligned candidates below the agent's own mm->pgd (a direct-map
+ * pointer) until the magic is found; then the page-table walker must
+ * translate two locked pages to their pagemap PFNs, with 4- or 5-level
+ * paging, or every page-table read stays disabled.
+ */
+#include "bpfview.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "pageflex_agent.skel.h"
+
+#define X86_ADDR_MASK 0x000ffffffffff000ULL
+#define CALIB_CANDIDATES 65536 /* 1 GiB steps: 64 TiB below mm->pgd */
+
+static struct pageflex_agent_bpf *skel;
+static struct bpf_link *fault_link;
+static struct bpf_link **major_links;
+static int *major_fds;
+static int ncpus;
+static struct ring_buffer *rb;
+static struct pfa_scan_req *reqs;
+static uint64_t nreqs_max;
+static uint32_t *states;
+const uint64_t *pf_bpf_scan_words;
+static size_t reqs_sz, words_sz, states_sz;
+static struct pf_bpf_opts opts;
+static char dmap_err[256] = "not calibrated";
+static bool dmap_ok;
+
+static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && pf_log_verbosity < PF_LOG_DEBUG + 1)
+		return 0;
+	if (level == LIBBPF_INFO && pf_log_verbosity < PF_LOG_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int ring_cb(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	if (len >= sizeof(struct pfa_event) && opts.on_event)
+		opts.on_event(data, opts.arg);
+	return 0;
+}
+
+static void *map_mmap(struct bpf_map *m, size_t *sz)
+{
+	size_t len = (size_t)bpf_map__max_entries(m) * bpf_map__value_size(m);
+	void *p;
+
+	len = (len + 4095) & ~(size_t)4095;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*sz = len;
+	return p;
+}
+
+/* Runs an iter/task_vma program over the VMAs of one task, to completion. */
+static int run_iter(struct bpf_program *prog, pid_t tid)
+{
+	union bpf_iter_link_info li;
+	struct bpf_link *link;
+	char buf[256];
+	int fd, rc = 0;
+	ssize_t n;
+
+	memset(&li, 0, sizeof(li));
+	li.task.tid = tid;
+	LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &li, .link_info_len = sizeof(li));
+	link = bpf_program__attach_iter(prog, &io);
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		rc = -errno;
+		bpf_link__destroy(link);
+		return rc;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0)
+		rc = -errno;
+	close(fd);
+	bpf_link__destroy(link);
+	return rc;
+}
+
+static int pagemap_pfn(void *va, uint64_t *pfn)
+{
+	uint64_t e;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, &e, sizeof(e), (off_t)((uintptr_t)va / 4096 * sizeof(e)));
+	close(fd);
+	if (n != sizeof(e))
+		return -EIO;
+	if (!(e >> 63))
+		return -ENOENT;
+	*pfn = e & ((1ULL << 55) - 1);
+	return *pfn ? 0 : -EPERM;
+}
+
+/* Translates va with the current base/levels; returns the PFN or 0. */
+static uint64_t xlate(void *va)
+{
+	skel->bss->calib_mode = 1;
+	skel->bss->xlate_va = (uintptr_t)va;
+	skel->bss->xlate_level = -2;
+	skel->bss->xlate_entry = 0;
+	if (run_iter(skel->progs.pf_calib, (pid_t)syscall(SYS_gettid)))
+		return 0;
+	if (skel->bss->xlate_level != 1 || !(skel->bss->xlate_entry & 1))
+		return 0;
+	return (skel->bss->xlate_entry & X86_ADDR_MASK) >> 12;
+}
+
+static int calibrate(void)
+{
+	uint64_t magic[2][2], pfn[2], base;
+	unsigned char *pg;
+	int i, rc, levels;
+
+	pg = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pg == MAP_FAILED)
+		return -errno;
+	madvise(pg, 8192, MADV_NOHUGEPAGE);
+	if (mlock(pg, 8192)) {
+		rc = -errno;
+		snprintf(dmap_err, sizeof(dmap_err), "mlock of the calibration pages failed: %s",
+			 strerror(errno));
+		goto out;
+	}
+	if (getrandom(magic, sizeof(magic), 0) != sizeof(magic)) {
+		rc = -EIO;
+		snprintf(dmap_err, sizeof(dmap_err), "getrandom failed");
+		goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		memcpy(pg + i * 4096, magic[i], sizeof(magic[i]));
+		rc = pagemap_pfn(pg + i * 4096, &pfn[i]);
+		if (rc) {
+			snprintf(
+				dmap_err, sizeof(dmap_err),
+				"cannot read PFNs from /proc/self/pagemap (%s): needs CAP_SYS_ADMIN",
+				strerror(-rc));
+			goto out;
+		}
+	}
+	skel->bss->calib_mode = 0;
+	skel->bss->calib_pa = pfn[0] << 12;
+	memcpy(skel->bss->calib_magic, magic[0], sizeof(magic[0]));
+	skel->bss->calib_max = CALIB_CANDIDATES;
+	rc = run_iter(skel->progs.pf_calib, (pid_t)syscall(SYS_gettid));
+	/* Do not leave a copy of the magic around in the BPF globals. */
+	memset(skel->bss->calib_magic, 0, sizeof(skel->bss->calib_magic));
+	if (rc) {
+		snprintf(dmap_err, sizeof(dmap_err), "calibration iterator failed: %s",
+			 strerror(-rc));
+		goto out;
+	}
+	base = skel->bss->calib_found;
+	if (!base || base & ((1ULL << 30) - 1) || base < 0xff00000000000000ULL) {
+		rc = -ENOENT;
+		snprintf(dmap_err, sizeof(dmap_err),
+			 "direct-map base not found (magic not seen below mm->pgd %#llx)",
+			 (unsigned long long)skel->bss->calib_pgd);
+		goto out;
+	}
+	skel->bss->dmap_base = base;
+	rc = -EINVAL;
+	for (levels = 4; levels <= 5; levels++) {
+		skel->bss->pt_levels = levels;
+		if (xlate(pg) == pfn[0] && xlate(pg + 4096) == pfn[1]) {
+			rc = 0;
+			break;
+		}
+	}
+	if (rc) {
+		snprintf(dmap_err, sizeof(dmap_err),
+			 "validation failed: with direct-map base %#llx neither a 4- nor a 5-level "
+			 "walk translates the calibration pages to their pagemap PFNs",
+			 (unsigned long long)base);
+		skel->bss->dmap_base = 0;
+		goto out;
+	}
+	/* The magic must also be readable through the base for page 2. */
+	dmap_ok = true;
+	skel->bss->dmap_ok = 1;
+	snprintf(dmap_err, sizeof(dmap_err), "ok");
+	pf_info("direct map at %#llx, %d-level paging (validated on 2 pages)",
+		(unsigned long long)base, levels);
+out:
+	munmap(pg, 8192);
+	return rc;
+}
+
+static int attach_major(void)
+{
+	struct perf_event_attr attr;
+	int cpu, ok = 0;
+
+	ncpus = libbpf_num_possible_cpus();
+	major_links = calloc(ncpus, sizeof(*major_links));
+	major_fds = malloc(ncpus * sizeof(*major_fds));
+	if (!major_links || !major_fds)
+		return -ENOMEM;
+	memset(&attr, 0, sizeof(attr));
+	attr.size = sizeof(attr);
+	attr.type = PERF_TYPE_SOFTWARE;
+	attr.config = PERF_COUNT_SW_PAGE_FAULTS_MAJ;
+	attr.sample_period = 1;
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		major_fds[cpu] =
+			(int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+		if (major_fds[cpu] < 0)
+			continue; /* CPU offline */
+		major_links[cpu] =
+			bpf_program__attach_perf_event(skel->progs.pf_major, major_fds[cpu]);
+		if (!major_links[cpu]) {
+			close(major_fds[cpu]);
+			major_fds[cpu] = -1;
+			continue;
+		}
+		ok++;
+	}
+	return ok ? 0 : -ENODEV;
+}
+
+int pf_bpf_open(const struct pf_bpf_opts *o)
+{
+	uint64_t chunks;
+	int rc;
+
+	opts = *o;
+	libbpf_set_print(print_fn);
+	skel = pageflex_agent_bpf__open();
+	if (!skel) {
+		rc = -errno;
+		pf_err("failed to open the BPF object: %s", strerror(-rc));
+		return rc;
+	}
+	chunks = o->capacity_pages / PFA_CHUNK_PAGES;
+	if (!chunks)
+		chunks = 1;
+	bpf_map__set_max_entries(skel->maps.scan_bits, (uint32_t)chunks);
+	bpf_map__set_max_entries(skel->maps.page_state, (uint32_t)chunks);
+	/* Pieces of one region may share a boundary chunk: room for 2x. */
+	bpf_map__set_max_entries(skel->maps.scan_req, (uint32_t)(2 * chunks + PFA_PROC_TABLE));
+	skel->bss->stream_first_touch = o->stream_first_touch;
+	rc = pageflex_agent_bpf__load(skel);
+	if (rc) {
+		pf_err("failed to load the BPF programs: %s", strerror(-rc));
+		goto fail;
+	}
+	fault_link = bpf_program__attach(skel->progs.pf_fault);
+	if (!fault_link) {
+		rc = -errno;
+		pf_err("failed to attach tp_btf/page_fault_user: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = attach_major();
+	if (rc)
+		pf_warn("no perf_event major-fault program (%s): swap-ins and swap-cache hits "
+			"will not be told apart",
+			strerror(-rc));
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), ring_cb, NULL, NULL);
+	reqs = map_mmap(skel->maps.scan_req, &reqs_sz);
+	pf_bpf_scan_words = map_mmap(skel->maps.scan_bits, &words_sz);
+	states = map_mmap(skel->maps.page_state, &states_sz);
+	if (!rb || !reqs || !pf_bpf_scan_words || !states) {
+		rc = -ENOMEM;
+		pf_err("failed to map the BPF ring buffer or arrays");
+		goto fail;
+	}
+	nreqs_max = bpf_map__max_entries(skel->maps.scan_req);
+	if (calibrate())
+		pf_err("page-table scanning disabled: direct-map calibration: %s", dmap_err);
+	return 0;
+fail:
+	pf_bpf_close();
+	return rc;
+}
+
+void pf_bpf_close(void)
+{
+	int cpu;
+
+	if (major_links) {
+		for (cpu = 0; cpu < ncpus; cpu++) {
+			bpf_link__destroy(major_links[cpu]);
+			if (major_fds[cpu] >= 0)
+				close(major_fds[cpu]);
+		}
+		free(major_links);
+		free(major_fds);
+		major_links = NULL;
+		major_fds = NULL;
+	}
+	bpf_link__destroy(fault_link);
+	fault_link = NULL;
+	ring_buffer__free(rb);
+	rb = NULL;
+	if (reqs)
+		munmap(reqs, reqs_sz);
+	if (pf_bpf_scan_words)
+		munmap((void *)pf_bpf_scan_words, words_sz);
+	if (states)
+		munmap(states, states_sz);
+	reqs = NULL;
+	pf_bpf_scan_words = NULL;
+	states = NULL;
+	pageflex_agent_bpf__destroy(skel);
+	skel = NULL;
+	dmap_ok = false;
+}
+
+bool pf_bpf_dmap_ok(void)
+{
+	return dmap_ok;
+}
+
+const char *pf_bpf_dmap_error(void)
+{
+	return dmap_err;
+}
+
+uint64_t pf_bpf_dmap_base(void)
+{
+	return skel ? skel->bss->dmap_base : 0;
+}
+
+int pf_bpf_pt_levels(void)
+{
+	return skel && dmap_ok ? (int)skel->bss->pt_levels : 0;
+}
+
+static int new_table(void)
+{
+	return bpf_map_create(BPF_MAP_TYPE_ARRAY, "pf_regions", sizeof(uint32_t),
+			      sizeof(struct pfa_region_ent), PFA_PROC_TABLE, NULL);
+}
+
+int pf_bpf_proc_add(struct pf_bpf_proc *bp, pid_t pid)
+{
+	uint32_t key = (uint32_t)pid;
+	int rc;
+
+	bp->tab[0] = new_table();
+	bp->tab[1] = new_table();
+	bp->active = 0;
+	if (bp->tab[0] < 0 || bp->tab[1] < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.proc_regions), &key, &bp->tab[0], BPF_ANY)) {
+		rc = -errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	if (bp->tab[0] >= 0)
+		close(bp->tab[0]);
+	if (bp->tab[1] >= 0)
+		close(bp->tab[1]);
+	bp->tab[0] = bp->tab[1] = -1;
+	return rc;
+}
+
+void pf_bpf_proc_del(struct pf_bpf_proc *bp, pid_t pid)
+{
+	uint32_t key = (uint32_t)pid;
+
+	if (bp->tab[0] < 0)
+		return;
+	bpf_map_delete_elem(bpf_map__fd(skel->maps.proc_regions), &key);
+	close(bp->tab[0]);
+	close(bp->tab[1]);
+	bp->tab[0] = bp->tab[1] = -1;
+}
+
+int pf_bpf_proc_sync(struct pf_bpf_proc *bp, pid_t pid, const struct pf_rtable *t)
+{
+	uint32_t key = (uint32_t)pid, count = (uint32_t)t->n + 1, i;
+	int idle = bp->active ^ 1, rc = 0;
+	struct pfa_region_ent *vals;
+	uint32_t *keys;
+
+	keys = malloc(count * sizeof(*keys));
+	vals = calloc(count, sizeof(*vals));
+	if (!keys || !vals) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < count; i++)
+		keys[i] = i;
+	vals[0].start = t->n;
+	for (i = 0; i < t->n; i++) {
+		vals[i + 1].start = t->p[i].start;
+		vals[i + 1].end = t->p[i].end;
+		vals[i + 1].id = t->p[i].ri->id;
+	}
+	if (bpf_map_update_batch(bp->tab[idle], keys, vals, &count, NULL) ||
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.proc_regions), &key, &bp->tab[idle],
+				BPF_ANY)) {
+		rc = -errno;
+		goto out;
+	}
+	bp->active = idle;
+out:
+	free(keys);
+	free(vals);
+	return rc;
+}
+
+int pf_bpf_region_stats(uint32_t id, struct pfa_region_stats *out)
+{
+	struct pfa_region_stats v[ncpus > 0 ? ncpus : 1];
+	int cpu;
+
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.region_stats), &id, v))
+		return -errno;
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		out->first_touch += v[cpu].first_touch;
+		out->swap_faults += v[cpu].swap_faults;
+		out->swapin_major += v[cpu].swapin_major;
+		out->other_major += v[cpu].other_major;
+		out->present += v[cpu].present;
+		out->unknown += v[cpu].unknown;
+	}
+	return 0;
+}
+
+void pf_bpf_region_reset(uint32_t id)
+{
+	struct pfa_region_stats v[ncpus > 0 ? ncpus : 1];
+
+	if (!skel)
+		return;
+	memset(v, 0, sizeof(v));
+	bpf_map_update_elem(bpf_map__fd(skel->maps.region_stats), &id, v, BPF_ANY);
+}
+
+int pf_bpf_poll(void)
+{
+	return rb ? ring_buffer__consume(rb) : 0;
+}
+
+uint64_t pf_bpf_rb_dropped(void)
+{
+	return skel ? skel->bss->rb_dropped : 0;
+}
+
+struct pfa_scan_req *pf_bpf_scan_reqs(uint64_t *max)
+{
+	*max = nreqs_max;
+	return reqs;
+}
+
+int pf_bpf_scan(pid_t pid, uint32_t n)
+{
+	if (!dmap_ok)
+		return -EOPNOTSUPP;
+	if (n > nreqs_max)
+		return -E2BIG;
+	skel->bss->scan_nreq = n;
+	return run_iter(skel->progs.pf_scan, pid);
+}
+
+uint32_t *pf_bpf_page_state(void)
+{
+	return states;
+}
+
+uint64_t pf_bpf_scan_errors(void)
+{
+	return skel ? skel->bss->scan_errors : 0;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent's handle on its eBPF programs (bpf/pageflex_agent.bpf.c):
+ * loading and attaching, the direct-map calibration that the page-table
+ * walkers need, per-process region tables in BPF, per-region fault
+ * counters, the fault event ring buffer (polled, never woken), and the
+ * iter/task_vma page-table scanner.
+ */
+#ifndef PAGEFLEX_BPFVIEW_H
+#define PAGEFLEX_BPFVIEW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pageflex_agent.h"
+#include "regions.h"
+
+struct pf_bpf_opts {
+	uint64_t capacity_pages; /* per-page slots (scanner results and policy state) */
+	bool stream_first_touch;
+	/* Called for each fault event consumed from the ring buffer. */
+	void (*on_event)(const struct pfa_event *ev, void *arg);
+	void *arg;
+};
+
+/* Loads and attaches everything, then calibrates. 0 or -errno (logged). */
+int pf_bpf_open(const struct pf_bpf_opts *o);
+void pf_bpf_close(void);
+
+/* Calibration result: false means page-table reads are disabled (no scans,
+ * faults counted as unknown), with the reason in pf_bpf_dmap_error(). */
+bool pf_bpf_dmap_ok(void);
+const char *pf_bpf_dmap_error(void);
+uint64_t pf_bpf_dmap_base(void);
+int pf_bpf_pt_levels(void);
+
+/* Region tables: one pair of BPF arrays per process. */
+struct pf_bpf_proc {
+	int tab[2];
+	int active;
+};
+int pf_bpf_proc_add(struct pf_bpf_proc *bp, pid_t pid);
+void pf_bpf_proc_del(struct pf_bpf_proc *bp, pid_t pid);
+/* Writes the table into the idle array and swaps it in. 0 or -errno. */
+int pf_bpf_proc_sync(struct pf_bpf_proc *bp, pid_t pid, const struct pf_rtable *t);
+
+/* Sums a region's per-CPU fault counters. */
+int pf_bpf_region_stats(uint32_t id, struct pfa_region_stats *out);
+void pf_bpf_region_reset(uint32_t id);
+
+/* Consumes pending ring-buffer events; returns how many. */
+int pf_bpf_poll(void);
+uint64_t pf_bpf_rb_dropped(void);
+
+/*
+ * Scanner. pf_bpf_scan_reqs() gives the request array (capacity
+ * *max entries); pf_bpf_scan() walks the page tables of pid for the first
+ * n requests. Results: pf_bpf_scan_nibble(slot); per-page policy state:
+ * pf_bpf_page_state() (capacity_pages entries, mmapped BPF array).
+ */
+struct pfa_scan_req *pf_bpf_scan_reqs(uint64_t *max);
+int pf_bpf_scan(pid_t pid, uint32_t n);
+uint32_t *pf_bpf_page_state(void);
+extern const uint64_t *pf_bpf_scan_words;
+static inline unsigned pf_bpf_scan_nibble(uint64_t slot)
+{
+	return (pf_bpf_scan_words[slot / 16] >> ((slot % 16) * 4)) & 0xf;
+}
+uint64_t pf_bpf_scan_errors(void);
+
+#endif

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT
+/* Per-process region tables, region ids and per-page slots (see regions.h). */
+#include "regions.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pageflex_agent.h"
+
+#define HUGE_SZ (2ull << 20)
+
+void (*pf_regions_on_new_id)(uint32_t id);
+
+static uint32_t *free_ids; /* stack of free region ids */
+static uint32_t nfree_ids;
+static uint8_t *chunk_used; /* one byte per slot chunk */
+static uint64_t nchunks_total, nchunks_used;
+
+int pf_regions_init(uint64_t capacity_pages)
+{
+	uint32_t i;
+
+	free(free_ids);
+	free(chunk_used);
+	free_ids = malloc(PFA_MAX_REGIONS * sizeof(*free_ids));
+	nchunks_total = capacity_pages / PFA_CHUNK_PAGES;
+	chunk_used = calloc(nchunks_total ? nchunks_total : 1, 1);
+	if (!free_ids || !chunk_used)
+		return -ENOMEM;
+	/* Hand out low ids first. */
+	for (i = 0; i < PFA_MAX_REGIONS; i++)
+		free_ids[i] = PFA_MAX_REGIONS - 1 - i;
+	nfree_ids = PFA_MAX_REGIONS;
+	nchunks_used = 0;
+	return 0;
+}
+
+uint64_t pf_slots_capacity(void)
+{
+	return nchunks_total * PFA_CHUNK_PAGES;
+}
+
+uint64_t pf_slots_used(void)
+{
+	return nchunks_used * PFA_CHUNK_PAGES;
+}
+
+uint32_t pf_regions_live(void)
+{
+	return PFA_MAX_REGIONS - nfree_ids;
+}
+
+bool pf_rinfo_slots(struct pf_rinfo *ri)
+{
+	uint64_t need = ri->nchunks, run = 0, i;
+
+	if (ri->slot_base != PF_NO_SLOT)
+		return true;
+	if (ri->slots_failed)
+		return false;
+	/* First fit over the chunk map. */
+	for (i = 0; i < nchunks_total && need; i++) {
+		run = chunk_used[i] ? 0 : run + 1;
+		if (run == need) {
+			uint64_t first = i + 1 - need;
+
+			memset(chunk_used + first, 1, need);
+			nchunks_used += need;
+			ri->slot_base = first * PFA_CHUNK_PAGES;
+			return true;
+		}
+	}
+	ri->slots_failed = true;
+	pf_warn("no per-page slots left for region %u (%s, %llu MiB): not scanned; raise "
+		"--scan-capacity",
+		ri->id, ri->tag, (unsigned long long)(ri->nchunks * 2));
+	return false;
+}
+
+static void rinfo_put(struct pf_rinfo *ri)
+{
+	if (--ri->refs)
+		return;
+	if (ri->slot_base != PF_NO_SLOT) {
+		memset(chunk_used + ri->slot_base / PFA_CHUNK_PAGES, 0, ri->nchunks);
+		nchunks_used -= ri->nchunks;
+	}
+	free_ids[nfree_ids++] = ri->id;
+	free(ri);
+}
+
+/* Index of the first piece whose end is > addr. */
+static size_t lower(const struct pf_rtable *t, uint64_t addr)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (t->p[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int reserve(struct pf_rtable *t, size_t extra)
+{
+	size_t cap;
+	struct pf_piece *p;
+
+	if (t->n + extra > PFA_PROC_TABLE - 1)
+		return -ENOSPC;
+	if (t->n + extra <= t->cap)
+		return 0;
+	cap = t->cap ? t->cap * 2 : 16;
+	while (cap < t->n + extra)
+		cap *= 2;
+	p = realloc(t->p, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	t->p = p;
+	t->cap = cap;
+	return 0;
+}
+
+/* Cuts [start, end) out of the table. Needs room for one extra piece. */
+static void cut(struct pf_rtable *t, uint64_t start, uint64_t end)
+{
+	size_t i = lower(t, start);
+
+	while (i < t->n && t->p[i].start < end) {
+		struct pf_piece *pc = &t->p[i];
+
+		if (pc->start < start && pc->end > end) {
+			/* Split in two around the hole. */
+			memmove(pc + 1, pc, (t->n - i) * sizeof(*pc));
+			t->n++;
+			pc[0].end = start;
+			pc[1].start = end;
+			pc->ri->refs++;
+			t->dirty = true;
+			return;
+		}
+		if (pc->start < start) {
+			pc->end = start;
+			i++;
+		} else if (pc->end > end) {
+			pc->start = end;
+			i++;
+		} else {
+			rinfo_put(pc->ri);
+			memmove(pc, pc + 1, (t->n - i - 1) * sizeof(*pc));
+			t->n--;
+		}
+		t->dirty = true;
+	}
+}
+
+struct pf_rinfo *pf_rt_map(struct pf_rtable *t, uint64_t start, uint64_t len, uint8_t kind,
+			   uint8_t prot, const char *tag, size_t tag_len, const char *module,
+			   size_t module_len, uint64_t callsite, int *err)
+{
+	uint64_t end = start + len;
+	struct pf_rinfo *ri;
+	size_t i;
+	int rc;
+
+	rc = reserve(t, 2);
+	if (rc || !nfree_ids) {
+		*err = rc ? rc : -ENOSPC;
+		return NULL;
+	}
+	ri = calloc(1, sizeof(*ri));
+	if (!ri) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	cut(t, start, end);
+	ri->id = free_ids[--nfree_ids];
+	ri->refs = 1;
+	ri->kind = kind;
+	ri->prot = prot;
+	if (tag_len > PFW_MAX_TAG)
+		tag_len = PFW_MAX_TAG;
+	memcpy(ri->tag, tag, tag_len);
+	if (module_len >= sizeof(ri->module))
+		module_len = sizeof(ri->module) - 1;
+	memcpy(ri->module, module, module_len);
+	ri->callsite = callsite;
+	ri->hull = start & ~(HUGE_SZ - 1);
+	ri->nchunks = (((end + HUGE_SZ - 1) & ~(HUGE_SZ - 1)) - ri->hull) / HUGE_SZ;
+	ri->slot_base = PF_NO_SLOT;
+	if (pf_regions_on_new_id)
+		pf_regions_on_new_id(ri->id);
+
+	i = lower(t, start);
+	memmove(&t->p[i + 1], &t->p[i], (t->n - i) * sizeof(*t->p));
+	t->p[i] = (struct pf_piece){.start = start, .end = end, .ri = ri};
+	t->n++;
+	t->dirty = true;
+	return ri;
+}
+
+void pf_rt_unmap(struct pf_rtable *t, uint64_t start, uint64_t len)
+{
+	if (reserve(t, 1)) {
+		/* Table full: a split could not be stored; drop whole overlapping regions. */
+		size_t i = lower(t, start);
+
+		while (i < t->n && t->p[i].start < start + len) {
+			rinfo_put(t->p[i].ri);
+			memmove(&t->p[i], &t->p[i + 1], (t->n - i - 1) * sizeof(*t->p));
+			t->n--;
+			t->dirty = true;
+		}
+		return;
+	}
+	cut(t, start, start + len);
+}
+
+void pf_rt_clear(struct pf_rtable *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		rinfo_put(t->p[i].ri);
+	free(t->p);
+	memset(t, 0, sizeof(*t));
+}
+
+struct pf_piece *pf_rt_find(struct pf_rtable *t, uint64_t addr)
+{
+	size_t i = lower(t, addr);
+
+	return i < t->n && t->p[i].start <= addr ? &t->p[i] : NULL;
+}

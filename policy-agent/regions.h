@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-process region tables. A logical region (pf_rinfo: id, tag, kind,
+ * call site, policy binding, per-page slots, last-scan counts) is created
+ * by one REGION_MAP and may be split into several pieces (pf_piece) when a
+ * later map or unmap overlaps part of it; pieces keep the region's id and
+ * slots. Pieces of a process are kept sorted by address and never overlap,
+ * which is what the BPF side binary-searches.
+ *
+ * Region ids (0..PFA_MAX_REGIONS-1) and slot chunks (512 per-page slots,
+ * one per 2 MiB of a region's aligned hull) are global resources handed
+ * out here; slots are allocated lazily, at a region's first scan.
+ */
+#ifndef PAGEFLEX_REGIONS_H
+#define PAGEFLEX_REGIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pageflex_wire.h"
+
+#define PF_NO_SLOT UINT64_MAX
+
+struct pf_binding;
+
+struct pf_rinfo {
+	uint32_t id;
+	uint32_t refs; /* pieces pointing here */
+	uint8_t kind, prot;
+	char tag[PFW_MAX_TAG + 1];
+	char module[256];
+	uint64_t callsite;
+	uint64_t hull; /* 2 MiB-aligned address of slot_base */
+	uint64_t slot_base; /* PF_NO_SLOT until the first scan */
+	uint64_t nchunks;
+	const struct pf_binding *bind; /* NULL: observed only */
+	bool slots_failed; /* no slots left: not scanned (logged once) */
+	/* Last scan (pages). */
+	uint64_t resident, swapped, accessed, huge;
+	uint64_t scans;
+	/* Actions (pages). */
+	uint64_t paged_out, cooled;
+	/* Fault counters folded in from previous region ids (none today). */
+};
+
+struct pf_piece {
+	uint64_t start, end;
+	struct pf_rinfo *ri;
+};
+
+struct pf_rtable {
+	struct pf_piece *p;
+	size_t n, cap;
+	bool dirty; /* changed since the last BPF sync */
+};
+
+/* Global allocators. capacity_pages: per-page slots for all processes. */
+int pf_regions_init(uint64_t capacity_pages);
+uint64_t pf_slots_capacity(void);
+uint64_t pf_slots_used(void);
+uint32_t pf_regions_live(void);
+
+/*
+ * REGION_MAP: [start, start+len) becomes a new region; overlapped parts of
+ * older regions are cut away. Returns the new rinfo or NULL (-errno in *err:
+ * ENOSPC when the process table or the region ids are full).
+ */
+struct pf_rinfo *pf_rt_map(struct pf_rtable *t, uint64_t start, uint64_t len, uint8_t kind,
+			   uint8_t prot, const char *tag, size_t tag_len, const char *module,
+			   size_t module_len, uint64_t callsite, int *err);
+/* REGION_UNMAP: removes whatever overlaps [start, start+len). */
+void pf_rt_unmap(struct pf_rtable *t, uint64_t start, uint64_t len);
+/* Frees every region of the table. */
+void pf_rt_clear(struct pf_rtable *t);
+/* The piece containing addr, or NULL. */
+struct pf_piece *pf_rt_find(struct pf_rtable *t, uint64_t addr);
+
+/* Slots of a region: allocates its chunks on first use (false if none left). */
+bool pf_rinfo_slots(struct pf_rinfo *ri);
+/* Slot of the page at addr (which must lie in one of ri's pieces). */
+static inline uint64_t pf_rinfo_slot(const struct pf_rinfo *ri, uint64_t addr)
+{
+	return ri->slot_base + ((addr - ri->hull) >> 12);
+}
+
+/* Called when a region id is handed out or released (resets BPF counters). */
+extern void (*pf_regions_on_new_id)(uint32_t id);
+
+#endif
