@@ -29,6 +29,18 @@
 extern "C" {
 #endif
 
+/* Kinds of regions; the values are those of the wire protocol (enum pfw_kind). */
+enum pf_region_kind {
+	PF_KIND_ANY = 0, /* rules only: matches every kind */
+	PF_KIND_ANON = 1,
+	PF_KIND_FILE = 2,
+	PF_KIND_SHM = 3,
+	PF_KIND_STACK = 4,
+	PF_KIND_HEAP = 5,
+	PF_KIND_TAGGED = 6,
+	PF_KIND_MAX = 6,
+};
+
 /* Per-page state, PageFlex-style: at most 4 bytes. */
 typedef uint32_t pf_page_state;
 
@@ -45,9 +57,12 @@ struct pf_policy_params {
 	uint32_t lfu_decay; /* LFU: halve counts every N scans (0: never) */
 	uint32_t clock_bits; /* LRU/CLOCK: bits of history */
 	uint64_t tick_ms; /* time quantum of states that store a time (0: 1000) */
+	uint32_t ra_max_pages; /* readahead: largest window (kernel: 1 << page-cluster = 8) */
+	uint32_t leap_max_pages; /* Leap: largest prefetch window */
 };
 
-/* Fills p with the defaults (cold age 120 s, no LFU decay, 16 clock bits, 1 s tick). */
+/* Fills p with the defaults 
+ * (cold age 120 s, no LFU decay, 32 clock bits, 1 s tick, readahead 8, Leap 32). */
 void pf_policy_params_default(struct pf_policy_params *p);
 
 /* Flags of a reclaim policy. */
@@ -69,6 +84,27 @@ struct pf_reclaim_ops {
 	unsigned flags; /* PF_RECLAIM_* */
 	const char *help; /* one line for --help and error messages */
 };
+
+/*
+ * Prefetch policies. The caller owns the state (state_size bytes, aligned
+ * for uint64_t) and passes every swap-in fault of one region: the page
+ * number and whether it was served from the swap cache (a prefetch hit).
+ * The policy writes up to max pages to fetch into out and returns how many.
+ * Pages may lie outside the region; the caller clips them.
+ */
+struct pf_prefetch_ops {
+	const char *name;
+	size_t state_size;
+	void (*init)(void *state, const struct pf_policy_params *p);
+	size_t (*fault)(void *state, const struct pf_policy_params *p, uint64_t page, bool hit,
+			uint64_t *out, size_t max);
+	const char *help;
+};
+
+/* Looks a prefetch policy up by name; NULL if unknown. */
+const struct pf_prefetch_ops *pf_prefetch_find(const char *name);
+const struct pf_prefetch_ops *pf_prefetch_at(size_t i);
+void pf_prefetch_names(char *buf, size_t len);
 
 /* Looks a reclaim policy up by name; NULL if unknown. */
 const struct pf_reclaim_ops *pf_reclaim_find(const char *name);

@@ -21,5 +21,11 @@ static inline uint32_t pf_tick(const struct pf_policy_params *p, uint64_t now)
 
 extern const struct pf_reclaim_ops pf_reclaim_kernel;
 extern const struct pf_reclaim_ops pf_reclaim_cold_age;
+extern const struct pf_reclaim_ops pf_reclaim_lru;
+extern const struct pf_reclaim_ops pf_reclaim_lfu;
+extern const struct pf_reclaim_ops pf_reclaim_hyperbolic;
+extern const struct pf_prefetch_ops pf_prefetch_none;
+extern const struct pf_prefetch_ops pf_prefetch_readahead;
+extern const struct pf_prefetch_ops pf_prefetch_leap;
 
 #endif

@@ -9,8 +9,14 @@
 #include <string.h>
 
 static const struct pf_reclaim_ops *const reclaim_table[] = {
-	&pf_reclaim_kernel,
-	&pf_reclaim_cold_age,
+	&pf_reclaim_kernel, &pf_reclaim_cold_age,   &pf_reclaim_lru,
+	&pf_reclaim_lfu,    &pf_reclaim_hyperbolic,
+};
+
+static const struct pf_prefetch_ops *const prefetch_table[] = {
+	&pf_prefetch_none,
+	&pf_prefetch_readahead,
+	&pf_prefetch_leap,
 };
 
 void pf_policy_params_default(struct pf_policy_params *p)
@@ -18,8 +24,10 @@ void pf_policy_params_default(struct pf_policy_params *p)
 	memset(p, 0, sizeof(*p));
 	p->cold_age_ms = 120 * 1000;
 	p->lfu_decay = 0;
-	p->clock_bits = 16;
+	p->clock_bits = 32;
 	p->tick_ms = 1000;
+	p->ra_max_pages = 8;
+	p->leap_max_pages = 32;
 }
 
 const struct pf_reclaim_ops *pf_reclaim_at(size_t i)
@@ -39,19 +47,61 @@ const struct pf_reclaim_ops *pf_reclaim_find(const char *name)
 	return NULL;
 }
 
-void pf_reclaim_names(char *buf, size_t len)
+/* Joins name(i) for i = 0.. into buf, comma-separated, truncating. */
+static void join_names(char *buf, size_t len, const char *(*name)(size_t i))
 {
-	const struct pf_reclaim_ops *ops;
+	const char *s;
 	size_t off = 0;
 
 	if (!len)
 		return;
 	buf[0] = '\0';
-	for (size_t i = 0; (ops = pf_reclaim_at(i)) && off < len; i++) {
-		int n = snprintf(buf + off, len - off, "%s%s", i ? ", " : "", ops->name);
+	for (size_t i = 0; (s = name(i)) && off < len; i++) {
+		int n = snprintf(buf + off, len - off, "%s%s", i ? ", " : "", s);
 
 		if (n < 0)
 			break;
 		off += (size_t)n;
 	}
+}
+
+static const char *reclaim_name(size_t i)
+{
+	const struct pf_reclaim_ops *ops = pf_reclaim_at(i);
+
+	return ops ? ops->name : NULL;
+}
+
+static const char *prefetch_name(size_t i)
+{
+	const struct pf_prefetch_ops *ops = pf_prefetch_at(i);
+
+	return ops ? ops->name : NULL;
+}
+
+void pf_reclaim_names(char *buf, size_t len)
+{
+	join_names(buf, len, reclaim_name);
+}
+
+const struct pf_prefetch_ops *pf_prefetch_at(size_t i)
+{
+	return i < sizeof(prefetch_table) / sizeof(prefetch_table[0]) ? prefetch_table[i] : NULL;
+}
+
+const struct pf_prefetch_ops *pf_prefetch_find(const char *name)
+{
+	const struct pf_prefetch_ops *ops;
+
+	if (!name)
+		return NULL;
+	for (size_t i = 0; (ops = pf_prefetch_at(i)); i++)
+		if (!strcmp(ops->name, name))
+			return ops;
+	return NULL;
+}
+
+void pf_prefetch_names(char *buf, size_t len)
+{
+	join_names(buf, len, prefetch_name);
 }

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Policy parameters by name (rules file, simulator --param). Errors are
+ * written into err; an unknown name lists the valid ones.
+ */
+#ifndef PAGEFLEX_PARAMS_H
+#define PAGEFLEX_PARAMS_H
+
+#include "policy.h"
+
+/* 0, or -errno with the problem in err. */
+int pf_params_set(struct pf_policy_params *p, const char *name, const char *value, char *err,
+		  size_t errlen);
+void pf_params_names(char *buf, size_t len);
+/* Decimal or 0x hex, no sign: 0 or -EINVAL. */
+int pf_parse_u64(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The simulator's engine (see sim.h): regions, residency, budgets, scans,
+ * reclaim through the policies' weights and the threshold framework,
+ * prefetch, phase actions and Belady MIN.
+ */
+#include "sim.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phase_memo.h"
+
+enum {
+	F_EVER = 1, /* touched at least once */
+	F_RES = 2, /* resident */
+	F_PF = 4, /* prefetched, not used yet */
+	F_ACC = 8, /* accessed since the last scan */
+};
+
+#define NO_NEXT UINT64_MAX
+#define PF_OUT_MAX 512
+
+struct heap_ent {
+	uint64_t next;
+	uint64_t page;
+};
+
+struct region {
+	uint32_t id;
+	bool live;
+	char tag[PF_TRACE_TAG_MAX], symbol[PF_TRACE_SYMBOL_MAX];
+	uint8_t kind;
+	uint64_t npages, budget, resident, touched;
+	struct pf_binding b;
+	bool passive;
+	void *pstate;
+	struct pf_threshold thr;
+	pf_page_state *st;
+	uint8_t *fl;
+	uint64_t *last_ms; /* last access, for phase hot sets */
+	uint64_t *cur_next; /* MIN: next access index of each page */
+	struct heap_ent *heap; /* MIN: max-heap on next, lazily cleaned */
+	size_t nheap, capheap;
+	struct sim_stats st_;
+};
+
+struct sim {
+	const struct sim_cfg *cfg;
+	struct region *r;
+	size_t nr, capr;
+	uint64_t now_ms, next_scan_ms;
+	char phase[PF_TRACE_TAG_MAX];
+	struct pf_phase_memo *memo;
+	uint64_t *next; /* MIN: next[i] = index of the next access to the page of access i */
+	uint64_t nacc, idx;
+	struct pf_hist hist;
+	struct pf_victim *cand;
+	size_t capcand;
+	uint64_t out[PF_OUT_MAX];
+	char *err;
+	size_t errlen;
+	double res_sum, foot_sum;
+	uint64_t nsamples;
+};
+
+static struct region *find_region(struct sim *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->nr; i++)
+		if (s->r[i].id == id && s->r[i].live)
+			return &s->r[i];
+	return NULL;
+}
+
+/* ---- MIN heap ---- */
+
+static int heap_push(struct region *r, uint64_t next, uint64_t page)
+{
+	size_t i;
+
+	if (r->nheap == r->capheap) {
+		size_t cap = r->capheap ? r->capheap * 2 : 1024;
+		struct heap_ent *h = realloc(r->heap, cap * sizeof(*h));
+
+		if (!h)
+			return -1;
+		r->heap = h;
+		r->capheap = cap;
+	}
+	i = r->nheap++;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (r->heap[p].next >= next)
+			break;
+		r->heap[i] = r->heap[p];
+		i = p;
+	}
+	r->heap[i] = (struct heap_ent){next, page};
+	return 0;
+}
+
+static struct heap_ent heap_pop(struct region *r)
+{
+	struct heap_ent top = r->heap[0], last = r->heap[--r->nheap];
+	size_t i = 0;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= r->nheap)
+			break;
+		if (c + 1 < r->nheap && r->heap[c + 1].next > r->heap[c].next)
+			c++;
+		if (r->heap[c].next <= last.next)
+			break;
+		r->heap[i] = r->heap[c];
+		i = c;
+	}
+	if (r->nheap)
+		r->heap[i] = last;
+	return top;
+}
+
+/* ---- residency ---- */
+
+static void evict(struct sim *s, struct region *r, uint64_t p)
+{
+	(void)s;
+	if (r->fl[p] & F_PF)
+		r->st_.pf_wasted++;
+	r->fl[p] &= (uint8_t) ~(F_RES | F_PF | F_ACC);
+	r->resident--;
+	r->st_.evictions++;
+}
+
+static void make_resident(struct sim *s, struct region *r, uint64_t p, uint8_t extra)
+{
+	if (!(r->fl[p] & F_EVER)) {
+		r->touched++;
+		r->st[p] = r->b.reclaim ? r->b.reclaim->init(&r->b.params, s->now_ms) : 0;
+	}
+	r->fl[p] |= F_EVER | F_RES | extra;
+	r->resident++;
+	if (s->cfg->min)
+		heap_push(r, r->cur_next[p], p);
+}
+
+static void scan_region(struct sim *s, struct region *r)
+{
+	const struct pf_reclaim_ops *ops = r->b.reclaim;
+
+	if (s->cfg->min || !ops)
+		return;
+	for (uint64_t p = 0; p < r->npages; p++) {
+		struct pf_scan_page pg = {.present = true};
+
+		if (!(r->fl[p] & F_RES))
+			continue;
+		pg.accessed = r->fl[p] & F_ACC;
+		r->st[p] = ops->scan(&r->b.params, r->st[p], &pg, s->now_ms);
+		r->fl[p] &= (uint8_t)~F_ACC;
+	}
+}
+
+static int grow_cand(struct sim *s, size_t n)
+{
+	if (n <= s->capcand)
+		return 0;
+	struct pf_victim *c = realloc(s->cand, n * sizeof(*c));
+
+	if (!c)
+		return -1;
+	s->cand = c;
+	s->capcand = n;
+	return 0;
+}
+
+/* Pages out the cut's victims; protect: a page never to evict (or NO_NEXT). */
+static int evict_cut(struct sim *s, struct region *r, const struct pf_cut *cut, uint64_t protect)
+{
+	size_t nc = 0;
+
+	if (!cut->pages)
+		return 0;
+	for (uint64_t p = 0; p < r->npages; p++) {
+		unsigned b;
+		uint32_t w;
+
+		if (!(r->fl[p] & F_RES) || p == protect)
+			continue;
+		w = r->b.reclaim->weight(&r->b.params, r->st[p], s->now_ms);
+		b = pf_hist_bucket(w);
+		if (b < cut->bucket) {
+			evict(s, r, p);
+		} else if (b == cut->bucket && cut->extra) {
+			if (grow_cand(s, nc + 1))
+				return -1;
+			s->cand[nc++] = (struct pf_victim){w, p};
+		}
+	}
+	size_t k = pf_select_extra(s->cand, nc, cut);
+
+	for (size_t i = 0; i < k; i++)
+		evict(s, r, s->cand[i].page);
+	return 0;
+}
+
+/* Pages out the n coldest resident pages, never `protect`. */
+static int reclaim_n(struct sim *s, struct region *r, uint64_t n, uint64_t protect)
+{
+	if (s->cfg->min) {
+		while (n && r->nheap) {
+			struct heap_ent e = heap_pop(r);
+
+			if (!(r->fl[e.page] & F_RES) || r->cur_next[e.page] != e.next ||
+			    e.page == protect)
+				continue;
+			evict(s, r, e.page);
+			n--;
+		}
+		if (protect != NO_NEXT && (r->fl[protect] & F_RES))
+			heap_push(r, r->cur_next[protect], protect);
+		return 0;
+	}
+	scan_region(s, r);
+	pf_hist_clear(&s->hist);
+	for (uint64_t p = 0; p < r->npages; p++)
+		if ((r->fl[p] & F_RES) && p != protect)
+			pf_hist_add(&s->hist,
+				    r->b.reclaim->weight(&r->b.params, r->st[p], s->now_ms));
+	struct pf_cut cut = pf_hist_cut_n(&s->hist, n);
+
+	return evict_cut(s, r, &cut, protect);
+}
+
+static int enforce_budget(struct sim *s, struct region *r, uint64_t protect)
+{
+	uint64_t batch;
+
+	if (!r->budget || r->resident <= r->budget)
+		return 0;
+	batch = s->cfg->batch ? s->cfg->batch : r->budget / 64;
+	if (batch < 1)
+		batch = 1;
+	if (batch > r->budget)
+		batch = r->budget;
+	return reclaim_n(s, r, r->resident - r->budget + batch - 1, protect);
+}
+
+/* ---- binding ---- */
+
+static int bind(struct sim *s, struct region *r)
+{
+	struct pf_binding b = s->cfg->def;
+	const struct pf_reclaim_ops *old = r->b.reclaim;
+	const struct pf_prefetch_ops *oldp = r->b.prefetch;
+
+	if (s->cfg->rules) {
+		struct pf_region_attrs a = {.tag = r->tag,
+					    .symbol = r->symbol,
+					    .kind = (enum pf_region_kind)r->kind,
+					    .size = r->npages * 4096};
+
+		pf_rules_match(s->cfg->rules, &a, s->phase, &b);
+		/* The command line's budget applies where a rule sets none. */
+		if (!b.threshold.budget_pages && !b.threshold.budget_pct &&
+		    b.threshold.mode == PF_THRESH_BUDGET)
+			b.threshold.budget_pct = s->cfg->def.threshold.budget_pct;
+	}
+	if (!b.reclaim)
+		b.reclaim = pf_reclaim_find("kernel");
+	if (!b.prefetch)
+		b.prefetch = pf_prefetch_find("none");
+	if (s->cfg->min)
+		b.threshold.mode = PF_THRESH_BUDGET;
+	r->b = b;
+	r->passive = b.reclaim->flags & PF_RECLAIM_PASSIVE;
+	r->budget = pf_threshold_budget(&b.threshold, r->npages);
+	pf_threshold_init(&r->thr, &b.threshold);
+	r->thr.cfg.budget_pages = r->budget;
+	if (old && old != b.reclaim)
+		for (uint64_t p = 0; p < r->npages; p++)
+			if (r->fl[p] & F_EVER)
+				r->st[p] = b.reclaim->init(&b.params, s->now_ms);
+	if (!r->pstate || oldp != b.prefetch) {
+		free(r->pstate);
+		r->pstate = calloc(1, b.prefetch->state_size ? b.prefetch->state_size : 8);
+		if (!r->pstate)
+			return -1;
+		b.prefetch->init(r->pstate, &b.params);
+	}
+	return 0;
+}
+
+static int add_region(struct sim *s, const struct pf_trace_event *ev)
+{
+	struct region *r;
+
+	if (find_region(s, ev->region)) {
+		snprintf(s->err, s->errlen, "region %u appears twice", ev->region);
+		return -1;
+	}
+	if (ev->npages == 0 || ev->npages > (1ull << 32)) {
+		snprintf(s->err, s->errlen, "region %u: %llu pages is not supported", ev->region,
+			 (unsigned long long)ev->npages);
+		return -1;
+	}
+	if (s->nr == s->capr) {
+		size_t cap = s->capr ? s->capr * 2 : 8;
+		struct region *nr = realloc(s->r, cap * sizeof(*nr));
+
+		if (!nr)
+			goto oom;
+		s->r = nr;
+		s->capr = cap;
+	}
+	r = &s->r[s->nr];
+	memset(r, 0, sizeof(*r));
+	r->id = ev->region;
+	r->live = true;
+	r->kind = ev->kind;
+	r->npages = ev->npages;
+	snprintf(r->tag, sizeof(r->tag), "%s", ev->tag ? ev->tag : "");
+	snprintf(r->symbol, sizeof(r->symbol), "%s", ev->symbol ? ev->symbol : "");
+	r->st = calloc(r->npages, sizeof(*r->st));
+	r->fl = calloc(r->npages, 1);
+	r->last_ms = calloc(r->npages, sizeof(*r->last_ms));
+	if (s->cfg->min)
+		r->cur_next = malloc(r->npages * sizeof(*r->cur_next));
+	if (!r->st || !r->fl || !r->last_ms || (s->cfg->min && !r->cur_next))
+		goto oom_r;
+	if (s->cfg->min)
+		for (uint64_t p = 0; p < r->npages; p++)
+			r->cur_next[p] = NO_NEXT;
+	s->nr++;
+	if (bind(s, r))
+		goto oom;
+	return 0;
+oom_r:
+	free(r->st);
+	free(r->fl);
+	free(r->last_ms);
+	free(r->cur_next);
+oom:
+	snprintf(s->err, s->errlen, "out of memory for region %u", ev->region);
+	return -1;
+}
+
+/* ---- prefetch ---- */
+
+static int prefetch_page(struct sim *s, struct region *r, uint64_t q)
+{
+	if (q >= r->npages || !(r->fl[q] & F_EVER) || (r->fl[q] & F_RES))
+		return 0;
+	make_resident(s, r, q, F_PF | F_ACC);
+	r->st_.pf_issued++;
+	return 1;
+}
+
+static void prefetch(struct sim *s, struct region *r, uint64_t page, bool hit)
+{
+	size_t n = r->b.prefetch->fault(r->pstate, &r->b.params, page, hit, s->out, PF_OUT_MAX);
+
+	for (size_t i = 0; i < n; i++)
+		prefetch_page(s, r, s->out[i]);
+}
+
+/* ---- events ---- */
+
+static int access_page(struct sim *s, struct region *r, uint64_t p)
+{
+	uint8_t fl = r->fl[p];
+
+	r->st_.accesses++;
+	if (s->cfg->min) {
+		r->cur_next[p] = s->next[s->idx];
+	}
+	if (!(fl & F_EVER)) {
+		r->st_.first_touch++;
+		make_resident(s, r, p, 0);
+	} else if (fl & F_RES) {
+		if (fl & F_PF) {
+			r->st_.pf_hits++;
+			r->fl[p] &= (uint8_t)~F_PF;
+			prefetch(s, r, p, true);
+		}
+		if (s->cfg->min)
+			heap_push(r, r->cur_next[p], p);
+	} else {
+		r->st_.swapins++;
+		pf_threshold_refault(&r->thr);
+		make_resident(s, r, p, 0);
+		prefetch(s, r, p, false);
+	}
+	r->fl[p] |= F_ACC;
+	r->last_ms[p] = s->now_ms;
+	s->idx++;
+	return enforce_budget(s, r, p);
+}
+
+static void sample(struct sim *s)
+{
+	uint64_t res = 0, foot = 0;
+
+	for (size_t i = 0; i < s->nr; i++) {
+		if (!s->r[i].live)
+			continue;
+		res += s->r[i].resident;
+		foot += s->r[i].touched;
+		s->r[i].st_.avg_resident += (double)s->r[i].resident;
+		s->r[i].st_.avg_footprint += (double)s->r[i].touched;
+	}
+	s->nsamples++;
+	s->res_sum += (double)res;
+	s->foot_sum += (double)foot;
+}
+
+static int periodic(struct sim *s, struct region *r)
+{
+	if (s->cfg->min || r->passive)
+		return 0;
+	if (r->thr.cfg.mode == PF_THRESH_COLD_AGE) {
+		if (!r->b.reclaim->victim)
+			return 0;
+		for (uint64_t p = 0; p < r->npages; p++)
+			if ((r->fl[p] & F_RES) &&
+			    r->b.reclaim->victim(&r->b.params, r->st[p], s->now_ms))
+				evict(s, r, p);
+		return 0;
+	}
+	if (r->thr.cfg.mode == PF_THRESH_PROMOTION) {
+		pf_hist_clear(&s->hist);
+		for (uint64_t p = 0; p < r->npages; p++)
+			if (r->fl[p] & F_RES)
+				pf_hist_add(&s->hist, r->b.reclaim->weight(&r->b.params, r->st[p],
+									   s->now_ms));
+		struct pf_cut cut = pf_threshold_decide(&r->thr, &s->hist, r->resident, s->now_ms);
+
+		return evict_cut(s, r, &cut, NO_NEXT);
+	}
+	return 0;
+}
+
+static int advance(struct sim *s, uint64_t time_ns)
+{
+	uint64_t t = time_ns / 1000000;
+	uint64_t scan = s->cfg->scan_ms ? s->cfg->scan_ms : 10;
+
+	if (t < s->now_ms)
+		t = s->now_ms; /* tolerate records slightly out of order */
+	while (s->next_scan_ms <= t) {
+		s->now_ms = s->next_scan_ms;
+		for (size_t i = 0; i < s->nr; i++) {
+			if (!s->r[i].live)
+				continue;
+			scan_region(s, &s->r[i]);
+			if (periodic(s, &s->r[i]))
+				return -1;
+		}
+		s->next_scan_ms += scan;
+	}
+	s->now_ms = t;
+	return 0;
+}
+
+static int cmp_recent(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b; /* pairs (last_ms, page) */
+
+	if (x[0] != y[0])
+		return x[0] > y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* Records each region's hot pages at the end of the current phase. */
+static int memo_record(struct sim *s)
+{
+	uint64_t since = s->now_ms > s->cfg->hot_window_ms ? s->now_ms - s->cfg->hot_window_ms : 0;
+
+	for (size_t i = 0; i < s->nr; i++) {
+		struct region *r = &s->r[i];
+		uint64_t *pairs, *pages, n = 0;
+
+		if (!r->live)
+			continue;
+		pairs = malloc(r->npages * 2 * sizeof(uint64_t));
+		if (!pairs)
+			return -1;
+		for (uint64_t p = 0; p < r->npages; p++)
+			if ((r->fl[p] & F_EVER) && r->last_ms[p] >= since && r->last_ms[p]) {
+				pairs[2 * n] = r->last_ms[p];
+				pairs[2 * n + 1] = p;
+				n++;
+			}
+		qsort(pairs, n, 2 * sizeof(uint64_t), cmp_recent);
+		if (n > s->cfg->memo_pages)
+			n = s->cfg->memo_pages;
+		pages = pairs; /* compact in place: page i of the sorted pairs */
+		for (uint64_t k = 0; k < n; k++)
+			pages[k] = pairs[2 * k + 1];
+		pf_phase_memo_record(s->memo, r->tag, s->phase, pages, n, s->now_ms);
+		free(pairs);
+	}
+	return 0;
+}
+
+static int enter_phase(struct sim *s, const char *name)
+{
+	const struct pf_phase_actions *act = NULL;
+
+	if (s->memo && s->phase[0] && memo_record(s)) {
+		snprintf(s->err, s->errlen, "out of memory recording the hot set");
+		return -1;
+	}
+	snprintf(s->phase, sizeof(s->phase), "%s", name);
+	if (s->cfg->rules)
+		act = pf_rules_phase_actions(s->cfg->rules, s->phase);
+	for (size_t i = 0; i < s->nr; i++) {
+		struct region *r = &s->r[i];
+
+		if (!r->live)
+			continue;
+		if (s->cfg->rules && bind(s, r)) {
+			snprintf(s->err, s->errlen, "out of memory rebinding region %u", r->id);
+			return -1;
+		}
+		if (act && pf_rules_glob_any(act->demote, act->ndemote, r->tag)) {
+			for (uint64_t p = 0; p < r->npages; p++)
+				if (r->fl[p] & F_RES) {
+					evict(s, r, p);
+					r->st_.demoted++;
+				}
+		}
+		if (act && pf_rules_glob_any(act->prefetch, act->nprefetch, r->tag)) {
+			for (uint64_t p = 0; p < r->npages; p++)
+				r->st_.phase_prefetched += (uint64_t)prefetch_page(s, r, p);
+		}
+		if (s->memo && (!s->cfg->rules || (act && act->prefetch_hot))) {
+			const uint64_t *pages;
+			size_t n = pf_phase_memo_lookup(s->memo, r->tag, s->phase, &pages);
+
+			for (size_t k = 0; k < n; k++)
+				r->st_.phase_prefetched += (uint64_t)prefetch_page(s, r, pages[k]);
+		}
+		if (enforce_budget(s, r, NO_NEXT))
+			return -1;
+	}
+	return 0;
+}
+
+static int handle(struct sim *s, const struct pf_trace_event *ev)
+{
+	struct region *r;
+
+	if (advance(s, ev->time_ns))
+		return -1;
+	switch (ev->type) {
+	case PF_TR_REGION:
+		return add_region(s, ev);
+	case PF_TR_REGION_END:
+		r = find_region(s, ev->region);
+		if (r)
+			r->live = false;
+		return 0;
+	case PF_TR_PHASE:
+		return enter_phase(s, ev->name);
+	case PF_TR_ACCESS:
+	case PF_TR_FAULT:
+		r = find_region(s, ev->region);
+		if (!r || ev->page >= r->npages) {
+			if (r)
+				r->st_.bad_events++;
+			s->idx++;
+			return 0;
+		}
+		if (access_page(s, r, ev->page))
+			return -1;
+		sample(s);
+		return 0;
+	case PF_TR_SCAN:
+		r = find_region(s, ev->region);
+		for (uint64_t i = 0; i < ev->npages; i++) {
+			uint64_t p = ev->first_page + i;
+
+			if (!(ev->bitmap[i / 64] >> (i % 64) & 1))
+				continue;
+			if (!r || p >= r->npages) {
+				s->idx++;
+				continue;
+			}
+			if (access_page(s, r, p))
+				return -1;
+			sample(s);
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- MIN: first pass ---- */
+
+struct key_last {
+	uint32_t id;
+	uint64_t npages;
+	uint64_t *last; /* index of the last access of each page, NO_NEXT if none */
+};
+
+static int note_access(struct sim *s, struct key_last *k, size_t nk, uint32_t id, uint64_t page)
+{
+	uint64_t i = s->nacc++;
+
+	if (i % 4096 == 0) {
+		uint64_t *n = realloc(s->next, (i + 4096) * sizeof(*n));
+
+		if (!n)
+			return -1;
+		s->next = n;
+	}
+	s->next[i] = NO_NEXT;
+	for (size_t j = nk; j-- > 0;)
+		if (k[j].id == id) {
+			if (page < k[j].npages) {
+				if (k[j].last[page] != NO_NEXT)
+					s->next[k[j].last[page]] = i;
+				k[j].last[page] = i;
+			}
+			break;
+		}
+	return 0;
+}
+
+static int min_pass(struct sim *s, const struct sim_source *src)
+{
+	struct key_last *k = NULL;
+	size_t nk = 0;
+	struct pf_trace_event ev;
+	int rc, ret = -1;
+
+	while ((rc = src->next(src->ctx, &ev, s->err, s->errlen)) == 1) {
+		if (ev.type == PF_TR_REGION) {
+			struct key_last *nkp = realloc(k, (nk + 1) * sizeof(*k));
+
+			if (!nkp || ev.npages > (1ull << 32))
+				goto out;
+			k = nkp;
+			k[nk].id = ev.region;
+			k[nk].npages = ev.npages;
+			k[nk].last = malloc(ev.npages * sizeof(uint64_t));
+			if (!k[nk].last)
+				goto out;
+			for (uint64_t p = 0; p < ev.npages; p++)
+				k[nk].last[p] = NO_NEXT;
+			nk++;
+		} else if (ev.type == PF_TR_ACCESS || ev.type == PF_TR_FAULT) {
+			if (note_access(s, k, nk, ev.region, ev.page))
+				goto out;
+		} else if (ev.type == PF_TR_SCAN) {
+			for (uint64_t i = 0; i < ev.npages; i++)
+				if (ev.bitmap[i / 64] >> (i % 64) & 1)
+					if (note_access(s, k, nk, ev.region, ev.first_page + i))
+						goto out;
+		}
+	}
+	if (rc == 0)
+		ret = src->rewind(src->ctx, s->err, s->errlen);
+out:
+	if (ret && rc != -1)
+		snprintf(s->err, s->errlen, "out of memory in MIN's first pass");
+	for (size_t j = 0; j < nk; j++)
+		free(k[j].last);
+	free(k);
+	return ret;
+}
+
+/* ---- results ---- */
+
+static void add_stats(struct sim_stats *t, const struct sim_stats *a)
+{
+	t->accesses += a->accesses;
+	t->first_touch += a->first_touch;
+	t->swapins += a->swapins;
+	t->pf_issued += a->pf_issued;
+	t->pf_hits += a->pf_hits;
+	t->pf_wasted += a->pf_wasted;
+	t->evictions += a->evictions;
+	t->demoted += a->demoted;
+	t->phase_prefetched += a->phase_prefetched;
+	t->bad_events += a->bad_events;
+}
+
+int sim_run(const struct sim_cfg *cfg, const struct sim_source *src, struct sim_result *res,
+	    char *err, size_t errlen)
+{
+	struct sim s = {.cfg = cfg, .err = err, .errlen = errlen};
+	struct pf_trace_event ev;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (cfg->min && min_pass(&s, src))
+		goto out;
+	if (cfg->phase_hot) {
+		s.memo = pf_phase_memo_new(cfg->memo_entries ? cfg->memo_entries : 64,
+					   cfg->memo_pages ? cfg->memo_pages : 65536);
+		if (!s.memo) {
+			snprintf(err, errlen, "out of memory for the phase memory");
+			goto out;
+		}
+	}
+	while ((rc = src->next(src->ctx, &ev, err, errlen)) == 1)
+		if (handle(&s, &ev)) {
+			rc = -1;
+			break;
+		}
+	if (rc < 0)
+		goto out;
+	res->regions = calloc(s.nr ? s.nr : 1, sizeof(*res->regions));
+	if (!res->regions) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < s.nr; i++) {
+		struct region *r = &s.r[i];
+		struct sim_region_report *o = &res->regions[i];
+		uint64_t n = s.nsamples;
+
+		o->id = r->id;
+		snprintf(o->tag, sizeof(o->tag), "%s", r->tag);
+		o->npages = r->npages;
+		o->budget = r->budget;
+		o->reclaim = cfg->min ? "min" : r->b.reclaim->name;
+		o->prefetch = r->b.prefetch->name;
+		o->rule = r->b.rule ? r->b.rule : "default";
+		o->st = r->st_;
+		if (n) {
+			o->st.avg_resident /= (double)n;
+			o->st.avg_footprint /= (double)n;
+		}
+		add_stats(&res->total, &r->st_);
+	}
+	res->nregions = s.nr;
+	if (s.nsamples) {
+		res->total.avg_resident = s.res_sum / (double)s.nsamples;
+		res->total.avg_footprint = s.foot_sum / (double)s.nsamples;
+	}
+	res->memo_bytes = s.memo ? pf_phase_memo_bytes(s.memo) : 0;
+	rc = 0;
+out:
+	for (size_t i = 0; i < s.nr; i++) {
+		free(s.r[i].st);
+		free(s.r[i].fl);
+		free(s.r[i].last_ms);
+		free(s.r[i].cur_next);
+		free(s.r[i].heap);
+		free(s.r[i].pstate);
+	}
+	free(s.r);
+	free(s.next);
+	free(s.cand);
+	pf_phase_memo_free(s.memo);
+	return rc;
+}
+
+void sim_result_free(struct sim_result *res)
+{
+	free(res->regions);
+	res->regions = NULL;
+}
+
+double sim_accuracy(const struct sim_stats *s)
+{
+	return s->pf_issued ? (double)s->pf_hits / (double)s->pf_issued : 0;
+}
+
+double sim_coverage(const struct sim_stats *s)
+{
+	uint64_t d = s->pf_hits + s->swapins;
+
+	return d ? (double)s->pf_hits / (double)d : 0;
+}
+
+double sim_saved(const struct sim_stats *s)
+{
+	return s->avg_footprint > 0 ? 1.0 - s->avg_resident / s->avg_footprint : 0;
+}

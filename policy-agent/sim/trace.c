@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Reading and writing PageFlex trace files (format in trace.h). The reader
+ * checks every length against the type and the bytes left, so a truncated
+ * or corrupt file is reported with the offset of the bad record.
+ */
+#include "trace.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(struct pf_trace_header) == 64, "header is 64 bytes");
+_Static_assert(sizeof(struct pf_trace_rec_hdr) == 16, "record header is 16 bytes");
+_Static_assert(sizeof(struct pf_trace_region) % 8 == 0, "records are 8-byte multiples");
+_Static_assert(sizeof(struct pf_trace_access) == 32, "access record is 32 bytes");
+_Static_assert(sizeof(struct pf_trace_fault) == 32, "fault record is 32 bytes");
+_Static_assert(sizeof(struct pf_trace_scan) == 32, "scan record header is 32 bytes");
+
+struct pf_trace_reader {
+	FILE *f;
+	char *path;
+	struct pf_trace_header hdr;
+	uint64_t off; /* offset of the next record */
+	uint64_t last; /* offset of the last record */
+	uint64_t size;
+	unsigned char *buf;
+	size_t cap;
+	char tag[PF_TRACE_TAG_MAX + 1], symbol[PF_TRACE_SYMBOL_MAX + 1];
+};
+
+static const uint32_t min_len[PF_TR_TYPE_MAX + 1] = {
+	[PF_TR_REGION] = sizeof(struct pf_trace_region),
+	[PF_TR_REGION_END] = sizeof(struct pf_trace_region_end),
+	[PF_TR_PHASE] = sizeof(struct pf_trace_phase),
+	[PF_TR_ACCESS] = sizeof(struct pf_trace_access),
+	[PF_TR_FAULT] = sizeof(struct pf_trace_fault),
+	[PF_TR_SCAN] = sizeof(struct pf_trace_scan),
+};
+
+struct pf_trace_reader *pf_trace_open(const char *path, char *err, size_t errlen)
+{
+	struct pf_trace_reader *r = calloc(1, sizeof(*r));
+	long size;
+
+	if (!r || !(r->path = strdup(path))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	r->f = fopen(path, "rb");
+	if (!r->f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (fseek(r->f, 0, SEEK_END) || (size = ftell(r->f)) < 0 || fseek(r->f, 0, SEEK_SET)) {
+		snprintf(err, errlen, "%s: cannot seek: %s", path, strerror(errno));
+		goto fail;
+	}
+	r->size = (uint64_t)size;
+	if (r->size < sizeof(r->hdr) || fread(&r->hdr, sizeof(r->hdr), 1, r->f) != 1) {
+		snprintf(err, errlen, "%s: offset 0: truncated header (%llu of %zu bytes)", path,
+			 (unsigned long long)r->size, sizeof(r->hdr));
+		goto fail;
+	}
+	if (memcmp(r->hdr.magic, PF_TRACE_MAGIC, sizeof(r->hdr.magic))) {
+		snprintf(err, errlen, "%s: offset 0: not a PageFlex trace (bad magic)", path);
+		goto fail;
+	}
+	if (r->hdr.version != PF_TRACE_VERSION) {
+		snprintf(err, errlen, "%s: offset 8: unsupported version %u (this reader: %u)",
+			 path, r->hdr.version, PF_TRACE_VERSION);
+		goto fail;
+	}
+	if (r->hdr.header_size < sizeof(r->hdr) || r->hdr.header_size % 8 ||
+	    r->hdr.header_size > r->size) {
+		snprintf(err, errlen, "%s: offset 12: bad header size %u", path,
+			 r->hdr.header_size);
+		goto fail;
+	}
+	r->off = r->hdr.header_size;
+	if (fseek(r->f, (long)r->off, SEEK_SET)) {
+		snprintf(err, errlen, "%s: cannot seek: %s", path, strerror(errno));
+		goto fail;
+	}
+	return r;
+fail:
+	pf_trace_close(r);
+	return NULL;
+}
+
+const struct pf_trace_header *pf_trace_header(const struct pf_trace_reader *r)
+{
+	return &r->hdr;
+}
+
+uint64_t pf_trace_offset(const struct pf_trace_reader *r)
+{
+	return r->last;
+}
+
+void pf_trace_close(struct pf_trace_reader *r)
+{
+	if (!r)
+		return;
+	if (r->f)
+		fclose(r->f);
+	free(r->buf);
+	free(r->path);
+	free(r);
+}
+
+static void copy_str(char *dst, const char *src, size_t n)
+{
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+#define BAD(...)                                                              \
+	do {                                                                  \
+		int n_ = snprintf(err, errlen, "%s: offset %llu: ", r->path,  \
+				  (unsigned long long)r->last);               \
+		if (n_ >= 0 && (size_t)n_ < errlen)                           \
+			snprintf(err + n_, errlen - (size_t)n_, __VA_ARGS__); \
+		return -1;                                                    \
+	} while (0)
+
+int pf_trace_next(struct pf_trace_reader *r, struct pf_trace_event *ev, char *err, size_t errlen)
+{
+	struct pf_trace_rec_hdr h;
+	uint64_t left = r->size - r->off;
+
+	r->last = r->off;
+	if (left == 0)
+		return 0;
+	if (left < sizeof(h))
+		BAD("truncated record header (%llu of 16 bytes)", (unsigned long long)left);
+	if (fread(&h, sizeof(h), 1, r->f) != 1)
+		BAD("read error: %s", strerror(errno));
+	if (h.type == 0 || h.type > PF_TR_TYPE_MAX)
+		BAD("unknown record type %u", h.type);
+	if (h.len % 8 || h.len < min_len[h.type])
+		BAD("bad length %u for a record of type %u (needs a multiple of 8, >= %u)", h.len,
+		    h.type, min_len[h.type]);
+	if (h.len > left)
+		BAD("truncated record of type %u (%u bytes, %llu left)", h.type, h.len,
+		    (unsigned long long)left);
+	if (h.len > r->cap) {
+		unsigned char *nb = realloc(r->buf, h.len);
+
+		if (!nb)
+			BAD("out of memory for a %u-byte record", h.len);
+		r->buf = nb;
+		r->cap = h.len;
+	}
+	memcpy(r->buf, &h, sizeof(h));
+	if (fread(r->buf + sizeof(h), h.len - sizeof(h), 1, r->f) != 1)
+		BAD("read error: %s", strerror(errno));
+	r->off += h.len;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->type = (enum pf_trace_type)h.type;
+	ev->time_ns = h.time_ns;
+	switch (h.type) {
+	case PF_TR_REGION: {
+		const struct pf_trace_region *x = (const void *)r->buf;
+
+		if (x->kind > 6)
+			BAD("region %u: bad kind %u", x->region, x->kind);
+		copy_str(r->tag, x->tag, PF_TRACE_TAG_MAX);
+		copy_str(r->symbol, x->symbol, PF_TRACE_SYMBOL_MAX);
+		ev->region = x->region;
+		ev->kind = x->kind;
+		ev->start = x->start;
+		ev->npages = x->npages;
+		ev->tag = r->tag;
+		ev->symbol = r->symbol;
+		break;
+	}
+	case PF_TR_REGION_END:
+		ev->region = ((const struct pf_trace_region_end *)(const void *)r->buf)->region;
+		break;
+	case PF_TR_PHASE:
+		copy_str(r->tag, ((const struct pf_trace_phase *)(const void *)r->buf)->name,
+			 PF_TRACE_TAG_MAX);
+		ev->name = r->tag;
+		break;
+	case PF_TR_ACCESS: {
+		const struct pf_trace_access *x = (const void *)r->buf;
+
+		ev->region = x->region;
+		ev->page = x->page;
+		break;
+	}
+	case PF_TR_FAULT: {
+		const struct pf_trace_fault *x = (const void *)r->buf;
+
+		if (x->kind > PF_FAULT_SWAPCACHE)
+			BAD("bad fault kind %u", x->kind);
+		ev->region = x->region;
+		ev->page = x->page;
+		ev->kind = x->kind;
+		break;
+	}
+	case PF_TR_SCAN: {
+		const struct pf_trace_scan *x = (const void *)r->buf;
+		uint64_t want;
+
+		if (x->npages == 0 || x->npages > PF_TRACE_SCAN_MAX_PAGES)
+			BAD("scan of %u pages (1..%u)", x->npages, PF_TRACE_SCAN_MAX_PAGES);
+		want = sizeof(*x) + ((uint64_t)x->npages + 63) / 64 * 8;
+		if (h.len != want)
+			BAD("scan of %u pages needs %llu bytes, record has %u", x->npages,
+			    (unsigned long long)want, h.len);
+		ev->region = x->region;
+		ev->first_page = x->first_page;
+		ev->npages = x->npages;
+		ev->bitmap = (const uint64_t *)(const void *)(r->buf + sizeof(*x));
+		break;
+	}
+	}
+	return 1;
+}
+
+struct pf_trace_writer {
+	FILE *f;
+	int err;
+};
+
+static void put(struct pf_trace_writer *w, const void *p, size_t n)
+{
+	if (!w->err && fwrite(p, n, 1, w->f) != 1)
+		w->err = errno ? errno : EIO;
+}
+
+static void rec_hdr(struct pf_trace_rec_hdr *h, uint16_t type, uint32_t len, uint64_t time_ns)
+{
+	h->type = type;
+	h->flags = 0;
+	h->len = len;
+	h->time_ns = time_ns;
+}
+
+struct pf_trace_writer *pf_trace_create(const char *path, uint32_t pid, const char *comm,
+					uint64_t start_ns, char *err, size_t errlen)
+{
+	struct pf_trace_writer *w = calloc(1, sizeof(*w));
+	struct pf_trace_header h = {.version = PF_TRACE_VERSION};
+
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->f = fopen(path, "wb");
+	if (!w->f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(w);
+		return NULL;
+	}
+	memcpy(h.magic, PF_TRACE_MAGIC, sizeof(h.magic));
+	h.header_size = sizeof(h);
+	h.page_size = 4096;
+	h.pid = pid;
+	h.start_ns = start_ns;
+	if (comm)
+		strncpy(h.comm, comm, sizeof(h.comm) - 1);
+	put(w, &h, sizeof(h));
+	return w;
+}
+
+int pf_trace_write_region(struct pf_trace_writer *w, uint64_t time_ns, uint32_t region,
+			  uint8_t kind, uint64_t start, uint64_t npages, const char *tag,
+			  const char *symbol)
+{
+	struct pf_trace_region x = {
+		.region = region, .kind = kind, .start = start, .npages = npages};
+
+	rec_hdr(&x.h, PF_TR_REGION, sizeof(x), time_ns);
+	if (tag)
+		strncpy(x.tag, tag, sizeof(x.tag) - 1);
+	if (symbol)
+		strncpy(x.symbol, symbol, sizeof(x.symbol) - 1);
+	put(w, &x, sizeof(x));
+	return -w->err;
+}
+
+int pf_trace_write_region_end(struct pf_trace_writer *w, uint64_t time_ns, uint32_t region)
+{
+	struct pf_trace_region_end x = {.region = region};
+
+	rec_hdr(&x.h, PF_TR_REGION_END, sizeof(x), time_ns);
+	put(w, &x, sizeof(x));
+	return -w->err;
+}
+
+int pf_trace_write_phase(struct pf_trace_writer *w, uint64_t time_ns, const char *name)
+{
+	struct pf_trace_phase x = {0};
+
+	rec_hdr(&x.h, PF_TR_PHASE, sizeof(x), time_ns);
+	strncpy(x.name, name, sizeof(x.name) - 1);
+	put(w, &x, sizeof(x));
+	return -w->err;
+}
+
+int pf_trace_write_access(struct pf_trace_writer *w, uint64_t time_ns, uint32_t region,
+			  uint64_t page)
+{
+	struct pf_trace_access x = {.region = region, .page = page};
+
+	rec_hdr(&x.h, PF_TR_ACCESS, sizeof(x), time_ns);
+	put(w, &x, sizeof(x));
+	return -w->err;
+}
+
+int pf_trace_write_fault(struct pf_trace_writer *w, uint64_t time_ns, uint32_t region,
+			 uint64_t page, uint8_t kind)
+{
+	struct pf_trace_fault x = {.region = region, .kind = kind, .page = page};
+
+	rec_hdr(&x.h, PF_TR_FAULT, sizeof(x), time_ns);
+	put(w, &x, sizeof(x));
+	return -w->err;
+}
+
+int pf_trace_write_scan(struct pf_trace_writer *w, uint64_t time_ns, uint32_t region,
+			uint64_t first_page, uint32_t npages, const uint64_t *bitmap)
+{
+	struct pf_trace_scan x = {.region = region, .npages = npages, .first_page = first_page};
+	size_t words = ((size_t)npages + 63) / 64;
+
+	if (npages == 0 || npages > PF_TRACE_SCAN_MAX_PAGES)
+		return -EINVAL;
+	rec_hdr(&x.h, PF_TR_SCAN, (uint32_t)(sizeof(x) + words * 8), time_ns);
+	put(w, &x, sizeof(x));
+	put(w, bitmap, words * 8);
+	return -w->err;
+}
+
+int pf_trace_finish(struct pf_trace_writer *w)
+{
+	int err;
+
+	if (!w)
+		return 0;
+	if (fflush(w->f) && !w->err)
+		w->err = errno ? errno : EIO;
+	if (fclose(w->f) && !w->err)
+		w->err = errno ? errno : EIO;
+	err = w->err;
+	free(w);
+	return -err;
+}
