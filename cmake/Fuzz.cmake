@@ -3,7 +3,7 @@
 # sources it exercises, under ASan + UBSan.
 #
 #   pageflex_fuzzer(NAME fuzz_wire SOURCES harness.c ../../common/wire.c
-#                   INCLUDES dir ... CORPUS dir [SECONDS 60])
+#                   INCLUDES dir ... CORPUS dir [SECONDS 60] [LIBS -lyaml ...])
 #
 # builds <build>/fuzz/NAME and registers the CTest test NAME, which runs the
 # fuzzer for SECONDS on a copy of the seed corpus (so the repo's corpus is
@@ -13,7 +13,7 @@ find_program(FUZZ_CLANG_EXE NAMES clang clang-14)
 set(PAGEFLEX_FUZZ_SECONDS 60 CACHE STRING "Seconds each fuzzer runs inside make test")
 
 function(pageflex_fuzzer)
-	cmake_parse_arguments(F "" "NAME;CORPUS;SECONDS" "SOURCES;INCLUDES" ${ARGN})
+	cmake_parse_arguments(F "" "NAME;CORPUS;SECONDS" "SOURCES;INCLUDES;LIBS" ${ARGN})
 	if(NOT FUZZ_CLANG_EXE)
 		message(WARNING "clang not found: fuzzer ${F_NAME} not built")
 		return()
@@ -36,7 +36,7 @@ function(pageflex_fuzzer)
 		COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/fuzz
 		COMMAND ${FUZZ_CLANG_EXE} -g -O1 -std=gnu11 -D_GNU_SOURCE -Wall -Werror
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-			${incs} ${srcs} -o ${out}
+			${incs} ${srcs} ${F_LIBS} -o ${out}
 		DEPENDS ${srcs}
 		IMPLICIT_DEPENDS C ${srcs}
 		COMMENT "libFuzzer ${F_NAME}"

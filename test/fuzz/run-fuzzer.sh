@@ -10,8 +10,11 @@ art=$(dirname "$fuzzer")/$name-artifacts/
 rm -rf "$work"
 mkdir -p "$work" "$art"
 cp -r "$corpus"/. "$work"/
+# A dictionary of the format's keywords, if one sits beside the corpus.
+dict=()
+[ -f "$corpus.dict" ] && dict=(-dict="$corpus.dict")
 # -fork would use both cores; one process keeps the machine usable for others.
-"$fuzzer" "$work" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+"$fuzzer" "$work" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 	-artifact_prefix="$art" -print_final_stats=1 >"$work.log" 2>&1 || {
 	tail -n 60 "$work.log"
 	echo "$name: FAILED; the input that broke it is in $art (add it to $corpus)"
