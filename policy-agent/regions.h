@@ -36,6 +36,8 @@ struct pf_rinfo {
 	uint64_t nchunks;
 	const struct pf_binding *bind; /* NULL: observed only */
 	bool slots_failed; /* no slots left: not scanned (logged once) */
+	bool state_ready; /* per-page policy state initialised */
+	uint64_t mark, size; /* scratch for reports */
 	/* Last scan (pages). */
 	uint64_t resident, swapped, accessed, huge;
 	uint64_t scans;

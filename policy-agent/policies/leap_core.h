@@ -44,6 +44,9 @@ struct leap_state {
 	__u32 pw; /* current prefetch window */
 	__u32 hits; /* prefetch hits since the previous miss */
 	__u32 nfaults;
+	__s64 mj_cand; /* scratch of leap_majority (see there) */
+	__u32 mj_votes;
+	__u32 mj_n;
 };
 
 /* What to fetch: start + k * stride for 1 <= k <= count. */
@@ -52,6 +55,34 @@ struct leap_decision {
 	__s64 stride;
 	__u32 count;
 	__u32 trend_window; /* window the trend was found in, 0: none */
+};
+
+/* Shared with bpf/leap.bpf.c's users (fixed-width, no padding holes). */
+#define LEAP_BPF_MAX_REGIONS 64
+#define LEAP_BPF_MAX_TRACE 4096
+
+/* A region the fault path runs Leap on ([start, end), page-aligned). */
+struct leap_region {
+	__u64 start, end;
+	__u32 max_pw; /* 0: region slot unused */
+	__u32 id; /* the agent's region id, echoed in events */
+};
+
+/* A prefetch decision from the fault path (ring buffer record). */
+struct leap_event {
+	__u64 addr; /* first page to fetch: fault page + stride */
+	__s64 stride_bytes;
+	__u32 count;
+	__u32 region_id;
+	__u32 tgid;
+	__u32 pad;
+};
+
+/* One entry of a replayed trace (the test path). */
+struct leap_trace_ent {
+	__u64 page;
+	__u32 hit;
+	__u32 pad;
 };
 
 static __always_inline void leap_init(struct leap_state *s)
@@ -70,6 +101,9 @@ static __always_inline void leap_init(struct leap_state *s)
 	s->pw = 0;
 	s->hits = 0;
 	s->nfaults = 0;
+	s->mj_cand = 0;
+	s->mj_votes = 0;
+	s->mj_n = 0;
 }
 
 /* The i-th most recent delta (0: newest). */
@@ -78,38 +112,45 @@ static __always_inline __s64 leap_delta(const struct leap_state *s, __u32 i)
 	return s->hist[(s->head - 1 - i) & (LEAP_HIST - 1)];
 }
 
-/* Majority of the last w deltas (w <= LEAP_HIST), 0 if none. */
-static __always_inline __s64 leap_majority(const struct leap_state *s, __u32 w)
+/*
+ * Majority of the last w deltas (w <= LEAP_HIST), 0 if none. The running
+ * candidate and counts live in the state, not in locals: the BPF verifier
+ * tracks locals exactly and would explore one path per vote count, but it
+ * treats loads from map memory as unknown, so the loop is checked once.
+ */
+static __always_inline __s64 leap_majority(struct leap_state *s, __u32 w)
 {
-	__s64 cand = 0;
-	__u32 votes = 0, n = 0, i;
+	__u32 i;
 
+	s->mj_cand = 0;
+	s->mj_votes = 0;
+	s->mj_n = 0;
 	for (i = 0; i < LEAP_HIST; i++) {
 		__s64 d;
 
 		if (i >= w)
 			break;
 		d = leap_delta(s, i);
-		if (votes == 0) {
-			cand = d;
-			votes = 1;
-		} else if (d == cand) {
-			votes++;
+		if (s->mj_votes == 0) {
+			s->mj_cand = d;
+			s->mj_votes = 1;
+		} else if (d == s->mj_cand) {
+			s->mj_votes++;
 		} else {
-			votes--;
+			s->mj_votes--;
 		}
 	}
 	for (i = 0; i < LEAP_HIST; i++) {
 		if (i >= w)
 			break;
-		if (leap_delta(s, i) == cand)
-			n++;
+		if (leap_delta(s, i) == s->mj_cand)
+			s->mj_n++;
 	}
-	return 2 * n > w ? cand : 0;
+	return 2 * s->mj_n > w ? s->mj_cand : 0;
 }
 
 /* Searches windows of 4, 8, 16, 32 deltas; returns the trend, sets *window. */
-static __always_inline __s64 leap_find_trend(const struct leap_state *s, __u32 *window)
+static __always_inline __s64 leap_find_trend(struct leap_state *s, __u32 *window)
 {
 	__u32 w = LEAP_FIRST_WINDOW, k;
 

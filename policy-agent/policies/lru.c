@@ -10,7 +10,7 @@
 
 static uint32_t lru_bits(const struct pf_policy_params *p)
 {
-	return p->clock_bits >= 1 && p->clock_bits <= 32 ? p->clock_bits : 16;
+	return p->clock_bits >= 1 && p->clock_bits <= 32 ? p->clock_bits : 32;
 }
 
 static pf_page_state lru_init(const struct pf_policy_params *p, uint64_t now)

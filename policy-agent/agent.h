@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pageflexd's shared state: the managed processes, the event loop's watch
+ * records, the agent's options and clock. Each component (shim server,
+ * reclaim loop, control socket) includes this and keeps its own file.
+ */
+#ifndef PAGEFLEX_AGENT_H_
+#define PAGEFLEX_AGENT_H_
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "bpfview.h"
+#include "pageflex_wire.h"
+#include "regions.h"
+
+/* An fd in the event loop and what to do when it is ready. */
+struct pf_watch {
+	int fd;
+	void (*ready)(struct pf_watch *w, uint32_t events);
+	void *ptr;
+};
+int pf_loop_add(struct pf_watch *w);
+void pf_loop_del(struct pf_watch *w);
+
+struct pf_opts {
+	const char *socket; /* shim socket */
+	const char *control; /* control socket */
+	const char *config;
+	uint64_t scan_interval_ms; /* 0: derived from the smallest cold age */
+	uint64_t scan_capacity_pages;
+	bool stream_first_touch;
+};
+extern struct pf_opts pf_opts;
+
+/* Milliseconds on CLOCK_MONOTONIC since the agent started. */
+uint64_t pf_now_ms(void);
+
+struct pf_conn;
+
+struct pf_proc {
+	pid_t pid;
+	int pidfd;
+	struct pf_watch pidw;
+	struct pf_conn *conn;
+	char exe[256];
+	char phase[PFW_MAX_TAG + 1];
+	uint64_t phase_seq;
+	struct pf_rtable rt;
+	struct pf_bpf_proc bp;
+	uint64_t started_ms, next_scan_ms;
+	bool replayed; /* HELLO carried PFW_HELLO_REPLAY */
+	/* Shim traffic. */
+	uint64_t packets, records, lost_packets, shim_dropped, refused_maps;
+	/* Ring-buffer events. */
+	uint64_t ev_swap_faults, ev_swapins;
+};
+
+/* Process table. */
+struct pf_proc *pf_proc_new(pid_t pid, const char *exe, size_t exe_len, int *err);
+struct pf_proc *pf_proc_find(pid_t pid);
+void pf_proc_free(struct pf_proc *p, const char *why);
+size_t pf_proc_count(void);
+struct pf_proc *pf_proc_at(size_t i);
+/* Pushes a changed region table to BPF. */
+void pf_proc_sync(struct pf_proc *p);
+
+/* A listening unix socket at path (mode), never stealing a live agent's. */
+int pf_unix_listen(const char *path, int type, mode_t mode);
+
+/* Shim server. */
+int pf_shim_listen(const char *path);
+void pf_shim_close(void);
+/* Drops the connection of p (p stays alive). */
+void pf_shim_conn_free(struct pf_conn *c, const char *why);
+extern uint64_t pf_shim_bad_packets, pf_shim_connections;
+
+/* Control socket. */
+int pf_control_listen(const char *path);
+void pf_control_close(void);
+
+/* Reclaim loop: called from the timer. */
+void pf_reclaim_tick(void);
+uint64_t pf_reclaim_interval_ms(void);
+extern uint64_t pf_reclaim_pages_out, pf_reclaim_pages_cooled;
+/* REGION_DISCARD: forget the policy state of the pages in the range. */
+void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len);
+
+/* Binds a new region to its rule (policy + params) and sets up its state. */
+void pf_region_bind(struct pf_rinfo *ri);
+
+#endif

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control socket, for pageflexctl: a unix stream socket with mode 0600
+ * whose peers must also be uid 0 (SO_PEERCRED). One command line per
+ * connection; the reply starts with "ok" or "error: <problem>", then the
+ * body, then the agent closes the connection.
+ *
+ *   status [--json]          processes and their regions
+ *   regions PID [--json]     the regions of one process
+ *   stats [--json]           everything, as JSON (the same as status --json)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "actuator.h"
+#include "agent.h"
+#include "binding.h"
+#include "log.h"
+#include "scanner.h"
+
+static struct pf_watch ctl_w = {.fd = -1};
+static char ctl_path[108];
+static uint64_t mark_gen;
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* Printable copy of an untrusted string for the text tables. */
+static const char *plain(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < len; i++)
+		buf[i] = (s[i] > 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = 0;
+	return i ? buf : "-";
+}
+
+/* Calls fn once per logical region of p, with its total size in ri->size. */
+static void each_region(struct pf_proc *p, void (*fn)(FILE *, struct pf_rinfo *, int), FILE *f)
+{
+	size_t i;
+	int k = 0;
+
+	mark_gen++;
+	for (i = 0; i < p->rt.n; i++) {
+		struct pf_rinfo *ri = p->rt.p[i].ri;
+
+		if (ri->mark != mark_gen) {
+			ri->mark = mark_gen;
+			ri->size = 0;
+		}
+		ri->size += p->rt.p[i].end - p->rt.p[i].start;
+	}
+	mark_gen++;
+	for (i = 0; i < p->rt.n; i++) {
+		struct pf_rinfo *ri = p->rt.p[i].ri;
+
+		if (ri->mark == mark_gen)
+			continue;
+		ri->mark = mark_gen;
+		fn(f, ri, k++);
+	}
+}
+
+static const char *policy_name(const struct pf_rinfo *ri)
+{
+	return ri->bind ? ri->bind->ops->name : "none";
+}
+
+static void region_text(FILE *f, struct pf_rinfo *ri, int k)
+{
+	struct pfa_region_stats s;
+	char tag[PFW_MAX_TAG + 1];
+
+	(void)k;
+	pf_bpf_region_stats(ri->id, &s);
+	fprintf(f, "  %6u %-20s %-6s %10.1f %10.1f %10.1f %10llu %9llu %9llu %6llu  %s", ri->id,
+		plain(ri->tag, tag, sizeof(tag)), pfw_kind_name(ri->kind), ri->size / 1048576.0,
+		ri->resident * 4096 / 1048576.0, ri->swapped * 4096 / 1048576.0,
+		(unsigned long long)s.first_touch, (unsigned long long)s.swap_faults,
+		(unsigned long long)s.swapin_major, (unsigned long long)ri->scans, policy_name(ri));
+	if (ri->bind && ri->bind->params.cold_age_ms && !strcmp(ri->bind->ops->name, "cold-age"))
+		fprintf(f, " T=%.3gs", ri->bind->params.cold_age_ms / 1000.0);
+	fputc('\n', f);
+}
+
+static void region_json(FILE *f, struct pf_rinfo *ri, int k)
+{
+	struct pfa_region_stats s;
+
+	pf_bpf_region_stats(ri->id, &s);
+	fprintf(f, "%s{\"id\":%u,\"tag\":", k ? "," : "", ri->id);
+	json_str(f, ri->tag);
+	fprintf(f, ",\"kind\":\"%s\",\"module\":", pfw_kind_name(ri->kind));
+	json_str(f, ri->module);
+	fprintf(f,
+		",\"callsite\":%llu,\"size\":%llu,\"resident\":%llu,\"swapped\":%llu,"
+		"\"accessed\":%llu,\"huge\":%llu,\"scans\":%llu,\"first_touch\":%llu,"
+		"\"refaults\":%llu,\"swapin_major\":%llu,\"swapcache_hits\":%llu,"
+		"\"other_major\":%llu,\"present_faults\":%llu,\"unclassified\":%llu,"
+		"\"paged_out\":%llu,\"cooled\":%llu,\"policy\":\"%s\",\"cold_age_ms\":%llu}",
+		(unsigned long long)ri->callsite, (unsigned long long)ri->size,
+		(unsigned long long)ri->resident * 4096, (unsigned long long)ri->swapped * 4096,
+		(unsigned long long)ri->accessed * 4096, (unsigned long long)ri->huge * 4096,
+		(unsigned long long)ri->scans, (unsigned long long)s.first_touch,
+		(unsigned long long)s.swap_faults, (unsigned long long)s.swapin_major,
+		(unsigned long long)(s.swap_faults > s.swapin_major ?
+					     s.swap_faults - s.swapin_major :
+					     0),
+		(unsigned long long)s.other_major, (unsigned long long)s.present,
+		(unsigned long long)s.unknown, (unsigned long long)ri->paged_out * 4096,
+		(unsigned long long)ri->cooled * 4096, policy_name(ri),
+		(unsigned long long)(ri->bind ? ri->bind->params.cold_age_ms : 0));
+}
+
+static void proc_text(FILE *f, struct pf_proc *p)
+{
+	char exe[256], phase[PFW_MAX_TAG + 1];
+
+	fprintf(f, "pid %d  %s  phase %s  regions %zu%s\n", p->pid, plain(p->exe, exe, sizeof(exe)),
+		plain(p->phase, phase, sizeof(phase)), p->rt.n,
+		p->replayed ? "  (replayed after reconnect)" : "");
+	fprintf(f, "  %6s %-20s %-6s %10s %10s %10s %10s %9s %9s %6s  %s\n", "id", "tag", "kind",
+		"size MiB", "resid MiB", "swap MiB", "1st-touch", "refaults", "swap-ins", "scans",
+		"policy");
+	each_region(p, region_text, f);
+}
+
+static void proc_json(FILE *f, struct pf_proc *p, int k)
+{
+	fprintf(f, "%s{\"pid\":%d,\"exe\":", k ? "," : "", p->pid);
+	json_str(f, p->exe);
+	fprintf(f, ",\"phase\":");
+	json_str(f, p->phase);
+	fprintf(f,
+		",\"replayed\":%s,\"packets\":%llu,\"records\":%llu,\"lost_packets\":%llu,"
+		"\"shim_dropped\":%llu,\"refused_maps\":%llu,\"ev_swap_faults\":%llu,"
+		"\"ev_swapins\":%llu,\"regions\":[",
+		p->replayed ? "true" : "false", (unsigned long long)p->packets,
+		(unsigned long long)p->records, (unsigned long long)p->lost_packets,
+		(unsigned long long)p->shim_dropped, (unsigned long long)p->refused_maps,
+		(unsigned long long)p->ev_swap_faults, (unsigned long long)p->ev_swapins);
+	each_region(p, region_json, f);
+	fprintf(f, "]}");
+}
+
+static double tv_ms(struct timeval tv)
+{
+	return tv.tv_sec * 1e3 + tv.tv_usec / 1e3;
+}
+
+static void agent_json(FILE *f)
+{
+	struct rusage ru;
+	int a;
+
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(f,
+		"\"agent\":{\"pid\":%d,\"uptime_ms\":%llu,\"cpu_user_ms\":%.1f,"
+		"\"cpu_sys_ms\":%.1f,\"processes\":%zu,\"regions\":%u,\"scan_interval_ms\":%llu,"
+		"\"direct_map\":\"%#llx\",\"page_table_levels\":%d,\"scanning\":%s,",
+		getpid(), (unsigned long long)pf_now_ms(), tv_ms(ru.ru_utime), tv_ms(ru.ru_stime),
+		pf_proc_count(), pf_regions_live(), (unsigned long long)pf_reclaim_interval_ms(),
+		(unsigned long long)pf_bpf_dmap_base(), pf_bpf_pt_levels(),
+		pf_bpf_dmap_ok() ? "true" : "false");
+	fprintf(f, "\"scan_disabled_reason\":");
+	json_str(f, pf_bpf_dmap_ok() ? "" : pf_bpf_dmap_error());
+	fprintf(f,
+		",\"slots_used\":%llu,\"slots_capacity\":%llu,\"scans\":%llu,\"scan_failures\":%llu,"
+		"\"scan_ms\":%.3f,\"scan_pages\":%llu,\"scan_errors\":%llu,\"pages_out\":%llu,"
+		"\"pages_cooled\":%llu,\"ringbuf_dropped\":%llu,\"shim_connections\":%llu,"
+		"\"shim_bad_packets\":%llu",
+		(unsigned long long)pf_slots_used(), (unsigned long long)pf_slots_capacity(),
+		(unsigned long long)pf_scan_totals.scans,
+		(unsigned long long)pf_scan_totals.failures, pf_scan_totals.ns / 1e6,
+		(unsigned long long)pf_scan_totals.pages, (unsigned long long)pf_bpf_scan_errors(),
+		(unsigned long long)pf_reclaim_pages_out,
+		(unsigned long long)pf_reclaim_pages_cooled,
+		(unsigned long long)pf_bpf_rb_dropped(), (unsigned long long)pf_shim_connections,
+		(unsigned long long)pf_shim_bad_packets);
+	for (a = 0; a < PF_ADV_MAX; a++)
+		fprintf(f, ",\"madvise_%s\":{\"calls\":%llu,\"bytes\":%llu,\"errors\":%llu}",
+			pf_advice_name(a), (unsigned long long)pf_act_stats[a].calls,
+			(unsigned long long)pf_act_stats[a].bytes,
+			(unsigned long long)pf_act_stats[a].errors);
+	fputc('}', f);
+}
+
+/* Parses a pid argument; 0 if malformed. */
+static pid_t parse_pid(const char *s)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return (errno || *end || v <= 0 || v > 4194304) ? 0 : (pid_t)v;
+}
+
+/* Writes the reply for one command line into f (body) and returns NULL or an error. */
+static const char *run(char *line, FILE *f, char *err, size_t errlen)
+{
+	char *argv[4] = {0}, *save, *s;
+	bool json = false;
+	int argc = 0;
+	size_t i;
+
+	for (s = strtok_r(line, " \t\r\n", &save); s; s = strtok_r(NULL, " \t\r\n", &save)) {
+		if (!strcmp(s, "--json"))
+			json = true;
+		else if (argc < 3)
+			argv[argc++] = s;
+		else
+			return "too many arguments";
+	}
+	if (!argc)
+		return "empty command (want status, regions PID or stats)";
+	if (!strcmp(argv[0], "stats") || (!strcmp(argv[0], "status") && json)) {
+		if (argc != 1)
+			return "stats takes no arguments";
+		fputc('{', f);
+		agent_json(f);
+		fprintf(f, ",\"processes\":[");
+		for (i = 0; i < pf_proc_count(); i++)
+			proc_json(f, pf_proc_at(i), (int)i);
+		fprintf(f, "]}\n");
+		return NULL;
+	}
+	if (!strcmp(argv[0], "status")) {
+		struct rusage ru;
+
+		if (argc != 1)
+			return "status takes no arguments";
+		getrusage(RUSAGE_SELF, &ru);
+		fprintf(f,
+			"pageflexd pid %d, up %.1f s, cpu %.0f ms, %zu processes, %u regions, scan "
+			"every %llu ms, scanning %s\n",
+			getpid(), pf_now_ms() / 1e3, tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime),
+			pf_proc_count(), pf_regions_live(),
+			(unsigned long long)pf_reclaim_interval_ms(),
+			pf_bpf_dmap_ok() ? "on" : pf_bpf_dmap_error());
+		fprintf(f, "paged out %.1f MiB, %llu scans (%.1f ms)\n",
+			pf_reclaim_pages_out * 4096 / 1048576.0,
+			(unsigned long long)pf_scan_totals.scans, pf_scan_totals.ns / 1e6);
+		for (i = 0; i < pf_proc_count(); i++)
+			proc_text(f, pf_proc_at(i));
+		return NULL;
+	}
+	if (!strcmp(argv[0], "regions")) {
+		struct pf_proc *p;
+		pid_t pid;
+
+		if (argc != 2)
+			return "usage: regions PID";
+		pid = parse_pid(argv[1]);
+		if (!pid) {
+			snprintf(err, errlen, "'%s' is not a pid", argv[1]);
+			return err;
+		}
+		p = pf_proc_find(pid);
+		if (!p) {
+			snprintf(err, errlen, "pid %d is not managed by this agent", pid);
+			return err;
+		}
+		if (json) {
+			proc_json(f, p, 0);
+			fputc('\n', f);
+		} else {
+			proc_text(f, p);
+		}
+		return NULL;
+	}
+	snprintf(err, errlen, "unknown command '%.40s' (want status, regions PID or stats)",
+		 argv[0]);
+	return err;
+}
+
+static void ctl_ready(struct pf_watch *w, uint32_t events)
+{
+	struct timeval tv = {.tv_sec = 1};
+	char line[512], err[160];
+	const char *e;
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	char *body = NULL;
+	size_t blen = 0, off = 0;
+	ssize_t n;
+	FILE *f;
+	int fd;
+
+	(void)events;
+	fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) || uc.uid != 0) {
+		static const char msg[] = "error: the control socket is for root only\n";
+
+		if (write(fd, msg, sizeof(msg) - 1) < 0)
+			pf_dbg("control: reply lost");
+		close(fd);
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	n = 0;
+	while ((size_t)n < sizeof(line) - 1) {
+		ssize_t r = read(fd, line + n, sizeof(line) - 1 - (size_t)n);
+
+		if (r <= 0)
+			break;
+		n += r;
+		if (memchr(line, '\n', (size_t)n))
+			break;
+	}
+	line[n > 0 ? n : 0] = 0;
+	f = open_memstream(&body, &blen);
+	if (!f) {
+		close(fd);
+		return;
+	}
+	fprintf(f, "ok\n");
+	e = run(line, f, err, sizeof(err));
+	fclose(f);
+	if (e) {
+		free(body);
+		body = NULL;
+		blen = (size_t)asprintf(&body, "error: %s\n", e);
+		if (!body) {
+			close(fd);
+			return;
+		}
+	}
+	while (off < blen) {
+		n = write(fd, body + off, blen - off);
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	free(body);
+	close(fd);
+}
+
+int pf_control_listen(const char *path)
+{
+	int fd = pf_unix_listen(path, SOCK_STREAM, 0600);
+
+	if (fd < 0)
+		return fd;
+	snprintf(ctl_path, sizeof(ctl_path), "%s", path);
+	ctl_w = (struct pf_watch){.fd = fd, .ready = ctl_ready};
+	return pf_loop_add(&ctl_w);
+}
+
+void pf_control_close(void)
+{
+	if (ctl_w.fd < 0)
+		return;
+	pf_loop_del(&ctl_w);
+	close(ctl_w.fd);
+	ctl_w.fd = -1;
+	unlink(ctl_path);
+}

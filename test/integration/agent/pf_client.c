@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+/* Test client and agent harness for pageflexd tests (see pf_client.h). */
+#include "pf_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pageflex_wire.h"
+#include "testutil.h"
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int pfc_send_raw(struct pfc *c, const void *buf, size_t len)
+{
+	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	return n == (ssize_t)len ? 0 : -errno;
+}
+
+static int send_buf(struct pfc *c, struct pfw_buf *b)
+{
+	size_t n = pfw_buf_finish(b);
+	int rc = pfc_send_raw(c, b->data, n);
+
+	if (!rc)
+		c->seq++;
+	return rc;
+}
+
+int pfc_connect(struct pfc *c, const char *path, uint32_t flags)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	uint64_t mem[512];
+	struct pfw_buf b;
+	char exe[256];
+	ssize_t n;
+
+	c->seq = 0;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -errno;
+	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = -errno;
+
+		close(c->fd);
+		c->fd = -1;
+		return e;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = 0;
+	pfw_buf_init(&b, mem, sizeof(mem), c->seq);
+	pfw_put_hello(&b, (uint32_t)getpid(), (uint32_t)getppid(), flags, exe, strlen(exe));
+	return send_buf(c, &b);
+}
+
+int pfc_map(struct pfc *c, const void *addr, size_t len, const char *tag)
+{
+	uint64_t mem[64];
+	struct pfw_buf b;
+
+	pfw_buf_init(&b, mem, sizeof(mem), c->seq);
+	if (pfw_put_region_map(&b, (uintptr_t)addr, len, PFW_KIND_ANON, 3, tag, strlen(tag), "t", 1,
+			       0x1234, NULL, 0))
+		return -EINVAL;
+	return send_buf(c, &b);
+}
+
+int pfc_unmap(struct pfc *c, const void *addr, size_t len)
+{
+	uint64_t mem[16];
+	struct pfw_buf b;
+
+	pfw_buf_init(&b, mem, sizeof(mem), c->seq);
+	pfw_put_range(&b, PFW_REGION_UNMAP, (uintptr_t)addr, len);
+	return send_buf(c, &b);
+}
+
+void pfc_close(struct pfc *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static int spawn(struct pfa_agent *a, const char *const *args)
+{
+	char bin[512];
+	const char *argv[32];
+	int i = 0, k;
+
+	snprintf(bin, sizeof(bin), "%s/bin/pageflexd", tu_build_dir());
+	argv[i++] = bin;
+	argv[i++] = "--socket";
+	argv[i++] = a->sock;
+	argv[i++] = "-v";
+	for (k = 0; args && args[k] && i < 30; k++)
+		argv[i++] = args[k];
+	argv[i] = NULL;
+	a->pid = fork();
+	if (a->pid < 0)
+		return -errno;
+	if (a->pid == 0) {
+		int fd = open(a->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 2);
+		dup2(fd, 1);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	/* Wait until the control socket answers. */
+	for (i = 0; i < 500; i++) {
+		char *r = agent_query(a, "status");
+		int st;
+
+		if (r && !strncmp(r, "ok", 2)) {
+			free(r);
+			return 0;
+		}
+		free(r);
+		if (waitpid(a->pid, &st, WNOHANG) == a->pid) {
+			a->pid = 0;
+			return -ECHILD;
+		}
+		usleep(20000);
+	}
+	return -ETIMEDOUT;
+}
+
+int agent_start(struct pfa_agent *a, const char *const *args)
+{
+	snprintf(a->dir, sizeof(a->dir), "/tmp/pfagent-test.XXXXXX");
+	if (!mkdtemp(a->dir))
+		return -errno;
+	snprintf(a->sock, sizeof(a->sock), "%s/agent.sock", a->dir);
+	snprintf(a->ctl, sizeof(a->ctl), "%s/control.sock", a->dir);
+	snprintf(a->log, sizeof(a->log), "%s/agent.log", a->dir);
+	return spawn(a, args);
+}
+
+int agent_restart(struct pfa_agent *a, const char *const *args)
+{
+	return spawn(a, args);
+}
+
+int agent_stop(struct pfa_agent *a)
+{
+	int st = -1;
+
+	if (a->pid <= 0)
+		return -1;
+	kill(a->pid, SIGTERM);
+	waitpid(a->pid, &st, 0);
+	a->pid = 0;
+	if (st == 0) {
+		/* Keep the log of a failed run; the agent removed its sockets. */
+		unlink(a->log);
+		rmdir(a->dir);
+	}
+	return st;
+}
+
+void agent_kill9(struct pfa_agent *a)
+{
+	if (a->pid <= 0)
+		return;
+	kill(a->pid, SIGKILL);
+	waitpid(a->pid, NULL, 0);
+	a->pid = 0;
+}
+
+char *agent_query(struct pfa_agent *a, const char *cmd)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len = 0, cap = 1 << 16;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if (strlen(a->ctl) >= sizeof(sa.sun_path))
+		return NULL;
+	memcpy(sa.sun_path, a->ctl, strlen(a->ctl) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) || write(fd, cmd, strlen(cmd)) < 0 ||
+	    write(fd, "\n", 1) < 0) {
+		close(fd);
+		return NULL;
+	}
+	buf = malloc(cap);
+	while (buf && (n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (cap - len < 4096)
+			buf = realloc(buf, cap *= 2);
+	}
+	close(fd);
+	if (buf)
+		buf[len] = 0;
+	return buf;
+}
+
+long long agent_region_field(struct pfa_agent *a, pid_t pid, const char *tag, const char *field)
+{
+	char cmd[64], key[128], *r, *p, *end;
+	long long v = -1;
+
+	snprintf(cmd, sizeof(cmd), "regions %d --json", pid);
+	r = agent_query(a, cmd);
+	if (!r || strncmp(r, "ok\n", 3))
+		goto out;
+	snprintf(key, sizeof(key), "\"tag\":\"%s\"", tag);
+	p = strstr(r, key);
+	if (!p)
+		goto out;
+	end = strchr(p, '}');
+	while (p > r && *p != '{')
+		p--;
+	snprintf(key, sizeof(key), "\"%s\":", field);
+	p = strstr(p, key);
+	if (!p || (end && p > end))
+		goto out;
+	v = strtoll(p + strlen(key), NULL, 10);
+out:
+	free(r);
+	return v;
+}
+
+bool agent_wait_region(struct pfa_agent *a, pid_t pid, const char *tag, int ms)
+{
+	uint64_t t0 = now_ms();
+
+	while (now_ms() - t0 < (uint64_t)ms) {
+		if (agent_region_field(a, pid, tag, "id") >= 0)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
+char *agent_log(struct pfa_agent *a)
+{
+	FILE *f = fopen(a->log, "r");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return strdup("");
+	buf = calloc(1, 1 << 20);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+void pagemap_count(const void *p, size_t len, size_t *present, size_t *swapped)
+{
+	size_t npages = len / 4096, i, chunk = 4096;
+	uint64_t *e = malloc(chunk * sizeof(*e));
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	*present = *swapped = 0;
+	for (i = 0; i < npages; i += chunk) {
+		size_t n = npages - i < chunk ? npages - i : chunk, j;
+		off_t off = (off_t)(((uintptr_t)p / 4096 + i) * 8);
+
+		if (pread(fd, e, n * 8, off) != (ssize_t)(n * 8))
+			break;
+		for (j = 0; j < n; j++) {
+			*present += e[j] >> 63;
+			*swapped += (e[j] >> 62) & 1;
+		}
+	}
+	close(fd);
+	free(e);
+}

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pageflexd end to end (issue 4 acceptance): a real agent in a private
+ * directory, this test process as the managed workload (it registers its
+ * own memory with real wire packets), zram swap, and the answers read back
+ * through the control socket and /proc/self/pagemap.
+ */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pageflex_wire.h"
+#include "pf_client.h"
+#include "testutil.h"
+
+#define PG 4096ul
+
+static void *anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	cr_assert_neq(p, MAP_FAILED);
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+static uint64_t checksum(const unsigned char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+
+	for (i = 0; i < len; i += 64)
+		h = (h ^ *(const uint64_t *)(p + i)) * 1099511628211ull;
+	return h;
+}
+
+static void fill(unsigned char *p, size_t len, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 64)
+		*(uint64_t *)(p + i) = (i / 64) * 2654435761u + seed;
+}
+
+Test(agent, refault_exact, .timeout = 120)
+{
+	const size_t n = 4096, m = 1000, len = n * PG;
+	const char *args[] = {"--cold-age", "refault=1", "--scan-interval", "200", NULL};
+	struct pfa_agent a;
+	struct pfc c;
+	volatile unsigned char *buf;
+	size_t i, present, swapped;
+	uint64_t t0;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	cr_assert_eq(agent_start(&a, args), 0, "pageflexd did not start");
+	buf = anon(len);
+	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, (void *)buf, len, "refault"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "refault", 5000));
+	for (i = 0; i < n; i++)
+		buf[i * PG] = (unsigned char)(i + 1);
+	/* The agent pages the idle region out after ~1 s. */
+	t0 = now_ms();
+	do {
+		usleep(100000);
+		pagemap_count((void *)buf, len, &present, &swapped);
+	} while (swapped < n && now_ms() - t0 < 20000);
+	cr_assert_eq(swapped, n, "only %zu of %zu pages paged out", swapped, n);
+	cr_assert_eq(agent_region_field(&a, getpid(), "refault", "first_touch"), (long long)n);
+	cr_assert_eq(agent_region_field(&a, getpid(), "refault", "refaults"), 0);
+	/* Touch m of them (every 4th page): exactly m refaults, all major. */
+	for (i = 0; i < m; i++)
+		cr_assert_eq(buf[i * 4 * PG], (unsigned char)(i * 4 + 1));
+	cr_log_info("first touches %lld, refaults %lld (swap-ins %lld, swap-cache hits %lld)",
+		    agent_region_field(&a, getpid(), "refault", "first_touch"),
+		    agent_region_field(&a, getpid(), "refault", "refaults"),
+		    agent_region_field(&a, getpid(), "refault", "swapin_major"),
+		    agent_region_field(&a, getpid(), "refault", "swapcache_hits"));
+	cr_assert_eq(agent_region_field(&a, getpid(), "refault", "refaults"), (long long)m);
+	cr_assert_eq(agent_region_field(&a, getpid(), "refault", "swapin_major"), (long long)m);
+	cr_assert_eq(agent_region_field(&a, getpid(), "refault", "first_touch"), (long long)n);
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(&a), 0);
+	munmap((void *)buf, len);
+}
+
+struct toucher {
+	volatile unsigned char *p;
+	size_t len;
+	unsigned period_ms;
+	volatile int stop;
+	uint64_t sum;
+};
+
+static void *touch_loop(void *arg)
+{
+	struct toucher *t = arg;
+	size_t i;
+
+	while (!t->stop) {
+		for (i = 0; i < t->len; i += PG)
+			t->sum += t->p[i];
+		usleep(t->period_ms * 1000);
+	}
+	return NULL;
+}
+
+Test(agent, cold_age_idle_out_hot_kept, .timeout = 180)
+{
+	const size_t cold_len = 512ul << 20, hot_len = 64ul << 20;
+	const unsigned T_ms = 2000;
+	const char *args[] = {"--cold-age", "cold=2", "--cold-age", "hot=2", NULL};
+	struct toucher t = {.len = hot_len, .period_ms = T_ms / 4};
+	uint64_t cold_sum, hot_sum, t0;
+	struct pfa_agent a;
+	unsigned char *cold, *hot;
+	size_t present, swapped, hot_swapped_max = 0, hp, hs;
+	pthread_t th;
+	struct pfc c;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	cr_assert_eq(agent_start(&a, args), 0, "pageflexd did not start");
+	cold = anon(cold_len);
+	hot = anon(hot_len);
+	fill(cold, cold_len, 7);
+	fill(hot, hot_len, 9);
+	cold_sum = checksum(cold, cold_len);
+	hot_sum = checksum(hot, hot_len);
+	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, cold, cold_len, "cold"), 0);
+	cr_assert_eq(pfc_map(&c, hot, hot_len, "hot"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "hot", 5000));
+	t.p = hot;
+	pthread_create(&th, NULL, touch_loop, &t);
+	t0 = now_ms();
+	/* Within 2T the idle region must be >= 95% swapped. */
+	while (now_ms() - t0 < 2 * T_ms) {
+		usleep(100000);
+		pagemap_count(hot, hot_len, &hp, &hs);
+		if (hs > hot_swapped_max)
+			hot_swapped_max = hs;
+	}
+	pagemap_count(cold, cold_len, &present, &swapped);
+	cr_log_info("after 2T: cold %.1f%% swapped (%zu/%zu pages), hot max swapped %zu pages",
+		    100.0 * swapped / (cold_len / PG), swapped, cold_len / PG, hot_swapped_max);
+	cr_assert_geq(swapped * 100, (cold_len / PG) * 95, "only %zu of %zu cold pages swapped",
+		      swapped, cold_len / PG);
+	/* Keep the hot region busy for another 2T: still never paged out. */
+	t0 = now_ms();
+	while (now_ms() - t0 < 2 * T_ms) {
+		usleep(100000);
+		pagemap_count(hot, hot_len, &hp, &hs);
+		if (hs > hot_swapped_max)
+			hot_swapped_max = hs;
+	}
+	t.stop = 1;
+	pthread_join(th, NULL);
+	cr_assert_eq(hot_swapped_max, 0, "%zu hot pages were paged out", hot_swapped_max);
+	cr_assert_eq(agent_region_field(&a, getpid(), "hot", "refaults"), 0);
+	cr_assert_eq(agent_region_field(&a, getpid(), "hot", "paged_out"), 0);
+	cr_assert_eq(checksum(cold, cold_len), cold_sum, "cold region corrupted");
+	cr_assert_eq(checksum(hot, hot_len), hot_sum, "hot region corrupted");
+	cr_log_info("cold refaults after reading it back: %lld",
+		    agent_region_field(&a, getpid(), "cold", "refaults"));
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(&a), 0);
+	munmap(cold, cold_len);
+	munmap(hot, hot_len);
+}
+
+Test(agent, sigkill_and_restart_replay, .timeout = 120)
+{
+	const size_t len = 128ul << 20;
+	const char *args[] = {"--cold-age", "work=1", "--scan-interval", "100", NULL};
+	struct pfa_agent a;
+	unsigned char *buf;
+	uint64_t sum, t0;
+	struct pfc c;
+	size_t i, round;
+	int rc;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	cr_assert_eq(agent_start(&a, args), 0);
+	buf = anon(len);
+	fill(buf, len, 3);
+	sum = checksum(buf, len);
+	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, buf, len, "work"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "work", 5000));
+	/* Let the agent page part of it out, then kill it in the middle of the run. */
+	usleep(1300000);
+	agent_kill9(&a);
+	/* The workload goes on: its sends fail without hurting it, and it works on. */
+	for (round = 0; round < 3; round++) {
+		cr_assert_eq(checksum(buf, len), sum, "data lost after the agent died");
+		rc = pfc_map(&c, buf, PG, "work");
+		cr_assert_neq(rc, 0, "send to a dead agent succeeded?");
+	}
+	/* A new agent: the workload reconnects and replays its regions, as the shim does. */
+	cr_assert_eq(agent_restart(&a, args), 0);
+	pfc_close(&c);
+	t0 = now_ms();
+	while ((rc = pfc_connect(&c, a.sock, PFW_HELLO_REPLAY)) && now_ms() - t0 < 5000)
+		usleep(50000);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(pfc_map(&c, buf, len, "work"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "work", 5000), "the restarted agent did not "
+								 "learn the region");
+	{
+		char cmd[64], *r;
+
+		snprintf(cmd, sizeof(cmd), "regions %d --json", getpid());
+		r = agent_query(&a, cmd);
+		cr_assert(r && strstr(r, "\"replayed\":true"), "reply: %s", r ? r : "(none)");
+		free(r);
+	}
+	/* And it manages it again: the idle region goes out. */
+	t0 = now_ms();
+	for (i = 0; now_ms() - t0 < 10000; i++) {
+		size_t p, s;
+
+		usleep(100000);
+		pagemap_count(buf, len, &p, &s);
+		if (s * 100 >= (len / PG) * 95)
+			break;
+	}
+	cr_assert_gt(agent_region_field(&a, getpid(), "work", "paged_out"), 0);
+	cr_assert_eq(checksum(buf, len), sum);
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(&a), 0);
+	munmap(buf, len);
+}
+
+/* A child that sends one bad packet after a good HELLO; returns its pid. */
+static pid_t bad_child(struct pfa_agent *a, int kind)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		static uint64_t big[70000 / 8 + 1];
+		struct pfc c;
+		uint64_t junk[4] = {0xdeadbeef, 1, 2, 3};
+		struct pfw_packet h = {.magic = PFW_MAGIC, .version = PFW_VERSION, .len = 70000};
+
+		if (pfc_connect(&c, a->sock, 0))
+			_exit(1);
+		if (kind == 0) {
+			pfc_send_raw(&c, junk, sizeof(junk));
+		} else if (kind == 1) {
+			memcpy(big, &h, sizeof(h));
+			pfc_send_raw(&c, big, 70000);
+		}
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+Test(agent, bad_input_drops_only_that_client, .timeout = 60)
+{
+	struct pfa_agent a;
+	void *buf = anon(4 * PG);
+	char *log, want[128];
+	pid_t kids[2];
+	struct pfc c;
+	int k;
+
+	TU_SKIP_UNLESS(tu_need_root());
+	cr_assert_eq(agent_start(&a, NULL), 0);
+	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, buf, 4 * PG, "good"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "good", 5000));
+	for (k = 0; k < 2; k++)
+		kids[k] = bad_child(&a, k);
+	usleep(500000);
+	log = agent_log(&a);
+	snprintf(want, sizeof(want),
+		 "dropping shim connection of pid %d: malformed packet: bad "
+		 "magic",
+		 kids[0]);
+	cr_assert(strstr(log, want), "no log line '%s' in:\n%s", want, log);
+	snprintf(want, sizeof(want), "dropping shim connection of pid %d: oversized packet",
+		 kids[1]);
+	cr_assert(strstr(log, want), "no log line '%s' in:\n%s", want, log);
+	free(log);
+	/* The good client is still served. */
+	cr_assert_eq(pfc_map(&c, (char *)buf + PG, PG, "good2"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "good2", 5000));
+	{
+		char cmd[64], *r;
+
+		snprintf(cmd, sizeof(cmd), "regions %d", kids[0]);
+		r = agent_query(&a, cmd);
+		cr_assert(r && strstr(r, "is not managed"), "reply: %s", r ? r : "(none)");
+		free(r);
+		r = agent_query(&a, "frobnicate");
+		cr_assert(r && !strncmp(r, "error: unknown command", 22), "reply: %s", r);
+		free(r);
+	}
+	for (k = 0; k < 2; k++) {
+		kill(kids[k], SIGKILL);
+		waitpid(kids[k], NULL, 0);
+	}
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(&a), 0);
+}
+
+Test(agent, pageflexctl_errors_and_unprivileged, .timeout = 60)
+{
+	char cmd[1024];
+	struct pfa_agent a;
+	int st;
+
+	TU_SKIP_UNLESS(tu_need_root());
+	cr_assert_eq(agent_start(&a, NULL), 0);
+	snprintf(cmd, sizeof(cmd), "%s/bin/pageflexctl --socket %s regions 999999 2>/dev/null",
+		 tu_build_dir(), a.ctl);
+	st = system(cmd);
+	cr_assert_eq(WEXITSTATUS(st), 1, "unknown pid must fail");
+	snprintf(cmd, sizeof(cmd), "%s/bin/pageflexctl --socket %s regions %d >/dev/null 2>&1",
+		 tu_build_dir(), a.ctl, getpid());
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 1, "an unmanaged pid must fail");
+	snprintf(cmd, sizeof(cmd), "%s/bin/pageflexctl --socket %s status >/dev/null",
+		 tu_build_dir(), a.ctl);
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 0);
+	snprintf(cmd, sizeof(cmd), "%s/bin/pageflexctl --socket %s bogus 2>/dev/null",
+		 tu_build_dir(), a.ctl);
+	cr_assert_neq(WEXITSTATUS(system(cmd)), 0);
+	/* Unprivileged: one clear message each. */
+	snprintf(
+		cmd, sizeof(cmd),
+		"setpriv --reuid=65534 --regid=65534 --clear-groups %s/bin/pageflexctl --socket %s "
+		"status 2>&1 | grep -q 'run pageflexctl as root'",
+		tu_build_dir(), a.ctl);
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "pageflexctl as nobody: no clear message");
+	snprintf(cmd, sizeof(cmd),
+		 "setpriv --reuid=65534 --regid=65534 --clear-groups %s/bin/pageflexd --socket "
+		 "%s/x.sock 2>&1 | grep -q 'needs root'",
+		 tu_build_dir(), a.dir);
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "pageflexd as nobody: no clear message");
+	cr_assert_eq(agent_stop(&a), 0);
+}
