@@ -27,6 +27,9 @@
 #endif
 #endif
 
+/* A fresh load the compiler may not cache in a register (see leap_majority). */
+#define LEAP_LOAD(x) (*(volatile __typeof__(x) *)&(x))
+
 #define LEAP_HIST 32 /* deltas kept (power of two) */
 #define LEAP_FIRST_WINDOW 4 /* smallest window searched for a majority */
 #define LEAP_NEW_TREND_PW 2 /* prefetch window for a newly found trend */
@@ -47,6 +50,8 @@ struct leap_state {
 	__s64 mj_cand; /* scratch of leap_majority (see there) */
 	__u32 mj_votes;
 	__u32 mj_n;
+	__u32 mj_w;
+	__u32 mj_pad;
 };
 
 /* What to fetch: start + k * stride for 1 <= k <= count. */
@@ -104,6 +109,8 @@ static __always_inline void leap_init(struct leap_state *s)
 	s->mj_cand = 0;
 	s->mj_votes = 0;
 	s->mj_n = 0;
+	s->mj_w = 0;
+	s->mj_pad = 0;
 }
 
 /* The i-th most recent delta (0: newest). */
@@ -115,8 +122,9 @@ static __always_inline __s64 leap_delta(const struct leap_state *s, __u32 i)
 /*
  * Majority of the last w deltas (w <= LEAP_HIST), 0 if none. The running
  * candidate and counts live in the state, not in locals: the BPF verifier
- * tracks locals exactly and would explore one path per vote count, but it
- * treats loads from map memory as unknown, so the loop is checked once.
+ * tracks locals exactly and would explore one path per vote count and per
+ * window length, but it treats loads from map memory as unknown, so each
+ * loop is checked about once.
  */
 static __always_inline __s64 leap_majority(struct leap_state *s, __u32 w)
 {
@@ -125,28 +133,29 @@ static __always_inline __s64 leap_majority(struct leap_state *s, __u32 w)
 	s->mj_cand = 0;
 	s->mj_votes = 0;
 	s->mj_n = 0;
+	s->mj_w = w;
 	for (i = 0; i < LEAP_HIST; i++) {
 		__s64 d;
 
-		if (i >= w)
+		if (i >= LEAP_LOAD(s->mj_w))
 			break;
 		d = leap_delta(s, i);
-		if (s->mj_votes == 0) {
+		if (LEAP_LOAD(s->mj_votes) == 0) {
 			s->mj_cand = d;
 			s->mj_votes = 1;
-		} else if (d == s->mj_cand) {
+		} else if (d == LEAP_LOAD(s->mj_cand)) {
 			s->mj_votes++;
 		} else {
 			s->mj_votes--;
 		}
 	}
 	for (i = 0; i < LEAP_HIST; i++) {
-		if (i >= w)
+		if (i >= LEAP_LOAD(s->mj_w))
 			break;
-		if (leap_delta(s, i) == s->mj_cand)
+		if (leap_delta(s, i) == LEAP_LOAD(s->mj_cand))
 			s->mj_n++;
 	}
-	return 2 * s->mj_n > w ? s->mj_cand : 0;
+	return 2 * LEAP_LOAD(s->mj_n) > LEAP_LOAD(s->mj_w) ? LEAP_LOAD(s->mj_cand) : 0;
 }
 
 /* Searches windows of 4, 8, 16, 32 deltas; returns the trend, sets *window. */

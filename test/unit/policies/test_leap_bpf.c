@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Leap in BPF and in C decide the same: the same traces go through
+ * bpf/leap.bpf.c's leap_replay (BPF_PROG_TYPE_SYSCALL, bpf_prog_test_run)
+ * and through leap_core.h compiled as user C, and every decision must match.
+ * A second test runs the fault-path program on this process's own faults.
+ * Needs root (BPF).
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "leap.skel.h"
+#include "leap_core.h"
+#include "testutil.h"
+
+static uint64_t rng = 42;
+
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/* A trace of faults mixing strides, randomness and reversals, with hits
+ * classified as the fault path does (page in the last window). */
+static size_t make_trace(struct leap_trace_ent *t, size_t n, unsigned variant)
+{
+	struct leap_state ref;
+	struct leap_decision d;
+	uint64_t page = 1000000;
+	size_t i = 0;
+
+	leap_init(&ref);
+	while (i < n) {
+		unsigned seg = (unsigned)((next_rand() + variant) % 6);
+		size_t len = 10 + next_rand() % 60;
+		int64_t stride = seg == 0 ? 7 : seg == 1 ? -3 : seg == 2 ? 1 : 40;
+
+		for (size_t k = 0; k < len && i < n; k++, i++) {
+			if (seg >= 4)
+				page = 1000000 + next_rand() % 100000;
+			else if (seg == 3 && k % 3 == 2)
+				page -= 100; /* a majority stride with noise */
+			else
+				page += (uint64_t)stride;
+			t[i].page = page;
+			t[i].hit = (uint32_t)leap_in_window(&ref, page);
+			t[i].pad = 0;
+			leap_fault(&ref, page, (int)t[i].hit, 32, &d);
+		}
+	}
+	return n;
+}
+
+static void compare(struct leap_bpf *skel, const struct leap_trace_ent *t, size_t n,
+		    uint32_t max_pw)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	struct leap_state c;
+	size_t prefetching = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.trace), &i, &t[i], BPF_ANY),
+			     0);
+	skel->bss->trace_len = (uint32_t)n;
+	skel->data->replay_max_pw = max_pw;
+	cr_assert_eq(bpf_prog_test_run_opts(bpf_program__fd(skel->progs.leap_replay), &opts), 0,
+		     "test_run failed");
+	cr_assert_eq((int)opts.retval, (int)n, "bpf_loop ran %d of %zu", (int)opts.retval, n);
+
+	leap_init(&c);
+	for (uint32_t i = 0; i < n; i++) {
+		struct leap_decision want, got;
+
+		leap_fault(&c, t[i].page, (int)t[i].hit, max_pw, &want);
+		cr_assert_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.decisions), &i, &got), 0);
+		cr_assert(want.start == got.start && want.stride == got.stride &&
+				  want.count == got.count && want.trend_window == got.trend_window,
+			  "fault %u (page %llu): C says %lld x %u, BPF says %lld x %u", i,
+			  (unsigned long long)t[i].page, (long long)want.stride, want.count,
+			  (long long)got.stride, got.count);
+		prefetching += want.count > 0;
+	}
+	/* The trace must exercise both outcomes, or the comparison proves little. */
+	cr_assert(prefetching > n / 10 && prefetching < n - n / 10, "prefetching on %zu of %zu",
+		  prefetching, n);
+}
+
+Test(leap_bpf, replay_matches_c, .timeout = 60)
+{
+	struct leap_bpf *skel;
+	static struct leap_trace_ent t[LEAP_BPF_MAX_TRACE];
+
+	TU_SKIP_UNLESS(tu_need_root());
+	skel = leap_bpf__open_and_load();
+	cr_assert_not_null(skel, "cannot load leap.bpf.o");
+	for (unsigned v = 0; v < 3; v++) {
+		size_t n = make_trace(t, LEAP_BPF_MAX_TRACE, v);
+
+		compare(skel, t, n, v == 2 ? 8 : 32);
+	}
+	leap_bpf__destroy(skel);
+}
+
+Test(leap_bpf, fault_path_decides_like_c, .timeout = 60)
+{
+	const size_t npages = 4096, stride = 7;
+	struct leap_region reg = {0};
+	struct leap_bpf *skel;
+	struct leap_state c;
+	uint32_t zero = 0;
+	size_t expected = 0;
+	char *mem;
+
+	TU_SKIP_UNLESS(tu_need_root());
+	skel = leap_bpf__open();
+	cr_assert_not_null(skel);
+	skel->rodata->target_tgid = (uint32_t)getpid();
+	cr_assert_eq(leap_bpf__load(skel), 0);
+	mem = mmap(NULL, npages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(mem, MAP_FAILED);
+	reg.start = (uint64_t)(uintptr_t)mem;
+	reg.end = reg.start + npages * 4096;
+	reg.max_pw = 32;
+	reg.id = 9;
+	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.regions), &zero, &reg, BPF_ANY), 0);
+	cr_assert_eq(leap_bpf__attach(skel), 0);
+
+	/* First touches with a stride of 7 pages: each is one fault. */
+	for (size_t p = 0; p < npages; p += stride)
+		((volatile char *)mem)[p * 4096] = 1;
+	leap_bpf__detach(skel);
+
+	/* The same faults through the C code, hits classified the same way. */
+	leap_init(&c);
+	for (size_t p = 0; p < npages; p += stride) {
+		struct leap_decision d;
+
+		expected += leap_fault(&c, p, leap_in_window(&c, p), 32, &d) > 0;
+	}
+	cr_assert_eq(skel->bss->faults_seen, (npages + stride - 1) / stride, "saw %llu faults",
+		     (unsigned long long)skel->bss->faults_seen);
+	cr_assert_eq(skel->bss->decisions_made, expected, "BPF decided %llu times, C %zu",
+		     (unsigned long long)skel->bss->decisions_made, expected);
+	cr_assert_gt(expected, 0);
+	munmap(mem, npages * 4096);
+	leap_bpf__destroy(skel);
+}
