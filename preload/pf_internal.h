@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interface of libpageflex.so, shared by its source files.
+ *
+ * Shape of the shim: hooks (mmap family, malloc family, jemalloc extent
+ * hooks, the pageflex.h API) run in application threads and only push fixed
+ * size events into a lock-free ring (ring.c). One background thread
+ * (sender.c) drains the ring, keeps the table of live regions (table.c),
+ * encodes the wire protocol and talks to the agent. So a hook never takes a
+ * lock that the agent, the socket or jemalloc's own locks could hold up.
+ */
+#ifndef PF_INTERNAL_H
+#define PF_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pageflex_wire.h"
+
+#define PF_HIDDEN __attribute__((visibility("hidden")))
+#define PF_EXPORT __attribute__((visibility("default")))
+#define PF_TLS __thread __attribute__((tls_model("initial-exec")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define PF_PAGE 4096ul
+#define PF_TAG_MAX 64 /* bytes incl. NUL */
+#define PF_MOD_MAX 160
+#define PF_PATH_MAX 224
+
+/* ---- configuration (init.c) ---- */
+enum pf_loglevel { PF_LOG_OFF, PF_LOG_WARN, PF_LOG_INFO, PF_LOG_DEBUG };
+
+struct pf_config {
+	size_t min_region; /* PAGEFLEX_MIN_REGION */
+	size_t large_alloc; /* PAGEFLEX_LARGE_ALLOC */
+	unsigned site_arenas; /* PAGEFLEX_SITE_ARENAS */
+	int log; /* PAGEFLEX_LOG */
+	char socket[108]; /* PAGEFLEX_SOCKET */
+};
+
+enum pf_state { PF_UNINIT, PF_INITIALISING, PF_READY, PF_DISABLED };
+
+extern PF_HIDDEN struct pf_config pf_cfg;
+extern PF_HIDDEN _Atomic int pf_state;
+/* Threshold tested by the malloc fast path: SIZE_MAX until the shim is ready. */
+extern PF_HIDDEN size_t pf_large_threshold;
+/* Non-zero inside a hook of this thread: nested calls pass straight through. */
+extern PF_HIDDEN PF_TLS int pf_in_hook;
+/* Arena index + 1 of the innermost pageflex_tag_scope of this thread, or 0. */
+extern PF_HIDDEN PF_TLS unsigned pf_scope_arena;
+/* Name of that scope (also the tag of mmaps made inside it), or NULL. */
+extern PF_HIDDEN PF_TLS const char *pf_scope_name;
+
+/* Returns true when the shim is tracking (initialises lazily). */
+PF_HIDDEN bool pf_ready(void);
+/* Disables the shim for good, with one warning. */
+PF_HIDDEN void pf_disable(const char *why);
+
+/* ---- logging (log.c): raw write(2), no stdio, no malloc ---- */
+PF_HIDDEN void pf_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define pf_debug(...)                                      \
+	do {                                               \
+		if (unlikely(pf_cfg.log >= PF_LOG_DEBUG))  \
+			pf_log(PF_LOG_DEBUG, __VA_ARGS__); \
+	} while (0)
+#define pf_warn(...) pf_log(PF_LOG_WARN, __VA_ARGS__)
+/* Small allocation-free formatter (subset of printf: %s %d %u %x %p %z? %l?). */
+PF_HIDDEN int pf_vfmt(char *buf, size_t cap, const char *fmt, __builtin_va_list ap);
+PF_HIDDEN int pf_fmt(char *buf, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- events (ring.c) ---- */
+enum pf_ev_type {
+	PF_EV_MAP = 1, /* start,len,kind,prot,tag,module,off,path,arena */
+	PF_EV_UNMAP, /* start,len */
+	PF_EV_DISCARD, /* start,len (only tracked parts are reported) */
+	PF_EV_REMAP, /* old: start,len; new: start2,len2 */
+	PF_EV_PHASE, /* tag = name, off = phase seq */
+	PF_EV_RETAG, /* arena's tag/module/off changed */
+	PF_EV_FLUSH, /* ask the sender to send what it has now */
+};
+
+struct pf_event {
+	_Atomic uint64_t ready; /* ring position + 1 once published */
+	uint64_t pos; /* ring position, set by pf_ring_claim() */
+	uint8_t type, kind, prot, pad;
+	uint16_t arena; /* jemalloc arena index, or PF_NO_ARENA */
+	uint16_t tag_len, module_len, path_len;
+	uint16_t pad2[2];
+	uint64_t start, len, off, start2, len2;
+	char tag[PF_TAG_MAX];
+	char module[PF_MOD_MAX];
+	char path[PF_PATH_MAX];
+};
+#define PF_NO_ARENA 0xffffu
+
+PF_HIDDEN int pf_ring_init(void);
+/* Claims a slot (zeroed header fields), or NULL if the ring is full (counted). */
+PF_HIDDEN struct pf_event *pf_ring_claim(void);
+/* Publishes a claimed slot; urgent wakes the sender at once. */
+PF_HIDDEN void pf_ring_publish(struct pf_event *ev, bool urgent);
+/* Sender side: next published event or NULL; then pf_ring_release(). */
+PF_HIDDEN struct pf_event *pf_ring_peek(void);
+PF_HIDDEN struct pf_event *pf_ring_peek_nowait(void);
+PF_HIDDEN void pf_ring_release(void);
+PF_HIDDEN bool pf_ring_empty(void);
+PF_HIDDEN uint64_t pf_ring_head(void);
+PF_HIDDEN uint64_t pf_ring_tail(void);
+PF_HIDDEN uint64_t pf_ring_take_dropped(void);
+/* After fork in the child: forget what other threads were writing. */
+PF_HIDDEN void pf_ring_reset_child(void);
+/* The sender's futex word: sleeping state, see ring.c. */
+PF_HIDDEN void pf_ring_wait(int mode, long timeout_ms);
+PF_HIDDEN void pf_ring_kick(void);
+
+/* Copies a string into a fixed field, truncating; returns the length kept. */
+PF_HIDDEN uint16_t pf_strlcpy(char *dst, const char *src, size_t cap);
+
+/* ---- modules and call sites (modules.c) ---- */
+struct pf_site {
+	const char *module; /* stable for as long as the module stays loaded */
+	uint64_t off; /* offset of the address from the module's load base */
+	uintptr_t ip;
+};
+PF_HIDDEN void pf_modules_init(void);
+/* Loads libunwind (from the constructor: needs a working dlopen). */
+PF_HIDDEN void pf_unwind_init(void);
+/* Module and offset of addr; false if addr is in no loaded module. */
+PF_HIDDEN bool pf_module_of(uintptr_t addr, struct pf_site *site, bool *internal);
+/* True if addr is inside jemalloc's text (its own mmap calls). */
+PF_HIDDEN bool pf_addr_in_jemalloc(uintptr_t addr);
+/* First caller frame outside libc, libstdc++, jemalloc and the shim. */
+PF_HIDDEN bool pf_callsite(struct pf_site *site);
+PF_HIDDEN const char *pf_exe_path(void);
+
+/* ---- heap (heap.c, arenas.c) ---- */
+PF_HIDDEN void pf_heap_resolve(void);
+PF_HIDDEN int pf_arenas_init(void);
+/* Arena for a large allocation from the current call site (index + 1), or 0. */
+PF_HIDDEN unsigned pf_site_arena(void);
+/* Arena for a named scope (index + 1), or 0. */
+PF_HIDDEN unsigned pf_scope_arena_for(const char *name);
+/* The tag of an arena (index + 1), stable storage; NULL if none. */
+PF_HIDDEN const char *pf_scope_tag(unsigned arena);
+PF_HIDDEN void pf_arenas_atfork_prepare(void);
+PF_HIDDEN void pf_arenas_atfork_parent(void);
+PF_HIDDEN void pf_arenas_atfork_child(void);
+
+/* ---- mmap family (hooks_mmap.c) ---- */
+PF_HIDDEN void pf_push_map(uint64_t start, uint64_t len, int kind, int prot, const char *tag,
+			   const struct pf_site *site, const char *path, unsigned arena);
+PF_HIDDEN void pf_push_range(int type, uint64_t start, uint64_t len);
+
+/* ---- sender thread (sender.c) and region table (table.c) ---- */
+PF_HIDDEN int pf_sender_start(void);
+PF_HIDDEN void pf_sender_flush(long timeout_ms);
+PF_HIDDEN void pf_sender_atfork_prepare(void);
+PF_HIDDEN void pf_sender_atfork_parent(void);
+PF_HIDDEN void pf_sender_atfork_child(void);
+PF_HIDDEN extern _Atomic uint64_t pf_phase_seq;
+
+struct pf_region {
+	uint64_t start, end, off;
+	uint32_t tag, module, path; /* string ids in the table's pool; 0 = none */
+	uint16_t arena;
+	uint8_t kind, prot;
+};
+PF_HIDDEN int pf_table_init(void);
+PF_HIDDEN void pf_table_map(const struct pf_event *ev);
+PF_HIDDEN void pf_table_unmap(uint64_t start, uint64_t end);
+/* Calls fn for each tracked part of [start,end); returns how many. */
+PF_HIDDEN unsigned pf_table_overlaps(uint64_t start, uint64_t end,
+				     void (*fn)(uint64_t s, uint64_t e, void *arg), void *arg);
+/* Region containing addr, or NULL. */
+PF_HIDDEN const struct pf_region *pf_table_find(uint64_t addr);
+PF_HIDDEN size_t pf_table_count(void);
+PF_HIDDEN const struct pf_region *pf_table_at(size_t i);
+PF_HIDDEN const char *pf_table_str(uint32_t id, size_t *len);
+PF_HIDDEN uint32_t pf_table_intern(const char *s, size_t len);
+PF_HIDDEN void pf_table_retag(unsigned arena, const struct pf_event *ev,
+			      void (*fn)(const struct pf_region *r, void *arg), void *arg);
+PF_HIDDEN uint64_t pf_table_take_lost(void);
+
+#endif

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The event ring between hooks (many producers, in application threads,
+ * possibly inside signal handlers or under jemalloc's locks) and the sender
+ * thread (one consumer). Lock-free: a producer claims a slot with a CAS on
+ * the head, fills it and publishes it with a release store; the consumer
+ * reads slots in claim order. A full ring drops the event and counts it (the
+ * sender then resynchronises the agent from its region table).
+ *
+ * Waking the sender costs a futex syscall, so producers only wake it when it
+ * sleeps idle (first event after a quiet period), when the ring is half full,
+ * or for urgent events (phase changes, flushes).
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pf_internal.h"
+
+#define RING_SLOTS 2048u
+
+static struct pf_event *ring;
+static _Atomic uint64_t head; /* next position to claim */
+static _Atomic uint64_t tail; /* next position to consume */
+static _Atomic uint64_t dropped;
+/* Sender state, also its futex word: 0 awake, 1 batching, 2 idle. */
+static _Atomic int sleeping;
+
+int pf_ring_init(void)
+{
+	void *p = (void *)syscall(SYS_mmap, NULL, RING_SLOTS * sizeof(struct pf_event),
+				  PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	ring = p;
+	return 0;
+}
+
+struct pf_event *pf_ring_claim(void)
+{
+	uint64_t pos = atomic_load_explicit(&head, memory_order_relaxed);
+	struct pf_event *ev;
+
+	if (unlikely(!ring))
+		return NULL;
+	do {
+		if (pos - atomic_load_explicit(&tail, memory_order_acquire) >= RING_SLOTS) {
+			atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+			pf_ring_kick();
+			return NULL;
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&head, &pos, pos + 1, memory_order_acq_rel,
+							memory_order_relaxed));
+	ev = &ring[pos & (RING_SLOTS - 1)];
+	/* Header fields only: strings are written together with their lengths. */
+	memset((char *)ev + offsetof(struct pf_event, type), 0,
+	       offsetof(struct pf_event, tag) - offsetof(struct pf_event, type));
+	ev->tag[0] = ev->module[0] = ev->path[0] = '\0';
+	ev->arena = PF_NO_ARENA;
+	ev->pos = pos;
+	return ev;
+}
+
+static void wake(void)
+{
+	int saved = errno;
+
+	syscall(SYS_futex, &sleeping, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	errno = saved;
+}
+
+void pf_ring_publish(struct pf_event *ev, bool urgent)
+{
+	uint64_t pos = ev->pos;
+	int s;
+
+	atomic_store_explicit(&ev->ready, pos + 1, memory_order_seq_cst);
+	s = atomic_load_explicit(&sleeping, memory_order_seq_cst);
+	if (likely(!s))
+		return;
+	if (s == 2 || urgent ||
+	    pos - atomic_load_explicit(&tail, memory_order_relaxed) >= RING_SLOTS / 2) {
+		if (atomic_compare_exchange_strong(&sleeping, &s, 0))
+			wake();
+	}
+}
+
+void pf_ring_kick(void)
+{
+	int s = atomic_load_explicit(&sleeping, memory_order_relaxed);
+
+	if (s && atomic_compare_exchange_strong(&sleeping, &s, 0))
+		wake();
+}
+
+struct pf_event *pf_ring_peek_nowait(void)
+{
+	uint64_t t = atomic_load_explicit(&tail, memory_order_relaxed);
+	struct pf_event *ev;
+
+	if (t == atomic_load_explicit(&head, memory_order_acquire))
+		return NULL;
+	ev = &ring[t & (RING_SLOTS - 1)];
+	return atomic_load_explicit(&ev->ready, memory_order_acquire) == t + 1 ? ev : NULL;
+}
+
+struct pf_event *pf_ring_peek(void)
+{
+	uint64_t t = atomic_load_explicit(&tail, memory_order_relaxed);
+	struct pf_event *ev;
+	int spins = 0;
+
+	if (t == atomic_load_explicit(&head, memory_order_acquire))
+		return NULL;
+	ev = &ring[t & (RING_SLOTS - 1)];
+	/* Claimed but not yet published: the producer is mid-copy. */
+	while (atomic_load_explicit(&ev->ready, memory_order_acquire) != t + 1) {
+		if (++spins > 64) {
+			struct timespec ts = {0, 50000};
+
+			syscall(SYS_nanosleep, &ts, NULL);
+		}
+	}
+	return ev;
+}
+
+void pf_ring_release(void)
+{
+	atomic_fetch_add_explicit(&tail, 1, memory_order_release);
+}
+
+bool pf_ring_empty(void)
+{
+	return atomic_load(&tail) == atomic_load(&head);
+}
+
+uint64_t pf_ring_head(void)
+{
+	return atomic_load(&head);
+}
+
+uint64_t pf_ring_tail(void)
+{
+	return atomic_load(&tail);
+}
+
+uint64_t pf_ring_take_dropped(void)
+{
+	return atomic_exchange(&dropped, 0);
+}
+
+void pf_ring_wait(int mode, long timeout_ms)
+{
+	struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+
+	atomic_store(&sleeping, mode);
+	/* Re-check after announcing sleep: a producer may have published just before. */
+	if (mode == 2 && !pf_ring_empty()) {
+		atomic_store(&sleeping, 0);
+		return;
+	}
+	syscall(SYS_futex, &sleeping, FUTEX_WAIT_PRIVATE, mode, &ts, NULL, 0);
+	atomic_store(&sleeping, 0);
+}
+
+void pf_ring_reset_child(void)
+{
+	/*
+	 * Called after the child consumed what was published. Threads other
+	 * than the forking one are gone: slots they had claimed will never be
+	 * published. Drop them; the child replays its table to the agent.
+	 */
+	uint64_t h = atomic_load(&head), t = atomic_load(&tail);
+
+	if (h != t)
+		atomic_fetch_add(&dropped, h - t);
+	atomic_store(&tail, h);
+	atomic_store(&sleeping, 0);
+}

@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The sender thread: drains the event ring, keeps the region table, encodes
+ * the wire protocol (common/pageflex_wire.h) and talks to the agent over a
+ * non-blocking SOCK_SEQPACKET socket. Application threads never wait for
+ * it: when the agent is absent, slow or gone, events only update the table,
+ * and the table is replayed (HELLO with PFW_HELLO_REPLAY) on the next
+ * successful connect. Batching: after a busy cycle the thread sleeps ~2 ms
+ * before the next one, so events travel in few, full packets; phases and
+ * flushes wake it at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pf_internal.h"
+
+#define BATCH_MS 2
+#define RETRY_MS 200
+#define SEND_WAIT_MS 100
+#define FD_FLOOR 200 /* keep our socket out of the way of the program's fds */
+
+_Atomic uint64_t pf_phase_seq;
+
+static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t thread;
+static _Atomic bool running;
+
+static int sock = -1;
+static dev_t sock_dev;
+static ino_t sock_ino;
+static _Atomic bool connected;
+static _Atomic bool attempted; /* the first connection attempt was made */
+static bool resync;
+static uint32_t pkt_seq;
+static uint64_t dropped_total; /* events lost while nobody was told */
+
+static _Alignas(8) unsigned char pkt[PFW_MAX_PACKET];
+static struct pfw_buf buf;
+static size_t last_map_at = SIZE_MAX; /* offset of the last MAP record, for peephole */
+static uint64_t last_map_start, last_map_len;
+
+static char phase_name[PF_TAG_MAX];
+static size_t phase_len;
+static uint64_t phase_seq;
+
+static _Atomic uint64_t flush_done; /* ring position sent (or dropped) */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void disconnect(const char *why)
+{
+	if (sock >= 0) {
+		pf_debug("agent connection closed: %s", why);
+		close(sock);
+	}
+	sock = -1;
+	atomic_store(&connected, false);
+	pfw_buf_init(&buf, pkt, sizeof(pkt), 0);
+	last_map_at = SIZE_MAX;
+}
+
+/* True if our fd still is our socket (a program may close or reuse fds). */
+static bool sock_is_ours(void)
+{
+	struct stat st;
+
+	return fstat(sock, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == sock_dev &&
+	       st.st_ino == sock_ino;
+}
+
+static void send_packet(void)
+{
+	size_t len;
+	ssize_t n;
+
+	if (!buf.nrec || sock < 0)
+		goto reset;
+	((struct pfw_packet *)pkt)->seq = pkt_seq;
+	len = pfw_buf_finish(&buf);
+	if (!sock_is_ours()) {
+		sock = -1; /* not ours to close any more */
+		disconnect("socket fd was closed or reused by the program");
+		resync = true;
+		goto reset;
+	}
+	n = send(sock, pkt, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		struct pollfd p = {.fd = sock, .events = POLLOUT};
+
+		if (poll(&p, 1, SEND_WAIT_MS) == 1)
+			n = send(sock, pkt, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	if (n != (ssize_t)len) {
+		/* The agent is gone or too slow: start over with a replay later. */
+		disconnect(n < 0 ? strerror(errno) : "short send");
+		return;
+	}
+	pkt_seq++;
+reset:
+	pfw_buf_init(&buf, pkt, sizeof(pkt), 0);
+	last_map_at = SIZE_MAX;
+}
+
+/* Encoders: on a full packet, send it and retry once in a fresh one. */
+#define PUT(call)                                    \
+	do {                                         \
+		if (!atomic_load(&connected))        \
+			break;                       \
+		if ((call) == -ENOSPC) {             \
+			send_packet();               \
+			if (atomic_load(&connected)) \
+				(void)(call);        \
+		}                                    \
+	} while (0)
+
+static void put_region(const struct pf_region *r)
+{
+	size_t tl, ml, pl;
+	const char *tag = pf_table_str(r->tag, &tl);
+	const char *mod = pf_table_str(r->module, &ml);
+	const char *path = pf_table_str(r->path, &pl);
+
+	PUT(pfw_put_region_map(&buf, r->start, r->end - r->start, r->kind, r->prot, tag, tl, mod,
+			       ml, r->off, path, pl));
+}
+
+static void put_region_cb(const struct pf_region *r, void *arg)
+{
+	(void)arg;
+	put_region(r);
+}
+
+static void put_range_cb(uint64_t s, uint64_t e, void *arg)
+{
+	PUT(pfw_put_range(&buf, (enum pfw_type)(uintptr_t)arg, s, e - s));
+}
+
+static void apply_map(const struct pf_event *ev)
+{
+	size_t rl =
+		(sizeof(struct pfw_region_map) + ev->tag_len + ev->module_len + ev->path_len + 7) &
+		~(size_t)7;
+	size_t before = buf.len;
+
+	pf_table_map(ev);
+	last_map_at = SIZE_MAX;
+	if (!atomic_load(&connected))
+		return;
+	PUT(pfw_put_region_map(&buf, ev->start, ev->len, ev->kind, ev->prot, ev->tag, ev->tag_len,
+			       ev->module, ev->module_len, ev->off, ev->path, ev->path_len));
+	if (buf.len != before && buf.len >= rl + sizeof(struct pfw_packet)) {
+		last_map_at = buf.len - rl;
+		last_map_start = ev->start;
+		last_map_len = ev->len;
+	}
+}
+
+static void apply_unmap(uint64_t start, uint64_t len)
+{
+	if (!pf_table_overlaps(start, start + len, NULL, NULL))
+		return;
+	pf_table_unmap(start, start + len);
+	if (!atomic_load(&connected))
+		return;
+	/* A region that lived and died inside one packet never reaches the agent. */
+	if (last_map_at != SIZE_MAX && last_map_start == start && last_map_len == len &&
+	    buf.nrec > 0 && last_map_at + ((struct pfw_rec *)(pkt + last_map_at))->len == buf.len) {
+		buf.len = last_map_at;
+		buf.nrec--;
+		last_map_at = SIZE_MAX;
+		return;
+	}
+	last_map_at = SIZE_MAX;
+	PUT(pfw_put_range(&buf, PFW_REGION_UNMAP, start, len));
+}
+
+static void apply(const struct pf_event *ev)
+{
+	switch (ev->type) {
+	case PF_EV_MAP:
+		apply_map(ev);
+		break;
+	case PF_EV_UNMAP:
+		apply_unmap(ev->start, ev->len);
+		break;
+	case PF_EV_DISCARD:
+		last_map_at = SIZE_MAX;
+		pf_table_overlaps(ev->start, ev->start + ev->len,
+				  atomic_load(&connected) ? put_range_cb : NULL,
+				  (void *)(uintptr_t)PFW_REGION_DISCARD);
+		break;
+	case PF_EV_REMAP: {
+		const struct pf_region *r = pf_table_find(ev->start);
+		struct pf_event m;
+
+		if (!r && ev->len2 < pf_cfg.min_region)
+			break;
+		memset(&m, 0, offsetof(struct pf_event, tag));
+		m.type = PF_EV_MAP;
+		m.start = ev->start2;
+		m.len = ev->len2;
+		m.arena = PF_NO_ARENA;
+		if (r) {
+			size_t l;
+			const char *s;
+
+			m.kind = r->kind;
+			m.prot = r->prot;
+			m.off = r->off;
+			s = pf_table_str(r->tag, &l);
+			m.tag_len = pf_strlcpy(m.tag, s, sizeof(m.tag));
+			s = pf_table_str(r->module, &l);
+			m.module_len = pf_strlcpy(m.module, s, sizeof(m.module));
+			s = pf_table_str(r->path, &l);
+			m.path_len = pf_strlcpy(m.path, s, sizeof(m.path));
+		} else {
+			m.kind = ev->kind;
+			m.prot = ev->prot;
+			m.tag_len = pf_strlcpy(m.tag, ev->tag, sizeof(m.tag));
+			m.module_len = pf_strlcpy(m.module, ev->module, sizeof(m.module));
+			m.off = ev->off;
+		}
+		if (ev->len) /* old_size 0 duplicates a shared mapping: the old one stays */
+			apply_unmap(ev->start, ev->len);
+		apply_map(&m);
+		break;
+	}
+	case PF_EV_PHASE:
+		phase_len = pf_strlcpy(phase_name, ev->tag, sizeof(phase_name));
+		phase_seq = ev->off;
+		last_map_at = SIZE_MAX;
+		PUT(pfw_put_phase(&buf, phase_seq, phase_name, phase_len));
+		break;
+	case PF_EV_RETAG:
+		last_map_at = SIZE_MAX;
+		pf_table_retag(ev->arena, ev, put_region_cb, NULL);
+		break;
+	default:
+		break;
+	}
+}
+
+static void replay(void)
+{
+	size_t n = pf_table_count();
+	uint32_t flags = n || phase_seq ? PFW_HELLO_REPLAY : 0;
+	const char *exe = pf_exe_path();
+
+	PUT(pfw_put_hello(&buf, (uint32_t)getpid(), (uint32_t)getppid(), flags, exe, strlen(exe)));
+	for (size_t i = 0; i < n; i++)
+		put_region(pf_table_at(i));
+	if (phase_seq)
+		PUT(pfw_put_phase(&buf, phase_seq, phase_name, phase_len));
+	if (dropped_total)
+		PUT(pfw_put_dropped(&buf, dropped_total));
+	dropped_total = 0;
+	pf_debug("connected to %s: replayed %zu regions", pf_cfg.socket, n);
+}
+
+static bool try_connect(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd, hi;
+
+	memcpy(sa.sun_path, pf_cfg.socket, sizeof(sa.sun_path) - 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return false;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return false;
+	}
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, FD_FLOOR);
+	if (hi >= 0) {
+		close(fd);
+		fd = hi;
+	}
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return false;
+	}
+	sock = fd;
+	sock_dev = st.st_dev;
+	sock_ino = st.st_ino;
+	pkt_seq = 0;
+	resync = false;
+	pfw_buf_init(&buf, pkt, sizeof(pkt), 0);
+	last_map_at = SIZE_MAX;
+	atomic_store(&connected, true);
+	replay();
+	return true;
+}
+
+/* One cycle: apply everything published, then send. Returns events applied. */
+static unsigned cycle(uint64_t *next_try)
+{
+	struct pf_event *ev;
+	unsigned n = 0;
+	uint64_t lost;
+
+	pthread_mutex_lock(&table_mu);
+	while ((ev = pf_ring_peek())) {
+		apply(ev);
+		pf_ring_release();
+		n++;
+	}
+	lost = pf_ring_take_dropped() + pf_table_take_lost();
+	if (lost) {
+		dropped_total += lost;
+		pf_debug("%lu events lost (ring or table full)", (unsigned long)lost);
+		if (atomic_load(&connected))
+			resync = true;
+	}
+	if (atomic_load(&connected) && resync)
+		disconnect("resynchronising after lost events");
+	if (!atomic_load(&connected) && now_ms() >= *next_try) {
+		if (!try_connect())
+			*next_try = now_ms() + RETRY_MS;
+		atomic_store(&attempted, true);
+	}
+	if (atomic_load(&connected))
+		send_packet();
+	pthread_mutex_unlock(&table_mu);
+	return n;
+}
+
+static void *sender_main(void *arg)
+{
+	uint64_t next_try = now_ms() + RETRY_MS;
+
+	(void)arg;
+	pf_in_hook = 1; /* this thread's own allocations are not the program's */
+	for (;;) {
+		unsigned n = cycle(&next_try);
+		uint64_t head = pf_ring_tail();
+
+		atomic_store(&flush_done, head);
+		syscall(SYS_futex, &flush_done, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+		if (n)
+			pf_ring_wait(1, BATCH_MS);
+		else
+			pf_ring_wait(2, atomic_load(&connected) ? 1000 : RETRY_MS);
+	}
+	return NULL;
+}
+
+int pf_sender_start(void)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	int err;
+
+	/*
+	 * First attempt right here, before main(): with an agent listening,
+	 * everything the program does from now on reaches it as it happens.
+	 */
+	pthread_mutex_lock(&table_mu);
+	try_connect();
+	atomic_store(&attempted, true);
+	pthread_mutex_unlock(&table_mu);
+
+	sigfillset(&all);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 128 << 10);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	err = pthread_create(&thread, &attr, sender_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (err)
+		return -err;
+	pthread_setname_np(thread, "pageflex");
+	atomic_store(&running, true);
+	return 0;
+}
+
+void pf_sender_flush(long timeout_ms)
+{
+	uint64_t target = pf_ring_head(), deadline;
+
+	/* Nothing to wait for without an agent (unless the first try is pending). */
+	if (!atomic_load(&running) || (!atomic_load(&connected) && atomic_load(&attempted)))
+		return;
+	deadline = now_ms() + (uint64_t)timeout_ms;
+	pf_ring_kick();
+	for (;;) {
+		uint64_t done = atomic_load(&flush_done);
+		struct timespec ts = {0, 5000000};
+
+		if (now_ms() >= deadline || (!atomic_load(&connected) && atomic_load(&attempted)))
+			break;
+		if ((int64_t)(done - target) >= 0 && atomic_load(&attempted))
+			break;
+		pf_ring_kick();
+		/* flush_done is 64-bit; wait on its low word. */
+		syscall(SYS_futex, (uint32_t *)&flush_done, FUTEX_WAIT_PRIVATE, (uint32_t)done, &ts,
+			NULL, 0);
+	}
+}
+
+void pf_sender_atfork_prepare(void)
+{
+	pthread_mutex_lock(&table_mu);
+}
+
+void pf_sender_atfork_parent(void)
+{
+	pthread_mutex_unlock(&table_mu);
+}
+
+void pf_sender_atfork_child(void)
+{
+	struct pf_event *ev;
+
+	pthread_mutex_init(&table_mu, NULL);
+	/* The parent's socket: not ours to use (nor to shut down). */
+	if (sock >= 0)
+		close(sock);
+	sock = -1;
+	atomic_store(&connected, false);
+	pfw_buf_init(&buf, pkt, sizeof(pkt), 0);
+	last_map_at = SIZE_MAX;
+	/* Take in what the parent had published; the rest died with its threads. */
+	while ((ev = pf_ring_peek_nowait())) {
+		apply(ev);
+		pf_ring_release();
+	}
+	pf_ring_reset_child();
+	atomic_store(&running, false);
+	atomic_store(&attempted, false);
+	atomic_store(&flush_done, pf_ring_tail());
+	if (pf_sender_start() < 0)
+		pf_debug("child: cannot start the sender thread");
+}

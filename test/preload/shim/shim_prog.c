@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pf_shim_prog: small programs that the shim tests run under
+ * LD_PRELOAD=libpageflex.so. Each mode prints what it did (addresses and
+ * sizes) so the test can compare with what the recorder received.
+ *
+ *   mmap      anon, file, shared, small maps; mremap; madvise; munmap
+ *   scope     allocations inside pageflex_tag_scope "testscope"
+ *   large     large allocations from two call sites
+ *   phase     four phase changes
+ *   fork      a child that maps 1 MiB and exits
+ *   exec      a child that execs "pf_shim_prog mmap1"
+ *   mmap1     one 1 MiB mapping
+ *   hold      maps 3 regions, prints "ready", waits for a line on stdin
+ *   output    deterministic output from mallocs, threads, a fork, a signal handler
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pageflex.h"
+
+#define MiB (1ul << 20)
+#define KiB (1ul << 10)
+
+static void *map_anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		perror("mmap");
+		exit(1);
+	}
+	return p;
+}
+
+static int mode_mmap(void)
+{
+	char path[] = "/tmp/pf_shim_prog.XXXXXX";
+	int fd = mkstemp(path);
+	void *a, *f, *s, *small, *r;
+
+	if (fd < 0 || ftruncate(fd, 256 * KiB))
+		return 1;
+	a = map_anon(1 * MiB);
+	printf("anon %p %lu\n", a, 1 * MiB);
+	f = mmap(NULL, 256 * KiB, PROT_READ, MAP_PRIVATE, fd, 0);
+	printf("file %p %lu %s\n", f, 256 * KiB, path);
+	s = mmap(NULL, 128 * KiB, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	printf("shm %p %lu\n", s, 128 * KiB);
+	small = map_anon(16 * KiB);
+	printf("small %p %lu\n", small, 16 * KiB);
+	memset(a, 1, 1 * MiB);
+	madvise((char *)a + 256 * KiB, 128 * KiB, MADV_DONTNEED);
+	printf("discard %p %lu\n", (void *)((char *)a + 256 * KiB), 128 * KiB);
+	r = mremap(a, 1 * MiB, 3 * MiB, MREMAP_MAYMOVE);
+	printf("remap %p %lu %p %lu\n", a, 1 * MiB, r, 3 * MiB);
+	/* Keeps the new mapping's MAP from meeting its UNMAP in one packet. */
+	pageflex_phase("remapped");
+	munmap(r, 3 * MiB);
+	printf("unmap %p %lu\n", r, 3 * MiB);
+	munmap(f, 256 * KiB);
+	printf("unmap %p %lu\n", f, 256 * KiB);
+	munmap(small, 16 * KiB);
+	close(fd);
+	unlink(path);
+	fflush(stdout);
+	return 0;
+}
+
+static int mode_scope(void)
+{
+	enum { N = 300 };
+	static void *p[N];
+
+	pageflex_tag_scope_begin("testscope");
+	for (int i = 0; i < N; i++) {
+		size_t sz = i % 100 == 99 ? 2 * MiB : 4000;
+
+		p[i] = malloc(sz);
+		memset(p[i], 7, sz);
+		printf("alloc %p %zu\n", p[i], sz);
+	}
+	pageflex_tag_scope_end();
+	fflush(stdout);
+	for (int i = 0; i < N; i++)
+		free(p[i]);
+	return 0;
+}
+
+static __attribute__((noinline)) void *site_a(void)
+{
+	void *p = malloc(4 * MiB);
+
+	memset(p, 1, 4096);
+	return p;
+}
+
+static __attribute__((noinline)) void *site_b(void)
+{
+	void *p = calloc(1, 3 * MiB);
+
+	return p;
+}
+
+static int mode_large(void)
+{
+	void *a = site_a(), *b = site_b();
+
+	printf("site_a %p %lu\nsite_b %p %lu\n", a, 4 * MiB, b, 3 * MiB);
+	fflush(stdout);
+	free(a);
+	free(b);
+	return 0;
+}
+
+static int mode_phase(void)
+{
+	pageflex_phase("load");
+	pageflex_phase("build");
+	pageflex_phase("query");
+	pageflex_phase("load");
+	return 0;
+}
+
+static int mode_mmap1(void)
+{
+	void *p = map_anon(1 * MiB);
+
+	printf("pid %d anon %p %lu\n", getpid(), p, 1 * MiB);
+	fflush(stdout);
+	return 0;
+}
+
+static int mode_fork(void)
+{
+	pid_t c;
+	int st;
+
+	printf("parent %d\n", getpid());
+	fflush(stdout);
+	c = fork();
+	if (c == 0) {
+		void *p = map_anon(1 * MiB);
+
+		printf("child %d anon %p %lu\n", getpid(), p, 1 * MiB);
+		fflush(stdout);
+		exit(0);
+	}
+	waitpid(c, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+static int mode_exec(const char *self)
+{
+	pid_t c;
+	int st;
+
+	printf("parent %d\n", getpid());
+	fflush(stdout);
+	c = fork();
+	if (c == 0) {
+		execl(self, self, "mmap1", (char *)NULL);
+		_exit(127);
+	}
+	waitpid(c, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+static int mode_hold(void)
+{
+	char line[16];
+
+	for (int i = 1; i <= 3; i++) {
+		void *p = map_anon((size_t)i * MiB);
+
+		printf("anon %p %lu\n", p, (size_t)i * MiB);
+	}
+	pageflex_phase("holding");
+	printf("ready\n");
+	fflush(stdout);
+	return fgets(line, sizeof(line), stdin) ? 0 : 0;
+}
+
+static volatile sig_atomic_t sig_sum;
+
+static void on_usr1(int sig)
+{
+	/* Not async-signal-safe in general; programs do it, the shim must cope. */
+	char *p = malloc(64 + (size_t)sig);
+
+	if (p) {
+		p[0] = 1;
+		sig_sum += p[0];
+		free(p);
+	}
+}
+
+static void *thread_main(void *arg)
+{
+	uintptr_t id = (uintptr_t)arg, sum = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		char *p = malloc((size_t)(i % 512) + 1);
+
+		p[0] = (char)i;
+		sum += (unsigned char)p[0];
+		free(p);
+	}
+	return (void *)(sum + id);
+}
+
+static int mode_output(void)
+{
+	pthread_t t[4];
+	uintptr_t total = 0;
+	char *big;
+	pid_t c;
+	int st;
+
+	signal(SIGUSR1, on_usr1);
+	for (uintptr_t i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, thread_main, (void *)i);
+	for (int i = 0; i < 50; i++)
+		raise(SIGUSR1);
+	for (int i = 0; i < 4; i++) {
+		void *r;
+
+		pthread_join(t[i], &r);
+		total += (uintptr_t)r;
+	}
+	big = malloc(8 * MiB);
+	memset(big, 3, 8 * MiB);
+	big = realloc(big, 16 * MiB);
+	printf("threads %lu signals %d big %d\n", (unsigned long)total, (int)sig_sum,
+	       big[8 * MiB - 1]);
+	free(big);
+	fflush(stdout);
+	c = fork();
+	if (c == 0) {
+		char *p = strdup("child says hello");
+
+		printf("%s\n", p);
+		free(p);
+		exit(0);
+	}
+	waitpid(c, &st, 0);
+	printf("child exit %d\n", WEXITSTATUS(st));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *m = argc > 1 ? argv[1] : "";
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(m, "mmap"))
+		return mode_mmap();
+	if (!strcmp(m, "scope"))
+		return mode_scope();
+	if (!strcmp(m, "large"))
+		return mode_large();
+	if (!strcmp(m, "phase"))
+		return mode_phase();
+	if (!strcmp(m, "fork"))
+		return mode_fork();
+	if (!strcmp(m, "exec"))
+		return mode_exec(argv[0]);
+	if (!strcmp(m, "mmap1"))
+		return mode_mmap1();
+	if (!strcmp(m, "hold"))
+		return mode_hold();
+	if (!strcmp(m, "output"))
+		return mode_output();
+	fprintf(stderr, "usage: pf_shim_prog mmap|scope|large|phase|fork|exec|mmap1|hold|output\n");
+	return 2;
+}

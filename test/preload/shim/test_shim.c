@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Tests of libpageflex.so with a recording agent: pf_shim_prog runs under
+ * LD_PRELOAD with PAGEFLEX_SOCKET pointing at pf_recorder, and the events
+ * the recorder decoded are compared with what the program says it did.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shim_harness.h"
+#include "testutil.h"
+
+static struct recorder rec;
+
+static void setup(void)
+{
+	cr_assert(!access(h_shim(), R_OK), "%s not built (set PAGEFLEX_BUILD_DIR)", h_shim());
+	cr_assert(rec_init(&rec), "mkdtemp failed");
+	cr_assert(rec_start(&rec), "recorder did not start");
+}
+
+static void teardown(void)
+{
+	rec_cleanup(&rec);
+	h_extra_env = NULL;
+	h_merge_stderr = false;
+}
+
+TestSuite(shim, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Runs the program under the shim, waits until its connection closed. */
+static pid_t run_recorded(const char *mode, char **out, char **events)
+{
+	const char *args[] = {mode, NULL};
+	char needle[64];
+	pid_t pid;
+	int st;
+
+	st = run_prog(rec.sock, true, args, out);
+	cr_assert_eq(st, 0, "pf_shim_prog %s exited %d", mode, st);
+	/* The program's pid: the first HELLO whose parent is us. */
+	snprintf(needle, sizeof(needle), " HELLO ppid=%d ", getpid());
+	cr_assert(rec_wait(&rec, needle, 5000), "no HELLO from pf_shim_prog %s", mode);
+	*events = rec_read(&rec);
+	{
+		char *h = strstr(*events, needle);
+
+		while (h > *events && h[-1] != '\n')
+			h--;
+		pid = (pid_t)atoi(h);
+	}
+	snprintf(needle, sizeof(needle), "%d CLOSE\n", pid);
+	cr_assert(rec_wait(&rec, needle, 5000), "connection of %d did not close", pid);
+	free(*events);
+	*events = rec_read(&rec);
+	return pid;
+}
+
+Test(shim, mmap_munmap_mremap_madvise_exact)
+{
+	unsigned long a, alen, f, flen, s, slen, sm, smlen, d, dlen, r0, r0len, r1, r1len;
+	char *out, *ev, fpath[256], want[512];
+	pid_t pid = run_recorded("mmap", &out, &ev);
+
+	cr_assert_eq(sscanf(strstr(out, "anon "), "anon 0x%lx %lu", &a, &alen), 2);
+	cr_assert_eq(sscanf(strstr(out, "file "), "file 0x%lx %lu %255s", &f, &flen, fpath), 3);
+	cr_assert_eq(sscanf(strstr(out, "shm "), "shm 0x%lx %lu", &s, &slen), 2);
+	cr_assert_eq(sscanf(strstr(out, "small "), "small 0x%lx %lu", &sm, &smlen), 2);
+	cr_assert_eq(sscanf(strstr(out, "discard "), "discard 0x%lx %lu", &d, &dlen), 2);
+	cr_assert_eq(sscanf(strstr(out, "remap "), "remap 0x%lx %lu 0x%lx %lu", &r0, &r0len, &r1,
+			    &r1len),
+		     4);
+
+	cr_expect(has_map(ev, pid, a, alen, "anon", "mmap"), "anon map missing:\n%s", ev);
+	cr_expect(has_map(ev, pid, f, flen, "file", "mmap"), "file map missing:\n%s", ev);
+	snprintf(want, sizeof(want), "path=%s\n", fpath);
+	cr_expect(strstr(ev, want), "file path %s not reported", fpath);
+	cr_expect(has_map(ev, pid, s, slen, "shm", "mmap"), "shared anon map missing");
+	snprintf(want, sizeof(want), "%d MAP 0x%lx ", pid, sm);
+	cr_expect(!strstr(ev, want), "16 KiB mapping reported (below PAGEFLEX_MIN_REGION)");
+	cr_expect(has_range(ev, pid, "DISCARD", d, dlen), "madvise(DONTNEED) not a DISCARD");
+	cr_expect(has_range(ev, pid, "UNMAP", r0, r0len), "mremap: old range not unmapped");
+	cr_expect(has_map(ev, pid, r1, r1len, "anon", "mmap"), "mremap: new range not mapped");
+	cr_expect(has_range(ev, pid, "UNMAP", r1, r1len), "munmap of the remapped range missing");
+	cr_expect(has_range(ev, pid, "UNMAP", f, flen), "munmap of the file mapping missing");
+	cr_expect(!strstr(ev, " ERROR "), "recorder saw a malformed packet:\n%s", ev);
+	free(out);
+	free(ev);
+}
+
+Test(shim, tagged_scope_extents_cover_allocations)
+{
+	struct map_line maps[256];
+	char *out, *ev, *line;
+	pid_t pid = run_recorded("scope", &out, &ev);
+	size_t n = get_maps(ev, pid, "testscope", maps, 256), nalloc = 0;
+
+	cr_assert_gt(n, 0, "no extent tagged testscope:\n%s", ev);
+	for (size_t i = 0; i < n; i++)
+		cr_expect_str_eq(maps[i].kind, "heap");
+	for (line = strstr(out, "alloc "); line; line = strstr(line + 1, "\nalloc ")) {
+		unsigned long p, len;
+		bool covered = false;
+
+		if (*line == '\n')
+			line++;
+		cr_assert_eq(sscanf(line, "alloc 0x%lx %lu", &p, &len), 2);
+		for (size_t i = 0; i < n && !covered; i++)
+			covered = p >= maps[i].start && p + len <= maps[i].start + maps[i].len;
+		cr_expect(covered, "allocation 0x%lx+%lu not inside a testscope extent", p, len);
+		nalloc++;
+	}
+	cr_expect_eq(nalloc, 300);
+	free(out);
+	free(ev);
+}
+
+Test(shim, large_allocations_get_call_site_arenas)
+{
+	struct map_line maps[64];
+	unsigned long a, alen, b, blen;
+	const char *ta = NULL, *tb = NULL;
+	char *out, *ev;
+	pid_t pid = run_recorded("large", &out, &ev);
+	size_t n = get_maps(ev, pid, "site:pf_shim_prog+0x", maps, 64);
+
+	cr_assert_eq(sscanf(strstr(out, "site_a"), "site_a 0x%lx %lu", &a, &alen), 2);
+	cr_assert_eq(sscanf(strstr(out, "site_b"), "site_b 0x%lx %lu", &b, &blen), 2);
+	for (size_t i = 0; i < n; i++) {
+		if (a >= maps[i].start && a + alen <= maps[i].start + maps[i].len)
+			ta = maps[i].tag;
+		if (b >= maps[i].start && b + blen <= maps[i].start + maps[i].len)
+			tb = maps[i].tag;
+	}
+	cr_assert(ta && tb, "large allocations not in call-site extents:\n%s", ev);
+	cr_expect_str_neq(ta, tb, "two call sites share tag %s", ta);
+	free(out);
+	free(ev);
+}
+
+Test(shim, phases_arrive_in_order)
+{
+	char *out, *ev, want[256];
+	pid_t pid = run_recorded("phase", &out, &ev);
+
+	snprintf(want, sizeof(want),
+		 "%d PHASE 1 load\n%d PHASE 2 build\n%d PHASE 3 query\n%d PHASE 4 load\n", pid, pid,
+		 pid, pid);
+	cr_expect(strstr(ev, want), "phases missing or out of order:\n%s", ev);
+	free(out);
+	free(ev);
+}
+
+static void check_child(const char *ev, pid_t parent, const char *out, const char *fmt)
+{
+	unsigned long p, len;
+	char want[128];
+	int child;
+	const char *c = strstr(out, fmt[0] == 'c' ? "child " : "pid ");
+
+	cr_assert(c, "no child line in output:\n%s", out);
+	cr_assert_eq(sscanf(c, fmt, &child, &p, &len), 3);
+	cr_assert_neq(child, parent);
+	snprintf(want, sizeof(want), "%d HELLO ppid=%d ", child, parent);
+	cr_expect(strstr(ev, want), "child %d not registered with parent %d:\n%s", child, parent,
+		  ev);
+	cr_expect(has_map(ev, child, p, len, "anon", "mmap"), "child's map not under its pid");
+	cr_expect(!has_map(ev, parent, p, len, "anon", "mmap"), "child's map under parent's pid");
+}
+
+Test(shim, fork_child_registers_as_itself)
+{
+	char *out, *ev;
+	pid_t pid = run_recorded("fork", &out, &ev);
+	int child;
+
+	cr_assert_eq(sscanf(strstr(out, "child "), "child %d", &child), 1);
+	cr_assert(rec_wait(&rec, "CLOSE", 1000));
+	{
+		char needle[32];
+
+		snprintf(needle, sizeof(needle), "%d CLOSE\n", child);
+		cr_assert(rec_wait(&rec, needle, 5000));
+		free(ev);
+		ev = rec_read(&rec);
+	}
+	check_child(ev, pid, out, "child %d anon 0x%lx %lu");
+	free(out);
+	free(ev);
+}
+
+Test(shim, exec_child_registers_as_itself)
+{
+	char *out, *ev, needle[32];
+	pid_t pid = run_recorded("exec", &out, &ev);
+	int child;
+
+	cr_assert_eq(sscanf(strstr(out, "pid "), "pid %d", &child), 1);
+	snprintf(needle, sizeof(needle), "%d CLOSE\n", child);
+	cr_assert(rec_wait(&rec, needle, 5000));
+	free(ev);
+	ev = rec_read(&rec);
+	check_child(ev, pid, out, "pid %d anon 0x%lx %lu");
+	free(out);
+	free(ev);
+}
+
+/* Output of "output" mode plain, under the shim without and with an agent. */
+Test(shim, output_byte_identical_with_and_without_agent)
+{
+	const char *args[] = {"output", NULL};
+	char *plain, *noagent, *agent, nosock[200];
+
+	snprintf(nosock, sizeof(nosock), "%s/nobody-listens.sock", rec.dir);
+	h_merge_stderr = true;
+	cr_assert_eq(run_prog(NULL, false, args, &plain), 0);
+	cr_assert_eq(run_prog(nosock, true, args, &noagent), 0);
+	cr_assert_eq(run_prog(rec.sock, true, args, &agent), 0);
+	cr_expect(strstr(plain, "child exit 0"), "unexpected output:\n%s", plain);
+	cr_expect_str_eq(noagent, plain, "output differs without an agent");
+	cr_expect_str_eq(agent, plain, "output differs with an agent");
+	free(plain);
+	free(noagent);
+	free(agent);
+}
+
+Test(shim, late_agent_gets_replay)
+{
+	const char *args[] = {"hold", NULL};
+	struct recorder late;
+	char *out, *ev, needle[64];
+	int in_fd, out_fd, st;
+	pid_t pid;
+
+	rec_stop(&rec);
+	cr_assert(rec_init(&late));
+	pid = spawn_prog(late.sock, true, args, &in_fd, &out_fd);
+	cr_assert_gt(pid, 0);
+	out = read_until(out_fd, "ready\n", 10000);
+	cr_assert(strstr(out, "ready\n"), "program not ready:\n%s", out);
+	cr_assert(rec_start(&late));
+	snprintf(needle, sizeof(needle), "%d PHASE 1 holding\n", pid);
+	cr_assert(rec_wait(&late, needle, 5000), "no replay within 5 s");
+	ev = rec_read(&late);
+	snprintf(needle, sizeof(needle), "%d HELLO ppid=%d flags=1 ", pid, getpid());
+	cr_expect(strstr(ev, needle), "HELLO without PFW_HELLO_REPLAY:\n%s", ev);
+	for (const char *l = strstr(out, "anon "); l; l = strstr(l + 1, "anon ")) {
+		unsigned long p, len;
+
+		cr_assert_eq(sscanf(l, "anon 0x%lx %lu", &p, &len), 2);
+		cr_expect(has_map(ev, pid, p, len, "anon", "mmap"),
+			  "live region 0x%lx not replayed", p);
+	}
+	cr_assert_eq(write(in_fd, "go\n", 3), 3);
+	close(in_fd);
+	waitpid(pid, &st, 0);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(out_fd);
+	free(out);
+	free(ev);
+	rec_cleanup(&late);
+}
+
+Test(shim, min_region_from_env)
+{
+	static const char *const env[] = {"PAGEFLEX_MIN_REGION=2M", NULL};
+	unsigned long a, alen;
+	char *out, *ev;
+	pid_t pid;
+
+	h_extra_env = env;
+	pid = run_recorded("mmap", &out, &ev);
+	cr_assert_eq(sscanf(strstr(out, "anon "), "anon 0x%lx %lu", &a, &alen), 2);
+	cr_expect(!has_map(ev, pid, a, alen, "anon", "mmap"), "1 MiB map reported with 2M min");
+	free(out);
+	free(ev);
+}
+
+Test(shim, bad_env_warns_once_and_uses_default)
+{
+	static const char *const env[] = {"PAGEFLEX_MIN_REGION=lots", "PAGEFLEX_LOG=chatty", NULL};
+	const char *args[] = {"phase", NULL};
+	char *out;
+
+	h_extra_env = env;
+	h_merge_stderr = true;
+	cr_assert_eq(run_prog(rec.sock, true, args, &out), 0);
+	cr_expect(strstr(out, "PAGEFLEX_MIN_REGION=\"lots\""),
+		  "no warning naming the variable:\n%s", out);
+	cr_expect(strstr(out, "PAGEFLEX_LOG=\"chatty\""), "no warning for PAGEFLEX_LOG:\n%s", out);
+	{
+		int lines = 0;
+
+		for (const char *p = out; (p = strchr(p, '\n')); p++)
+			lines++;
+		cr_expect_eq(lines, 2, "expected exactly two warning lines:\n%s", out);
+	}
+	free(out);
+}
