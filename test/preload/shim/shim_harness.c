@@ -17,6 +17,7 @@
 #include "testutil.h"
 
 const char *const *h_extra_env;
+const char *h_prog_override;
 bool h_merge_stderr;
 
 static char shim_path[512], prog_path[512], rec_path[512];
@@ -133,7 +134,9 @@ static void child_exec(const char *sock, bool preload, const char *const *args)
 	const char *argv[16];
 	int n = 0;
 
-	argv[n++] = prog_path;
+	const char *prog = h_prog_override ? h_prog_override : prog_path;
+
+	argv[n++] = prog;
 	for (; args[n - 1] && n < 15; n++)
 		argv[n] = args[n - 1];
 	argv[n] = NULL;
@@ -150,7 +153,7 @@ static void child_exec(const char *sock, bool preload, const char *const *args)
 	unsetenv("PAGEFLEX_LARGE_ALLOC");
 	for (const char *const *e = h_extra_env; e && *e; e++)
 		putenv((char *)*e);
-	execv(prog_path, (char *const *)argv);
+	execv(prog, (char *const *)argv);
 	_exit(127);
 }
 

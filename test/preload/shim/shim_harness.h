@@ -41,6 +41,8 @@ int run_prog(const char *sock, bool preload, const char *const *args, char **out
 
 /* Extra "NAME=value" strings put into the program's environment (or NULL). */
 extern const char *const *h_extra_env;
+/* Runs this program instead of pf_shim_prog when set. */
+extern const char *h_prog_override;
 /* When true, the program's stderr goes into the same pipe as its stdout. */
 extern bool h_merge_stderr;
 

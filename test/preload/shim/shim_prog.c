@@ -12,8 +12,12 @@
  *   exec      a child that execs "pf_shim_prog mmap1"
  *   mmap1     one 1 MiB mapping
  *   hold      maps 3 regions, prints "ready", waits for a line on stdin
- *   output    deterministic output from mallocs, threads, a fork, a signal handler
+ *   output    deterministic output from mallocs, threads, a fork, a signal
+ *             handler that allocates, and a dlopen'ed library (zlib)
+ *   early     prints the 1 MiB mapping made by a constructor, before main()
+ *   stack     one MAP_STACK|MAP_GROWSDOWN mapping of 256 KiB
  */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +33,16 @@
 
 #define MiB (1ul << 20)
 #define KiB (1ul << 10)
+
+static void *early_map;
+
+static void *map_anon(size_t len);
+
+/* Runs before main(): the shim must cope (and report it). */
+__attribute__((constructor)) static void early(void)
+{
+	early_map = map_anon(1 * MiB);
+}
 
 static void *map_anon(size_t len)
 {
@@ -217,6 +231,35 @@ static void *thread_main(void *arg)
 	return (void *)(sum + id);
 }
 
+/* Compresses 1 MiB with a dlopen'ed zlib (which allocates through malloc). */
+static void zlib_check(void)
+{
+	typedef int (*compress2_fn)(unsigned char *, unsigned long *, const unsigned char *,
+				    unsigned long, int);
+	typedef unsigned long (*bound_fn)(unsigned long);
+	void *h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+	compress2_fn c2;
+	bound_fn bound;
+	unsigned char *src, *dst;
+	unsigned long dlen;
+
+	if (!h) {
+		printf("zlib not found\n");
+		return;
+	}
+	*(void **)&c2 = dlsym(h, "compress2");
+	*(void **)&bound = dlsym(h, "compressBound");
+	src = malloc(1 * MiB);
+	for (size_t i = 0; i < 1 * MiB; i++)
+		src[i] = (unsigned char)((i * 7) ^ (i >> 9));
+	dlen = bound(1 * MiB);
+	dst = malloc(dlen);
+	printf("zlib %d %lu\n", c2(dst, &dlen, src, 1 * MiB, 6), dlen);
+	free(src);
+	free(dst);
+	dlclose(h);
+}
+
 static int mode_output(void)
 {
 	pthread_t t[4];
@@ -242,6 +285,7 @@ static int mode_output(void)
 	printf("threads %lu signals %d big %d\n", (unsigned long)total, (int)sig_sum,
 	       big[8 * MiB - 1]);
 	free(big);
+	zlib_check();
 	fflush(stdout);
 	c = fork();
 	if (c == 0) {
@@ -279,6 +323,18 @@ int main(int argc, char **argv)
 		return mode_hold();
 	if (!strcmp(m, "output"))
 		return mode_output();
-	fprintf(stderr, "usage: pf_shim_prog mmap|scope|large|phase|fork|exec|mmap1|hold|output\n");
+	if (!strcmp(m, "early")) {
+		printf("early %p %lu\n", early_map, 1 * MiB);
+		return 0;
+	}
+	if (!strcmp(m, "stack")) {
+		void *p = mmap(NULL, 256 * KiB, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_GROWSDOWN, -1, 0);
+
+		printf("stack %p %lu\n", p, 256 * KiB);
+		return p == MAP_FAILED;
+	}
+	fprintf(stderr, "usage: pf_shim_prog "
+			"mmap|scope|large|phase|fork|exec|mmap1|hold|output|early|stack\n");
 	return 2;
 }

@@ -302,3 +302,61 @@ Test(shim, bad_env_warns_once_and_uses_default)
 	}
 	free(out);
 }
+
+Test(shim, mmap_before_main_is_reported)
+{
+	unsigned long a, alen;
+	char *out, *ev;
+	pid_t pid = run_recorded("early", &out, &ev);
+
+	cr_assert_eq(sscanf(strstr(out, "early "), "early 0x%lx %lu", &a, &alen), 2);
+	cr_expect(has_map(ev, pid, a, alen, "anon", "mmap"), "constructor's mmap missing:\n%s", ev);
+	free(out);
+	free(ev);
+}
+
+Test(shim, stack_mapping_kind)
+{
+	unsigned long a, alen;
+	char *out, *ev;
+	pid_t pid = run_recorded("stack", &out, &ev);
+
+	cr_assert_eq(sscanf(strstr(out, "stack "), "stack 0x%lx %lu", &a, &alen), 2);
+	cr_expect(has_map(ev, pid, a, alen, "stack", "mmap"), "MAP_STACK mapping missing:\n%s", ev);
+	free(out);
+	free(ev);
+}
+
+/* The annotated example: same results with and without the shim. */
+Test(shim, example_runs_with_and_without_shim)
+{
+	char path[512], *plain, *shim, *ev;
+	struct map_line maps[64];
+	const char *nl;
+	pid_t pid;
+	int st;
+
+	snprintf(path, sizeof(path), "%s/bin/pageflex_example", tu_build_dir());
+	h_prog_override = path;
+	st = run_prog(NULL, false, (const char *[]){NULL}, &plain);
+	cr_assert_eq(st, 0);
+	st = run_prog(rec.sock, true, (const char *[]){NULL}, &shim);
+	cr_assert_eq(st, 0);
+	h_prog_override = NULL;
+	cr_expect(!strncmp(plain, "pageflex not loaded\n", 20), "%s", plain);
+	cr_expect(!strncmp(shim, "pageflex active\n", 16), "%s", shim);
+	nl = strchr(shim, '\n');
+	cr_assert(nl);
+	cr_expect_str_eq(strchr(plain, '\n'), nl, "results differ under the shim");
+
+	cr_assert(rec_wait(&rec, " PHASE 2 query\n", 5000), "phases missing");
+	cr_assert(rec_wait(&rec, " CLOSE\n", 5000));
+	ev = rec_read(&rec);
+	pid = (pid_t)atoi(strstr(ev, "\n") + 1);
+	cr_expect_gt(get_maps(ev, pid, "table", maps, 64), 0, "no region tagged table:\n%s", ev);
+	cr_expect_gt(get_maps(ev, pid, "index", maps, 64), 0, "no extent tagged index:\n%s", ev);
+	cr_expect_str_eq(maps[0].kind, "heap");
+	free(plain);
+	free(shim);
+	free(ev);
+}
