@@ -191,8 +191,38 @@ static void apply_unmap(uint64_t start, uint64_t len)
 	PUT(pfw_put_range(&buf, PFW_REGION_UNMAP, start, len));
 }
 
+static void log_event(const struct pf_event *ev)
+{
+	switch (ev->type) {
+	case PF_EV_MAP:
+		pf_log(PF_LOG_DEBUG, "map 0x%lx +%lu %s tag=%s site=%s+0x%lx%s%s",
+		       (unsigned long)ev->start, (unsigned long)ev->len, pfw_kind_name(ev->kind),
+		       ev->tag, ev->module, (unsigned long)ev->off, ev->path_len ? " path=" : "",
+		       ev->path);
+		break;
+	case PF_EV_UNMAP:
+	case PF_EV_DISCARD:
+		if (pf_table_overlaps(ev->start, ev->start + ev->len, NULL, NULL))
+			pf_log(PF_LOG_DEBUG, "%s 0x%lx +%lu",
+			       ev->type == PF_EV_UNMAP ? "unmap" : "discard",
+			       (unsigned long)ev->start, (unsigned long)ev->len);
+		break;
+	case PF_EV_REMAP:
+		pf_log(PF_LOG_DEBUG, "remap 0x%lx +%lu -> 0x%lx +%lu", (unsigned long)ev->start,
+		       (unsigned long)ev->len, (unsigned long)ev->start2, (unsigned long)ev->len2);
+		break;
+	case PF_EV_RETAG:
+		pf_log(PF_LOG_DEBUG, "arena %u retagged %s", ev->arena, ev->tag);
+		break;
+	default:
+		break;
+	}
+}
+
 static void apply(const struct pf_event *ev)
 {
+	if (unlikely(pf_cfg.log >= PF_LOG_DEBUG))
+		log_event(ev);
 	switch (ev->type) {
 	case PF_EV_MAP:
 		apply_map(ev);
@@ -395,8 +425,13 @@ void pf_sender_flush(long timeout_ms)
 {
 	uint64_t target = pf_ring_head(), deadline;
 
-	/* Nothing to wait for without an agent (unless the first try is pending). */
-	if (!atomic_load(&running) || (!atomic_load(&connected) && atomic_load(&attempted)))
+	/*
+	 * Nothing to wait for without an agent (unless the first try is
+	 * pending, or debug logging wants the last events printed).
+	 */
+	bool quiet = pf_cfg.log < PF_LOG_DEBUG;
+
+	if (!atomic_load(&running) || (quiet && !atomic_load(&connected) && atomic_load(&attempted)))
 		return;
 	deadline = now_ms() + (uint64_t)timeout_ms;
 	pf_ring_kick();
@@ -404,7 +439,8 @@ void pf_sender_flush(long timeout_ms)
 		uint64_t done = atomic_load(&flush_done);
 		struct timespec ts = {0, 5000000};
 
-		if (now_ms() >= deadline || (!atomic_load(&connected) && atomic_load(&attempted)))
+		if (now_ms() >= deadline ||
+		    (quiet && !atomic_load(&connected) && atomic_load(&attempted)))
 			break;
 		if ((int64_t)(done - target) >= 0 && atomic_load(&attempted))
 			break;
