@@ -115,12 +115,20 @@ static struct pf_cut decide_promotion(struct pf_threshold *t, const struct pf_hi
 		uint64_t ws = working_set ? working_set : 1;
 		uint64_t rate = t->refaults * 60000ull * 1000000ull / (elapsed * ws);
 
+		/* Move the cut by one populated bucket: down when refaulting
+		 * too much, up when well below the target. */
 		if (rate > t->cfg.promotion_ppm) {
-			if (t->cut_bucket)
-				t->cut_bucket--;
+			unsigned b = t->cut_bucket;
+
+			while (b > 0 && !h->count[b - 1])
+				b--;
+			t->cut_bucket = b > 0 ? b - 1 : 0;
 		} else if (rate * 2 <= t->cfg.promotion_ppm) {
-			if (t->cut_bucket < PF_HIST_BUCKETS)
-				t->cut_bucket++;
+			unsigned b = t->cut_bucket;
+
+			while (b < PF_HIST_BUCKETS && !h->count[b])
+				b++;
+			t->cut_bucket = b < PF_HIST_BUCKETS ? b + 1 : PF_HIST_BUCKETS;
 		}
 		t->period_start_ms = now;
 		t->refaults = 0;

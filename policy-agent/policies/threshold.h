@@ -11,8 +11,9 @@
  *  - budget: keep at most budget_pages resident, paging out the coldest
  *    pages, down to (100 - headroom_pct)% of the budget when it is exceeded;
  *  - promotion: keep refaults at or below promotion_ppm of the region's
- *    working set per minute (Google far memory's SLO); the cut moves down a
- *    bucket when the rate is above target and up one when it is below half;
+ *    working set per minute (Google far memory's SLO); every period the cut
+ *    moves down one populated bucket when the rate is above target and up one
+ *    when it is below half of it;
  *  - cold-age: pages the policy's victim() calls cold are paged out.
  * Plain C, no I/O, time passed in.
  */

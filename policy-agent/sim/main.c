@@ -274,7 +274,7 @@ int main(int argc, char **argv)
 	if (cfg.def.params.tick_ms == 1000)
 		cfg.def.params.tick_ms = cfg.scan_ms;
 	if (cfg.def.threshold.mode == PF_THRESH_PROMOTION)
-		cfg.def.threshold.period_ms = cfg.scan_ms * 10;
+		cfg.def.threshold.period_ms = cfg.scan_ms * 2;
 	if (rules_path) {
 		rules = pf_rules_load(rules_path, err, sizeof(err));
 		if (!rules) {
@@ -311,7 +311,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (csv)
-		print_csv(&res, label, cfg.min ? "min" : rname, pname);
+		print_csv(&res, label,
+			  rules	  ? "per-rule" :
+			  cfg.min ? "min" :
+				    rname,
+			  rules ? "per-rule" : pname);
 	else
 		print_human(&res);
 	sim_result_free(&res);

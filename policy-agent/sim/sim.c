@@ -63,6 +63,7 @@ struct sim {
 	size_t errlen;
 	double res_sum, foot_sum;
 	uint64_t nsamples;
+	uint64_t memo_pages;
 };
 
 static struct region *find_region(struct sim *s, uint32_t id)
@@ -495,8 +496,8 @@ static int memo_record(struct sim *s)
 				n++;
 			}
 		qsort(pairs, n, 2 * sizeof(uint64_t), cmp_recent);
-		if (n > s->cfg->memo_pages)
-			n = s->cfg->memo_pages;
+		if (n > s->memo_pages)
+			n = s->memo_pages;
 		pages = pairs; /* compact in place: page i of the sorted pairs */
 		for (uint64_t k = 0; k < n; k++)
 			pages[k] = pairs[2 * k + 1];
@@ -701,8 +702,9 @@ int sim_run(const struct sim_cfg *cfg, const struct sim_source *src, struct sim_
 	if (cfg->min && min_pass(&s, src))
 		goto out;
 	if (cfg->phase_hot) {
-		s.memo = pf_phase_memo_new(cfg->memo_entries ? cfg->memo_entries : 64,
-					   cfg->memo_pages ? cfg->memo_pages : 65536);
+		s.memo_pages = cfg->memo_pages ? cfg->memo_pages : 8192;
+		s.memo =
+			pf_phase_memo_new(cfg->memo_entries ? cfg->memo_entries : 32, s.memo_pages);
 		if (!s.memo) {
 			snprintf(err, errlen, "out of memory for the phase memory");
 			goto out;
