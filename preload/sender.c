@@ -361,6 +361,13 @@ static unsigned cycle(uint64_t *next_try)
 	}
 	if (atomic_load(&connected) && resync)
 		disconnect("resynchronising after lost events");
+	if (atomic_load(&connected) && !n) {
+		/* Idle: notice an agent that went away, to reconnect and replay. */
+		struct pollfd p = { .fd = sock, .events = 0 };
+
+		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+			disconnect("agent hung up");
+	}
 	if (!atomic_load(&connected) && now_ms() >= *next_try) {
 		if (!try_connect())
 			*next_try = now_ms() + RETRY_MS;

@@ -16,6 +16,10 @@
  *             handler that allocates, and a dlopen'ed library (zlib)
  *   early     prints the 1 MiB mapping made by a constructor, before main()
  *   stack     one MAP_STACK|MAP_GROWSDOWN mapping of 256 KiB
+ *   churn N   N mmap/munmap pairs of 64 KiB
+ *   stress    4 threads mapping, remapping, discarding and allocating (large
+ *             allocations from 20 call sites), 5 forked children doing the
+ *             same, and a signal handler that allocates
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -300,6 +304,96 @@ static int mode_output(void)
 	return 0;
 }
 
+#define SITE(n)                                                   \
+	static __attribute__((noinline)) void *site##n(size_t sz) \
+	{                                                         \
+		void *p = malloc(sz);                             \
+		__asm__ volatile("" : : "r"(p) : "memory");       \
+		return p;                                         \
+	}
+SITE(0)
+SITE(1) SITE(2) SITE(3) SITE(4) SITE(5) SITE(6) SITE(7) SITE(8) SITE(9) SITE(10) SITE(11) SITE(12)
+	SITE(13) SITE(14) SITE(15) SITE(16) SITE(17) SITE(18) SITE(19)
+
+		static void *(*const sites[20])(size_t) = {
+			site0,	site1,	site2,	site3,	site4,	site5,	site6,
+			site7,	site8,	site9,	site10, site11, site12, site13,
+			site14, site15, site16, site17, site18, site19,
+};
+
+static void *stress_thread(void *arg)
+{
+	unsigned x = (unsigned)(uintptr_t)arg * 2654435761u + 1;
+
+	for (int i = 0; i < 1500; i++) {
+		x = x * 1103515245u + 12345u;
+		switch ((x >> 8) % 4) {
+		case 0: {
+			size_t len = (64 * KiB) << ((x >> 12) % 5);
+			char *p = map_anon(len);
+
+			p[0] = 1;
+			madvise(p, len / 2, MADV_DONTNEED);
+			munmap(p, len);
+			break;
+		}
+		case 1: {
+			char *p = sites[(x >> 12) % 20](1 * MiB + (x >> 16) % (3 * MiB));
+
+			p[0] = 1;
+			free(p);
+			break;
+		}
+		case 2: {
+			void *v[64];
+
+			for (int k = 0; k < 64; k++)
+				v[k] = malloc((size_t)k * 16 + 1);
+			for (int k = 0; k < 64; k++)
+				free(v[k]);
+			break;
+		}
+		default: {
+			char *p = map_anon(128 * KiB), *q;
+
+			q = mremap(p, 128 * KiB, 512 * KiB, MREMAP_MAYMOVE);
+			munmap(q == MAP_FAILED ? p : q, q == MAP_FAILED ? 128 * KiB : 512 * KiB);
+			break;
+		}
+		}
+	}
+	return NULL;
+}
+
+static int mode_stress(void)
+{
+	pthread_t t[4];
+	pid_t kids[5];
+	int bad = 0;
+
+	signal(SIGUSR1, on_usr1);
+	for (uintptr_t i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, stress_thread, (void *)(i + 1));
+	for (int i = 0; i < 5; i++) {
+		raise(SIGUSR1);
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			stress_thread((void *)(uintptr_t)(100 + i));
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 5; i++) {
+		int st;
+
+		if (waitpid(kids[i], &st, 0) != kids[i] || !WIFEXITED(st) || WEXITSTATUS(st))
+			bad++;
+	}
+	printf("stress %s\n", bad ? "FAILED" : "ok");
+	return bad != 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
@@ -327,6 +421,16 @@ int main(int argc, char **argv)
 		printf("early %p %lu\n", early_map, 1 * MiB);
 		return 0;
 	}
+	if (!strcmp(m, "stress"))
+		return mode_stress();
+	if (!strcmp(m, "churn")) {
+		long n = argc > 2 ? atol(argv[2]) : 1000;
+
+		for (long i = 0; i < n; i++)
+			munmap(map_anon(64 * KiB), 64 * KiB);
+		printf("churn %ld ok\n", n);
+		return 0;
+	}
 	if (!strcmp(m, "stack")) {
 		void *p = mmap(NULL, 256 * KiB, PROT_READ | PROT_WRITE,
 			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_GROWSDOWN, -1, 0);
@@ -335,6 +439,7 @@ int main(int argc, char **argv)
 		return p == MAP_FAILED;
 	}
 	fprintf(stderr, "usage: pf_shim_prog "
-			"mmap|scope|large|phase|fork|exec|mmap1|hold|output|early|stack\n");
+			"mmap|scope|large|phase|fork|exec|mmap1|hold|output|early|stack|"
+			"churn N|stress\n");
 	return 2;
 }

@@ -5,7 +5,10 @@
  * the recorder decoded are compared with what the program says it did.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,5 +361,117 @@ Test(shim, example_runs_with_and_without_shim)
 	cr_expect_str_eq(maps[0].kind, "heap");
 	free(plain);
 	free(shim);
+	free(ev);
+}
+
+/* Counts lines of the recording that contain what. */
+static int count_lines(const char *rec, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = rec; (p = strstr(p, what)); p++)
+		n++;
+	return n;
+}
+
+Test(shim, stress_threads_forks_signals)
+{
+	static const char *const env[] = {"PAGEFLEX_SITE_ARENAS=4", NULL};
+	const char *args[] = {"stress", NULL};
+	char *out, *ev;
+	int st;
+
+	h_extra_env = env;
+	st = run_prog(rec.sock, true, args, &out);
+	cr_assert_eq(st, 0, "stress exited %d:\n%s", st, out);
+	cr_expect_str_eq(out, "stress ok\n");
+	/* Parent and 5 children each said HELLO and closed. */
+	for (int i = 0; i < 100 && count_lines(ev = rec_read(&rec), " CLOSE\n") < 6; i++) {
+		free(ev);
+		usleep(50000);
+	}
+	cr_expect_eq(count_lines(ev, " HELLO "), 6, "HELLOs:\n%.2000s", ev);
+	cr_expect_eq(count_lines(ev, " CLOSE\n"), 6);
+	cr_expect_eq(count_lines(ev, " ERROR "), 0, "malformed packets");
+	cr_expect_gt(count_lines(ev, " tag=site:pf_shim_prog+0x"), 0, "no call-site extents");
+	free(out);
+	free(ev);
+}
+
+static void *hold_connections(void *arg)
+{
+	int lfd = (int)(intptr_t)arg, fds[64], n = 0;
+
+	/* Accepts and never reads: the shim's socket fills up. */
+	while (n < 64) {
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0)
+			break;
+		fds[n++] = fd;
+	}
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	return NULL;
+}
+
+Test(shim, agent_that_never_reads_does_not_block)
+{
+	const char *args[] = {"churn", "20000", NULL};
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char *out, path[200];
+	pthread_t t;
+	int lfd, st;
+
+	snprintf(path, sizeof(path), "%s/stuck.sock", rec.dir);
+	strcpy(sa.sun_path, path);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	cr_assert(lfd >= 0 && !bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) && !listen(lfd, 8));
+	pthread_create(&t, NULL, hold_connections, (void *)(intptr_t)lfd);
+	st = run_prog(path, true, args, &out);
+	cr_expect_eq(st, 0);
+	cr_expect_str_eq(out, "churn 20000 ok\n");
+	shutdown(lfd, SHUT_RDWR);
+	close(lfd);
+	pthread_join(t, NULL);
+	unlink(path);
+	free(out);
+}
+
+Test(shim, restarted_agent_gets_replay)
+{
+	const char *args[] = {"hold", NULL};
+	char *out, *ev, needle[64];
+	int in_fd, out_fd, st;
+	pid_t pid;
+
+	pid = spawn_prog(rec.sock, true, args, &in_fd, &out_fd);
+	out = read_until(out_fd, "ready\n", 10000);
+	cr_assert(strstr(out, "ready\n"));
+	snprintf(needle, sizeof(needle), "%d PHASE 1 holding\n", pid);
+	cr_assert(rec_wait(&rec, needle, 5000));
+	/* The agent dies and comes back on the same socket path. */
+	kill(rec.pid, SIGKILL);
+	waitpid(rec.pid, NULL, 0);
+	rec.pid = 0;
+	unlink(rec.out);
+	cr_assert(rec_start(&rec));
+	snprintf(needle, sizeof(needle), "%d HELLO ppid=%d flags=1 ", pid, getpid());
+	cr_assert(rec_wait(&rec, needle, 5000), "no replay after the agent restarted");
+	snprintf(needle, sizeof(needle), "%d PHASE 1 holding\n", pid);
+	cr_assert(rec_wait(&rec, needle, 5000), "phase not replayed");
+	ev = rec_read(&rec);
+	for (const char *l = strstr(out, "anon "); l; l = strstr(l + 1, "anon ")) {
+		unsigned long p, len;
+
+		cr_assert_eq(sscanf(l, "anon 0x%lx %lu", &p, &len), 2);
+		cr_expect(has_map(ev, pid, p, len, "anon", "mmap"), "region 0x%lx not replayed", p);
+	}
+	cr_assert_eq(write(in_fd, "go\n", 3), 3);
+	close(in_fd);
+	waitpid(pid, &st, 0);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(out_fd);
+	free(out);
 	free(ev);
 }
