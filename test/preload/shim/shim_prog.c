@@ -16,6 +16,7 @@
  *             handler that allocates, and a dlopen'ed library (zlib)
  *   early     prints the 1 MiB mapping made by a constructor, before main()
  *   stack     one MAP_STACK|MAP_GROWSDOWN mapping of 256 KiB
+ *   spawn     a posix_spawn child and a vfork child, each running "mmap1"
  *   churn N   N mmap/munmap pairs of 64 KiB
  *   stress    4 threads mapping, remapping, discarding and allocating (large
  *             allocations from 20 call sites), 5 forked children doing the
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +194,28 @@ static int mode_exec(const char *self)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
+extern char **environ;
+
+static int mode_spawn(const char *self)
+{
+	char *const argv[] = {(char *)self, "mmap1", NULL};
+	pid_t a, b;
+	int sa, sb;
+
+	printf("parent %d\n", getpid());
+	fflush(stdout);
+	if (posix_spawn(&a, self, NULL, NULL, argv, environ))
+		return 1;
+	waitpid(a, &sa, 0);
+	b = vfork();
+	if (b == 0) {
+		execve(self, argv, environ);
+		_exit(127);
+	}
+	waitpid(b, &sb, 0);
+	return !(WIFEXITED(sa) && !WEXITSTATUS(sa) && WIFEXITED(sb) && !WEXITSTATUS(sb));
+}
+
 static int mode_hold(void)
 {
 	char line[16];
@@ -312,8 +336,9 @@ static int mode_output(void)
 		return p;                                         \
 	}
 SITE(0)
-SITE(1) SITE(2) SITE(3) SITE(4) SITE(5) SITE(6) SITE(7) SITE(8) SITE(9) SITE(10) SITE(11) SITE(12)
-	SITE(13) SITE(14) SITE(15) SITE(16) SITE(17) SITE(18) SITE(19)
+SITE(1)
+SITE(2) SITE(3) SITE(4) SITE(5) SITE(6) SITE(7) SITE(8) SITE(9) SITE(10) SITE(11) SITE(12) SITE(13)
+	SITE(14) SITE(15) SITE(16) SITE(17) SITE(18) SITE(19)
 
 		static void *(*const sites[20])(size_t) = {
 			site0,	site1,	site2,	site3,	site4,	site5,	site6,
@@ -421,6 +446,8 @@ int main(int argc, char **argv)
 		printf("early %p %lu\n", early_map, 1 * MiB);
 		return 0;
 	}
+	if (!strcmp(m, "spawn"))
+		return mode_spawn(argv[0]);
 	if (!strcmp(m, "stress"))
 		return mode_stress();
 	if (!strcmp(m, "churn")) {
@@ -440,6 +467,6 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: pf_shim_prog "
 			"mmap|scope|large|phase|fork|exec|mmap1|hold|output|early|stack|"
-			"churn N|stress\n");
+			"churn N|stress|spawn\n");
 	return 2;
 }

@@ -475,3 +475,30 @@ Test(shim, restarted_agent_gets_replay)
 	free(out);
 	free(ev);
 }
+
+Test(shim, posix_spawn_and_vfork_children_register_as_themselves)
+{
+	char *out, *ev, needle[32];
+	pid_t pid = run_recorded("spawn", &out, &ev);
+	int kids = 0;
+
+	for (const char *l = strstr(out, "pid "); l; l = strstr(l + 1, "\npid ")) {
+		unsigned long p, len;
+		int child;
+
+		if (*l == '\n')
+			l++;
+		cr_assert_eq(sscanf(l, "pid %d anon 0x%lx %lu", &child, &p, &len), 3);
+		snprintf(needle, sizeof(needle), "%d CLOSE\n", child);
+		cr_assert(rec_wait(&rec, needle, 5000));
+		free(ev);
+		ev = rec_read(&rec);
+		snprintf(needle, sizeof(needle), "%d HELLO ppid=%d ", child, pid);
+		cr_expect(strstr(ev, needle), "child %d not registered with parent %d", child, pid);
+		cr_expect(has_map(ev, child, p, len, "anon", "mmap"));
+		kids++;
+	}
+	cr_expect_eq(kids, 2, "output:\n%s", out);
+	free(out);
+	free(ev);
+}
