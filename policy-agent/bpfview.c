@@ -337,6 +337,37 @@ void pf_bpf_close(void)
 	dmap_ok = false;
 }
 
+int pf_bpf_fault_attach(bool on)
+{
+	if (!on) {
+		bpf_link__destroy(fault_link);
+		fault_link = NULL;
+		return 0;
+	}
+	if (fault_link)
+		return 0;
+	fault_link = bpf_program__attach(skel->progs.pf_fault);
+	return fault_link ? 0 : -errno;
+}
+
+int pf_bpf_fault_prog_stats(uint64_t *runs, uint64_t *ns)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.pf_fault), &info, &len))
+		return -errno;
+	*runs = info.run_cnt;
+	*ns = info.run_time_ns;
+	return 0;
+}
+
+void pf_bpf_fault_depth(unsigned depth)
+{
+	skel->bss->fault_depth = depth;
+}
+
 bool pf_bpf_dmap_ok(void)
 {
 	return dmap_ok;

@@ -27,6 +27,12 @@ struct pf_bpf_opts {
 /* Loads and attaches everything, then calibrates. 0 or -errno (logged). */
 int pf_bpf_open(const struct pf_bpf_opts *o);
 void pf_bpf_close(void);
+/* Detaches or re-attaches the page_fault_user program (benchmarks). */
+int pf_bpf_fault_attach(bool on);
+/* Benchmarks: cut the fault path short (0 = full; see fault_depth in the BPF code). */
+void pf_bpf_fault_depth(unsigned depth);
+/* Run count and total run time of the fault program (needs bpf_enable_stats). */
+int pf_bpf_fault_prog_stats(uint64_t *runs, uint64_t *ns);
 
 /* Calibration result: false means page-table reads are disabled (no scans,
  * faults counted as unknown), with the reason in pf_bpf_dmap_error(). */

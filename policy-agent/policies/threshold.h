@@ -107,6 +107,24 @@ static inline void pf_threshold_refault(struct pf_threshold *t)
 struct pf_cut pf_threshold_decide(struct pf_threshold *t, const struct pf_hist *h,
 				  uint64_t working_set, uint64_t now);
 
+/*
+ * For a second pass over the pages in any order: whether a page of this
+ * weight is a victim of the cut. Pages of the boundary bucket are taken
+ * first come, first served until cut->extra is used up (decremented).
+ */
+static inline bool pf_cut_take(struct pf_cut *cut, uint32_t weight)
+{
+	unsigned b = pf_hist_bucket(weight);
+
+	if (b < cut->bucket)
+		return true;
+	if (b == cut->bucket && cut->extra) {
+		cut->extra--;
+		return true;
+	}
+	return false;
+}
+
 /* One candidate page for exact selection. */
 struct pf_victim {
 	uint32_t weight;

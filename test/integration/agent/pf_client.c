@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -120,6 +121,9 @@ static int spawn(struct pfa_agent *a, const char *const *args)
 		return -errno;
 	if (a->pid == 0) {
 		int fd = open(a->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		/* A failed assertion ends the test process: take the agent with it. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 
 		dup2(fd, 2);
 		dup2(fd, 1);
