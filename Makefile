@@ -33,3 +33,9 @@ format:
 
 clean:
 	rm -rf $(BUILD) build-debug build-asan
+
+# make bench: PageFlex vs baselines (bench/harness/pfbench.py; see bench/README.md).
+# QUICK=1: small sizes, one repetition, < 10 min. BENCH_ARGS: more options.
+.PHONY: bench
+bench: build
+	@python3 bench/harness/pfbench.py --build $(BUILD) $(if $(QUICK),--quick) $(BENCH_ARGS)

@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
 	# build
 	build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-	libjemalloc-dev libjemalloc2 libunwind-dev libyaml-dev
+	libjemalloc-dev libjemalloc2 libunwind-dev libyaml-dev liblz4-dev
 	# tests
 	libcriterion-dev libclang-rt-14-dev
 	# real programs run under the shim, and benchmark workloads

@@ -409,6 +409,7 @@ static void *handler_main(void *arg)
 	(void)arg;
 	struct uffd_msg msgs[64];
 	struct pollfd pfd = {.fd = pf.uffd, .events = POLLIN};
+	uint64_t last_stats = now_ns(), idle = 0;
 	for (;;) {
 		ssize_t n = read(pf.uffd, msgs, sizeof(msgs));
 		if (n < 0) {
@@ -416,7 +417,15 @@ static void *handler_main(void *arg)
 				if (pf.spin)
 					__builtin_ia32_pause();
 				else
-					poll(&pfd, 1, -1);
+					poll(&pfd, 1, 1000);
+				if (pf.stats_path && (!pf.spin || ++idle % 4096 == 0) &&
+				    now_ns() - last_stats > 1000000000ULL) {
+					/* a snapshot, so a killed app still leaves its numbers */
+					pthread_mutex_lock(&pf.lock);
+					pager_write_stats();
+					pthread_mutex_unlock(&pf.lock);
+					last_stats = now_ns();
+				}
 				continue;
 			}
 			if (errno == EINTR)
@@ -480,28 +489,34 @@ int pager_start(void)
 
 void pager_write_stats(void)
 {
-	const char *path = getenv("PF_UFFD_STATS");
 	char buf[1024];
 	const struct pf_stats *s = &pf.st;
 	int n = snprintf(buf, sizeof(buf),
 			 "pid=%d store=%s spin=%d budget_mib=%llu faults=%llu zero_fills=%llu "
 			 "swapins=%llu prefetched=%llu evicted=%llu evict_skipped=%llu "
 			 "handler_ms=%.1f evict_ms=%.1f us_per_fault=%.2f regions=%llu "
-			 "managed_mib_peak=%.1f resident_mib_peak=%.1f store_mib_peak=%.1f\n",
+			 "managed_mib_peak=%.1f resident_mib_peak=%.1f offloaded_mib_peak=%.1f "
+			 "store_mib_peak=%.1f\n",
 			 (int)getpid(), pf.store == STORE_LZ4 ? "lz4" : "file", pf.spin,
-			 (unsigned long long)(pf.budget_pages * PG >> 20),
+			 (unsigned long long)(pf.budget_pages > (1ULL << 40) ?
+						      0 :
+						      pf.budget_pages * PG >> 20),
 			 (unsigned long long)s->faults, (unsigned long long)s->zero_fills,
 			 (unsigned long long)s->swapins, (unsigned long long)s->prefetched,
 			 (unsigned long long)s->evicted, (unsigned long long)s->evict_skipped,
 			 s->handler_ns / 1e6, s->evict_ns / 1e6,
 			 s->faults ? s->handler_ns / 1e3 / (double)s->faults : 0.0,
 			 (unsigned long long)s->regions, s->managed_bytes_peak / 1048576.0,
-			 s->resident_peak * PG / 1048576.0, s->store_bytes_peak / 1048576.0);
-	int fd = path && *path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644) : 2;
+			 s->resident_peak * PG / 1048576.0, s->stored_pages_peak * PG / 1048576.0,
+			 s->store_bytes_peak / 1048576.0);
+	/* rewritten whole each time: the file holds the latest snapshot */
+	int fd = pf.stats_path ?
+			 open(pf.stats_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) :
+			 2;
 	if (fd < 0)
 		return;
 	if (write(fd, buf, (size_t)n) < 0) {
-		/* nothing useful to do at exit */
+		/* nothing useful to do about it */
 	}
 	if (fd != 2)
 		close(fd);

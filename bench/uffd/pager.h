@@ -61,6 +61,7 @@ struct pf_stats {
 	uint64_t evict_ns;
 	uint64_t regions, managed_bytes_peak, store_bytes, store_bytes_peak;
 	uint64_t resident, resident_peak;
+	uint64_t stored_pages, stored_pages_peak;
 };
 
 struct pager {
@@ -83,6 +84,7 @@ struct pager {
 	char *bounce; /* prefetch_max + 1 pages for UFFDIO_COPY */
 	char *zero; /* one page of zeros */
 	int file_fd;
+	const char *stats_path; /* PF_UFFD_STATS, or NULL: stderr at exit */
 };
 
 extern struct pager pf;

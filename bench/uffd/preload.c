@@ -18,7 +18,8 @@
  *   PF_UFFD_MIN_KB     smallest mapping managed (default 1024)
  *   PF_UFFD_PREFETCH   largest prefetch window in pages (default 32, 0 = off)
  *   PF_UFFD_BATCH      pages evicted per batch (default 64, max 256)
- *   PF_UFFD_STATS      append the counters to this file at exit (else stderr)
+ *   PF_UFFD_STATS      keep the counters in this file (rewritten every second
+ *                      and at exit); else print them on stderr at exit
  */
 #include "pager.h"
 
@@ -74,6 +75,13 @@ __attribute__((constructor)) static void pf_uffd_init(void)
 	unsigned long budget = env_ul("PF_UFFD_BUDGET_MB", 0);
 	pf.budget_pages = budget ? budget << 8 : UINT64_MAX / 2;
 	pf.spin = env_ul("PF_UFFD_SPIN", 1) != 0;
+	/* copied: some programs (redis's setproctitle) overwrite environ */
+	static char stats_path[512];
+	const char *sp = getenv("PF_UFFD_STATS");
+	if (sp && *sp && strlen(sp) < sizeof(stats_path)) {
+		strcpy(stats_path, sp);
+		pf.stats_path = stats_path;
+	}
 	min_bytes = env_ul("PF_UFFD_MIN_KB", 1024) << 10;
 	pf.prefetch_max = (unsigned)env_ul("PF_UFFD_PREFETCH", 32);
 	if (pf.prefetch_max > 256)

@@ -36,7 +36,7 @@ int store_init(void)
 				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		return pool == MAP_FAILED ? -ENOMEM : 0;
 	}
-	const char *dir = getenv("PF_UFFD_DIR");
+	const char *dir = getenv("PF_UFFD_DIR"); /* read once, at start-up */
 	char path[512];
 	snprintf(path, sizeof(path), "%s/pf-uffd-store.%d", dir && *dir ? dir : "/var/tmp",
 		 (int)getpid());
@@ -65,8 +65,11 @@ static void pool_free(uint64_t off, unsigned cls)
 	freelist[cls] = off + 1;
 }
 
-static void account(int64_t delta)
+static void account(int64_t delta, int64_t pages)
 {
+	pf.st.stored_pages += (uint64_t)pages;
+	if (pf.st.stored_pages > pf.st.stored_pages_peak)
+		pf.st.stored_pages_peak = pf.st.stored_pages;
 	pf.st.store_bytes += (uint64_t)delta;
 	if (pf.st.store_bytes > pf.st.store_bytes_peak)
 		pf.st.store_bytes_peak = pf.st.store_bytes;
@@ -90,7 +93,7 @@ int store_put(struct region *r, uint64_t pgidx, const void *src)
 	memcpy(pool + off, data, (size_t)n);
 	m->loc = off;
 	m->clen = (uint16_t)n;
-	account((int64_t)cls * UNIT);
+	account((int64_t)cls * UNIT, 1);
 	return 0;
 }
 
@@ -120,7 +123,7 @@ int store_put_run(struct region *r, uint64_t pgidx, const char *src, unsigned n)
 		r->meta[pgidx + i].loc = slot + i;
 		r->meta[pgidx + i].clen = (uint16_t)PG;
 	}
-	account((int64_t)len);
+	account((int64_t)len, n);
 	return 0;
 }
 
@@ -146,10 +149,10 @@ void store_drop(struct region *r, uint64_t pgidx)
 {
 	struct pg_meta *m = &r->meta[pgidx];
 	if (pf.store == STORE_FILE) {
-		account(-(int64_t)PG);
+		account(-(int64_t)PG, -1);
 		return; /* the slot belongs to this page for the region's life */
 	}
 	unsigned cls = (unsigned)((m->clen + UNIT - 1) / UNIT);
 	pool_free(m->loc, cls);
-	account(-(int64_t)cls * UNIT);
+	account(-(int64_t)cls * UNIT, -1);
 }

@@ -1,0 +1,249 @@
+# SPDX-License-Identifier: MIT
+"""The configurations a workload runs under, and the swap tiers.
+
+  none        the kernel alone, no memory limit (the reference run)
+  cgroup      the kernel under a cgroup v1 memory limit (swaps to the tier)
+  uffd        the userfaultfd pager (libpf-uffd.so) with the same budget,
+              evicting to lz4 memory (zram tier) or an O_DIRECT file (disk)
+  pageflexd-* the PageFlex agent + shim: slots that run as soon as
+              <build>/bin/pageflexd and <build>/lib/libpageflex.so exist
+
+Each config answers available(ctx) -> (bool, reason) and prepares a run:
+prepare(ctx, wl, tier) -> Prepared(env, cgroup, finish) where finish()
+stops helpers and returns extra metrics (agent CPU, pager counters)."""
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import runner
+
+MIB = 1 << 20
+
+
+class Prepared:
+    def __init__(self, env, cgroup, finish=None):
+        self.env, self.cgroup = env, cgroup
+        self._finish = finish
+
+    def finish(self):
+        extra = self._finish() if self._finish else {}
+        if self.cgroup:
+            cg = self.cgroup
+            extra.setdefault("cg_peak_mib", int(cg.read("memory.max_usage_in_bytes") or 0) / MIB)
+            cg.remove()
+        return extra
+
+
+class Config:
+    name = ""
+    tiered = True  # runs once per swap tier
+    quick = True   # part of --quick
+    note = ""
+
+    def available(self, ctx):
+        return True, ""
+
+
+class NoAgent(Config):
+    name = "none"
+    tiered = False
+    note = "kernel alone, no memory limit (reference)"
+
+    def prepare(self, ctx, wl, tier):
+        return Prepared(dict(os.environ), runner.CGroup())
+
+
+class CgroupLimit(Config):
+    name = "cgroup"
+    note = "kernel reclaim under a cgroup v1 memory limit"
+
+    def available(self, ctx):
+        return runner.cgroup_v1_available(), "no cgroup v1 memory controller"
+
+    def prepare(self, ctx, wl, tier):
+        return Prepared(dict(os.environ), runner.CGroup(ctx.limit_mib(wl) * MIB))
+
+
+class Uffd(Config):
+    name = "uffd"
+    note = "userfaultfd pager: spinning handler, FIFO-2C reclaim, stride prefetch"
+
+    def lib(self, ctx):
+        return os.path.join(ctx.libdir, "libpf-uffd.so")
+
+    def available(self, ctx):
+        return os.path.isfile(self.lib(ctx)), f"{self.lib(ctx)} not built"
+
+    def prepare(self, ctx, wl, tier):
+        fd, stats = tempfile.mkstemp(prefix="uffd-stats.", dir=ctx.tmpdir)
+        os.close(fd)
+        env = dict(os.environ, LD_PRELOAD=self.lib(ctx), PF_UFFD_STATS=stats,
+                   PF_UFFD_BUDGET_MB=str(ctx.limit_mib(wl)),
+                   PF_UFFD_STORE="file" if tier == "disk" else "lz4",
+                   PF_UFFD_DIR=ctx.store_dir)
+
+        def finish():
+            try:
+                with open(stats) as f:
+                    txt = f.read().split()
+            finally:
+                os.unlink(stats)
+            kv = dict(t.split("=", 1) for t in txt if "=" in t)
+            if not kv:
+                return {"note": "pager wrote no counters"}
+            out = {"swapins_uffd": int(kv["swapins"]),
+                   "offloaded_mib": float(kv["offloaded_mib_peak"]),
+                   "store_mib": float(kv["store_mib_peak"]),
+                   "managed_mib": float(kv["managed_mib_peak"]),
+                   "prefetched": int(kv["prefetched"]),
+                   "agent_cpu_s": None}
+            return out
+
+        # in an unlimited cgroup only to measure it the same way
+        return Prepared(env, runner.CGroup(), finish)
+
+
+# pageflexd slots. The arguments per config are the one place to change when
+# the agent's CLI settles; PF_BENCH_AGENT_ARGS_<NAME> (NAME upper-cased, '-'
+# as '_') overrides them without editing.
+AGENT_CONFIGS = [
+    ("pageflexd-kernel", ["-p", "*=kernel"], True, "agent + shim, kernel policy: delegation overhead"),
+    ("pageflexd-cold-age", ["-a", "*=10"], False, "agent, cold-age reclaim (idle >= 10 s)"),
+    ("pageflexd-lru", ["-p", "*=lru"], False, "agent, LRU reclaim"),
+    ("pageflexd-lfu", ["-p", "*=lfu"], False, "agent, LFU reclaim"),
+    ("pageflexd-hyperbolic", ["-p", "*=hyperbolic"], False, "agent, Hyperbolic reclaim"),
+    ("pageflexd-readahead", ["-p", "*=readahead"], False, "agent, readahead prefetch"),
+    ("pageflexd-leap", ["-p", "*=leap"], False, "agent, Leap prefetch"),
+    ("pageflexd-rules", None, False, "agent, per-region and per-phase rules"),
+]
+RULES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules.conf")
+
+
+_known = {}
+
+
+def known_policies(agent):
+    """The reclaim policies pageflexd accepts, from its own error message
+    for an unknown one (None if it does not say)."""
+    if agent not in _known:
+        try:
+            r = subprocess.run([agent, "-s", "/nonexistent/pfbench/agent.sock", "-p",
+                                "*=pfbench-probe"], capture_output=True, text=True, timeout=10)
+            txt = r.stdout + r.stderr
+        except (OSError, subprocess.TimeoutExpired):
+            txt = ""
+        m = re.search(r"known: ([^)]*)\)", txt)
+        _known[agent] = [x.strip() for x in m.group(1).split(",")] if m else None
+    return _known[agent]
+
+
+class Agent(Config):
+    def __init__(self, name, args, quick, note):
+        self.name, self.args, self.quick, self.note = name, args, quick, note
+
+    def argv_extra(self):
+        env = os.environ.get("PF_BENCH_AGENT_ARGS_" + self.name.upper().replace("-", "_"))
+        if env is not None:
+            return shlex.split(env)
+        if self.args is None:
+            return ["-c", RULES_FILE] if os.path.isfile(RULES_FILE) else None
+        return self.args
+
+    def available(self, ctx):
+        agent = os.path.join(ctx.bindir, "pageflexd")
+        shim = os.path.join(ctx.libdir, "libpageflex.so")
+        if not os.access(agent, os.X_OK):
+            return False, f"{agent} not built yet"
+        if not os.path.isfile(shim):
+            return False, f"{shim} not built yet"
+        extra = self.argv_extra()
+        if extra is None:
+            return False, f"no rules file {RULES_FILE} yet (agent rules format)"
+        if len(extra) == 2 and extra[0] == "-p":
+            known = known_policies(agent)
+            pol = extra[1].split("=", 1)[-1]
+            if known is not None and pol not in known:
+                return False, (f"pageflexd binds reclaim policies {', '.join(known)}; "
+                               f"no '{pol}' yet")
+        return True, ""
+
+    def prepare(self, ctx, wl, tier):
+        d = tempfile.mkdtemp(prefix="agent.", dir=ctx.tmpdir)
+        sock, ctl, log = f"{d}/agent.sock", f"{d}/control.sock", f"{d}/agent.log"
+        argv = [os.path.join(ctx.bindir, "pageflexd"), "-s", sock, "--control", ctl,
+                "-q"] + self.argv_extra()
+        logf = open(log, "w")
+        agent = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT)
+        end = time.monotonic() + 20
+        while not os.path.exists(sock) and agent.poll() is None and time.monotonic() < end:
+            time.sleep(0.05)
+        if not os.path.exists(sock):
+            agent.kill()
+            agent.wait()
+            logf.close()
+            with open(log) as f:
+                raise RuntimeError(f"pageflexd did not start ({shlex.join(argv)}): "
+                                   f"{f.read().strip()[-300:]}")
+        env = dict(os.environ, LD_PRELOAD=os.path.join(ctx.libdir, "libpageflex.so"),
+                   PAGEFLEX_SOCKET=sock)
+
+        def finish():
+            st = runner.proc_stat(agent.pid)
+            agent.send_signal(signal.SIGTERM)
+            try:
+                agent.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+                agent.wait()
+            logf.close()
+            return {"agent_cpu_s": st[1] if st else None}
+
+        limit = ctx.limit_mib(wl) * MIB if tier != "-" and ctx.agent_under_limit else None
+        return Prepared(env, runner.CGroup(limit), finish)
+
+
+def all_configs():
+    return [NoAgent(), CgroupLimit(), Uffd()] + [Agent(*a) for a in AGENT_CONFIGS]
+
+
+# ---- swap tiers ----
+
+class Tiers:
+    """zram: scripts/swap-setup.sh (PageFlex's shared zram swap, priority 100).
+    disk: a swap file of the harness's own (own state dir, so its teardown
+    never touches the shared swap), raised above zram only while the disk
+    runs go, and removed at the end."""
+
+    def __init__(self, src, disk_size="4G"):
+        self.setup = os.path.join(src, "scripts", "swap-setup.sh")
+        self.state = f"/run/pageflex-bench-{os.getpid()}"
+        self.file = f"/var/lib/pageflex/bench-swap-{os.getpid()}"
+        self.disk_size = disk_size
+        self.disk_on = False
+
+    def zram(self):
+        subprocess.run(["bash", self.setup], check=True)
+
+    def _env(self):
+        return dict(os.environ, PAGEFLEX_STATE_DIR=self.state, PAGEFLEX_SWAPFILE=self.file)
+
+    def disk(self):
+        subprocess.run(["bash", self.setup, "--disk", "--no-zram", "--disk-size", self.disk_size],
+                       check=True, env=self._env())
+        # top priority while measuring the disk tier
+        subprocess.run(["swapoff", self.file], check=True)
+        subprocess.run(["swapon", "-p", "1000", self.file], check=True)
+        self.disk_on = True
+
+    def disk_off(self):
+        if self.disk_on:
+            subprocess.run(["bash", self.setup, "--teardown", "--disk-only"], env=self._env(),
+                           check=False)
+            self.disk_on = False
+            shutil.rmtree(self.state, ignore_errors=True)  # ours alone

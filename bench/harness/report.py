@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: MIT
+"""Writes the benchmark's outputs: every run as a CSV row, a Markdown summary
+(medians over repetitions, ratios against the no-agent run of the same
+workload measured in the same session) and PNG bar charts through gnuplot."""
+
+import csv
+import os
+import shutil
+import statistics
+import subprocess
+
+FIELDS = ["tier", "workload", "config", "rep", "status", "runtime_s", "throughput", "unit",
+          "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib", "offloaded_mib", "swapins",
+          "agent_cpu_s", "managed_mib", "store_mib", "prefetched", "checksum", "params", "error"]
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in FIELDS})
+
+
+def med(rows, key):
+    vals = [r[key] for r in rows if r.get(key) not in (None, "")]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, nd=1):
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def summarize(rows):
+    """(tier, workload, config) -> summary dict over its ok repetitions."""
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["tier"], r["workload"], r["config"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        ok = [r for r in rs if r["status"] == "ok"]
+        s = {"n": len(rs), "ok": len(ok), "status": rs[0]["status"] if not ok else "ok",
+             "error": next((r.get("error") for r in rs if r.get("error")), ""),
+             "unit": rs[0].get("unit", "")}
+        if len(ok) < len(rs) and ok:
+            s["status"] = f"{len(rs) - len(ok)} of {len(rs)} FAILED"
+        for k in ("runtime_s", "throughput", "p99_us", "rss_avg_mib", "rss_peak_mib",
+                  "cg_peak_mib", "offloaded_mib", "swapins", "agent_cpu_s", "managed_mib",
+                  "store_mib"):
+            s[k] = med(ok, k)
+        rt = [r["runtime_s"] for r in ok]
+        s["spread"] = (max(rt) - min(rt)) / statistics.median(rt) if len(rt) > 1 else None
+        out[key] = s
+    return out
+
+
+def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs):
+    S = summarize(rows)
+    L = []
+    L.append(f"# PageFlex benchmark: {meta['mode']} run\n")
+    L.append(f"Measured {meta['date']} on {meta['machine']}. {meta['reps']} repetition(s) per "
+             f"cell, run in interleaved order; medians shown. Memory limit / pager budget: "
+             f"{meta['limits']}. Command: `{meta['command']}`.\n")
+    L.append("Ratios are against the `none` run (kernel alone, no limit) of the same workload "
+             "in this session. *slowdown* = runtime / runtime(none); *RSS saved* = "
+             "1 - avg RSS / avg RSS(none). Offloaded = peak VmSwap (kernel) or peak bytes in "
+             "the pager's store (uffd, uncompressed). Swap-ins = major faults (kernel) or "
+             "pages the pager read back from its store (uffd).\n")
+    for tier in tiers:
+        L.append(f"\n## Tier: {tier}\n")
+        L.append("| workload | config | runtime s | slowdown | throughput | p99 µs | avg RSS MiB "
+                 "| RSS saved | peak RSS MiB | offloaded MiB | swap-ins | agent CPU s | status |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for wl in workloads:
+            base = S.get(("-", wl, "none"))
+            for cfg in configs:
+                key = ("-", wl, cfg) if cfg == "none" else (tier, wl, cfg)
+                s = S.get(key)
+                if not s:
+                    continue
+                slow = saved = None
+                if base and base["runtime_s"] and s["runtime_s"]:
+                    slow = s["runtime_s"] / base["runtime_s"]
+                if base and base["rss_avg_mib"] and s["rss_avg_mib"] is not None:
+                    saved = 1 - s["rss_avg_mib"] / base["rss_avg_mib"]
+                status = s["status"]
+                if s.get("error") and status != "ok":
+                    status += ": " + s["error"].replace("|", "/")[:120]
+                if cfg == "uffd" and s.get("managed_mib") is not None and base and \
+                        base["rss_peak_mib"] and s["managed_mib"] < 0.25 * base["rss_peak_mib"]:
+                    status += f" (pager sees only {s['managed_mib']:.0f} MiB)"
+                tp = f"{s['throughput']:.4g} {s['unit']}" if s["throughput"] else "–"
+                L.append(f"| {wl} | {cfg} | {fmt(s['runtime_s'], 2)} | "
+                         f"{fmt(slow, 2) + 'x' if slow else '–'} | {tp} | {fmt(s['p99_us'])} | "
+                         f"{fmt(s['rss_avg_mib'], 0)} | "
+                         f"{fmt(saved * 100, 0) + '%' if saved is not None else '–'} | "
+                         f"{fmt(s['rss_peak_mib'], 0)} | {fmt(s['offloaded_mib'], 0)} | "
+                         f"{fmt(s['swapins'])} | {fmt(s['agent_cpu_s'], 2)} | {status} |")
+    if faultlat:
+        L.append("\n## Per-fault cost (pf-uffd-faultlat)\n")
+        L.append("Mean time per page as the application sees it: first touch of a fresh "
+                 "page, and a scattered re-read of a region twice the budget (so about half "
+                 "the reads fault and evict). Prefetch is off for the uffd re-read.\n")
+        L.append("| setup | first touch µs/page | re-read µs/page | status |")
+        L.append("|---|---:|---:|---|")
+        for f in faultlat:
+            L.append(f"| {f['setup']} | {fmt(f.get('first_touch_us'), 2)} | "
+                     f"{fmt(f.get('reread_us'), 2)} | {f['status']} |")
+    if slots:
+        L.append("\n## Configurations not run\n")
+        L.append("| config | what | status |")
+        L.append("|---|---|---|")
+        for name, note, reason in slots:
+            L.append(f"| {name} | {note} | not available yet: {reason} |")
+    L.append("\n## Plots\n")
+    for tier in tiers:
+        for kind in ("slowdown", "rss"):
+            png = f"{meta['stem']}-{tier}-{kind}.png"
+            if os.path.exists(os.path.join(os.path.dirname(path), png)):
+                L.append(f"![{kind} on {tier}]({png})")
+    with open(path, "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+def plots(outdir, stem, rows, tiers, workloads, configs):
+    """Two clustered bar charts per tier: slowdown and average RSS, by
+    workload, one bar per configuration."""
+    if not shutil.which("gnuplot"):
+        return "gnuplot not installed: no plots"
+    S = summarize(rows)
+    made = 0
+    for tier in tiers:
+        cfgs = [c for c in configs
+                if any(S.get(("-" if c == "none" else tier, w, c)) for w in workloads)]
+        for kind, ylabel in (("slowdown", "runtime / runtime(none)"),
+                             ("rss", "average RSS (MiB)")):
+            dat = os.path.join(outdir, f".{stem}-{tier}-{kind}.dat")
+            lines = ["workload " + " ".join(cfgs)]
+            for wl in workloads:
+                base = S.get(("-", wl, "none"))
+                vals = []
+                for c in cfgs:
+                    s = S.get(("-", wl, c) if c == "none" else (tier, wl, c))
+                    v = None
+                    if s and s["status"] == "ok":
+                        if kind == "slowdown" and base and base["runtime_s"] and s["runtime_s"]:
+                            v = s["runtime_s"] / base["runtime_s"]
+                        elif kind == "rss":
+                            v = s["rss_avg_mib"]
+                    vals.append("NaN" if v is None else f"{v:.4f}")
+                lines.append(wl + " " + " ".join(vals))
+            # drop configurations with no value at all (gnuplot refuses them)
+            cols = list(zip(*[l.split() for l in lines]))
+            keep = [cols[0]] + [c for c in cols[1:] if any(v != "NaN" for v in c[1:])]
+            if len(keep) < 2:
+                continue
+            lines = [" ".join(r) for r in zip(*keep)]
+            ncol = len(keep) - 1
+            with open(dat, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            png = os.path.join(outdir, f"{stem}-{tier}-{kind}.png")
+            script = f"""
+set terminal pngcairo size 1000,480 noenhanced font ',10'
+set output '{png}'
+set title '{kind} by workload, tier {tier}'
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set key top left autotitle columnhead
+set ylabel '{ylabel}'
+set grid ytics
+set yrange [0:*]
+{"set logscale y 2; set yrange [0.5:*]" if kind == "slowdown" else ""}
+plot for [i=2:{ncol + 1}] '{dat}' using i:xtic(1)
+"""
+            r = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
+            os.unlink(dat)
+            if r.returncode == 0:
+                made += 1
+            else:
+                return f"gnuplot failed: {r.stderr.strip()[-200:]}"
+    return f"{made} plots"

@@ -1,0 +1,329 @@
+# SPDX-License-Identifier: MIT
+"""The benchmark's workloads: the bundled C programs (build/bin/pf-wl-*) and
+unmodified real programs (redis-server + redis-benchmark, memcached +
+pf-memc-load, sqlite3). Each run() returns one result dict: status, runtime,
+throughput, p99, checksum and the memory metrics of the measured process.
+Servers run in the configuration's cgroup; their load generators run outside
+it. Every workload checks its data: the bundled ones verify what they read,
+redis and memcached values are compared with what was written, sqlite's query
+answers must match the run without memory pressure."""
+
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import runner
+
+MIB = 1 << 20
+
+
+def parse_result(text):
+    """The RESULT line of a bundled workload as a dict."""
+    for line in text.splitlines():
+        if line.startswith("RESULT "):
+            return dict(tok.split("=", 1) for tok in line.split()[1:] if "=" in tok)
+    return None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=20):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Workload:
+    name = ""
+    kind = "bundled"
+    has_p99 = False
+
+    def available(self, ctx):
+        return True, ""
+
+    def params(self, ctx):
+        return ""
+
+
+class Bundled(Workload):
+    """A pf-wl-* program; sizes (full, quick) in MiB and extra options."""
+
+    def __init__(self, name, full, quick, has_p99=False):
+        self.name, self.full, self.quick, self.has_p99 = name, full, quick, has_p99
+
+    def argv(self, ctx):
+        return [os.path.join(ctx.bindir, f"pf-wl-{self.name}"), "-q"] + (
+            self.quick if ctx.quick else self.full)
+
+    def params(self, ctx):
+        return " ".join(self.argv(ctx)[2:])
+
+    def available(self, ctx):
+        exe = self.argv(ctx)[0]
+        return (os.access(exe, os.X_OK), f"{exe} not built")
+
+    def run(self, ctx, env, cgroup):
+        r = runner.run_measured(self.argv(ctx), env=env, cgroup=cgroup, timeout=ctx.timeout)
+        res = parse_result(r["stdout"]) or {}
+        ok = r["rc"] == 0 and res.get("verify") == "ok"
+        out = {k: r[k] for k in ("rss_avg_mib", "rss_peak_mib", "swap_peak_mib", "majflt")}
+        out.update(status="ok" if ok else "FAIL", runtime_s=float(res.get("runtime_s", r["wall_s"])),
+                   throughput=float(res.get("throughput", 0)), unit=res.get("unit", ""),
+                   p99_us=float(res["p99_us"]) if "p99_us" in res else None,
+                   checksum=res.get("checksum", ""))
+        if not ok:
+            out["error"] = (f"exit {r['rc']}, verify={res.get('verify')}: "
+                            + r["stderr"].strip().splitlines()[-1:][0] if r["stderr"].strip() else
+                            f"exit {r['rc']}, verify={res.get('verify')}")
+        return out
+
+
+class Server(Workload):
+    """Shared life cycle of a server measured under load: start it in the
+    cgroup, sample it, drive it from outside, stop it."""
+
+    kind = "real"
+    has_p99 = True
+
+    def start(self, argv, env, cgroup, port):
+        proc = runner.spawn(argv, env=env, cgroup=cgroup, stdout=subprocess.DEVNULL)
+        if not wait_port(port, proc):
+            proc.kill()
+            _, err = proc.communicate()
+            raise RuntimeError(f"{argv[0]} did not start: {err.strip()[-300:]}")
+        sampler = runner.Sampler(proc.pid)
+        sampler.start()
+        return proc, sampler
+
+    def stop(self, proc, sampler, sig=signal.SIGTERM):
+        sampler.sample()
+        mem = sampler.summary()
+        sampler.stop()
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        mem["majflt"] = sampler.majflt
+        return mem
+
+
+def redis_value(k, size):
+    """Deterministic value of key k: hex digest (little redundancy) + a
+    repeated tail, about 3x compressible like typical cache data."""
+    h = hashlib.blake2b(str(k).encode(), digest_size=64).hexdigest()
+    tail = (f"redis-value-{k}-" * (size // 8 + 1))
+    return (h * 3 + tail)[:size]
+
+
+class Redis(Server):
+    name = "redis"
+
+    def sizes(self, ctx):
+        # keys, requests, value bytes
+        return (60000, 60000, 1000) if ctx.quick else (700000, 600000, 1000)
+
+    def params(self, ctx):
+        k, n, d = self.sizes(ctx)
+        return f"keys={k} requests={n} value={d}B get 90% on 10% of keys"
+
+    def available(self, ctx):
+        for exe in ("redis-server", "redis-benchmark", "redis-cli"):
+            if not shutil.which(exe):
+                return False, f"{exe} not installed (apt-get install redis-server redis-tools)"
+        return True, ""
+
+    def run(self, ctx, env, cgroup):
+        keys, requests, size = self.sizes(ctx)
+        port = free_port()
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", ctx.tmpdir, "--protected-mode", "yes",
+                "--daemonize", "no", "--logfile", ""]
+        proc, sampler = self.start(argv, env, cgroup, port)
+        try:
+            t0 = time.monotonic()
+            self.load(port, keys, size)
+            t1 = time.monotonic()
+            # skew: 90% of the gets go to the first 10% of the keyspace
+            hot = max(1, keys // 10)
+            common = ["redis-benchmark", "-p", str(port), "-t", "get", "-c", "4", "--csv",
+                      "--precision", "3"]
+            b_hot = subprocess.Popen(common + ["-r", str(hot), "-n", str(requests * 9 // 10)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            b_all = subprocess.Popen(common + ["-r", str(keys), "-n", str(requests // 10)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            o_hot, e_hot = b_hot.communicate(timeout=ctx.timeout)
+            o_all, e_all = b_all.communicate(timeout=ctx.timeout)
+            t2 = time.monotonic()
+            if b_hot.returncode or b_all.returncode:
+                raise RuntimeError(f"redis-benchmark failed: {(e_hot + e_all).strip()[-300:]}")
+            p99 = max(self.csv_p99(o_hot), self.csv_p99(o_all))
+            checksum, bad = self.verify(port, keys, size)
+        finally:
+            mem = self.stop(proc, sampler)
+        out = dict(mem, runtime_s=t2 - t0, throughput=requests / (t2 - t1), unit="gets/s",
+                   p99_us=p99 * 1000, checksum=checksum, status="ok" if not bad else "FAIL")
+        if bad:
+            out["error"] = bad
+        return out
+
+    @staticmethod
+    def csv_p99(text):
+        lines = [l for l in text.splitlines() if l.strip()]
+        head = [h.strip('"') for h in lines[0].split(",")]
+        row = [v.strip('"') for v in lines[-1].split(",")]
+        return float(row[head.index("p99_latency_ms")])
+
+    def load(self, port, keys, size):
+        """SET key:%012d for every key through redis-cli --pipe."""
+        p = subprocess.Popen(["redis-cli", "-p", str(port), "--pipe"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        chunk = []
+        for k in range(keys):
+            key = f"key:{k:012d}"
+            v = redis_value(k, size)
+            chunk.append(f"*3\r\n$3\r\nSET\r\n${len(key)}\r\n{key}\r\n${len(v)}\r\n{v}\r\n")
+            if len(chunk) == 4096:
+                p.stdin.write("".join(chunk).encode())
+                chunk = []
+        p.stdin.write("".join(chunk).encode())
+        p.stdin.close()
+        out = p.stdout.read().decode()
+        p.wait()
+        if p.returncode or "errors: 0" not in out:
+            raise RuntimeError(f"redis load failed: {out.strip()[-200:]}")
+
+    def verify(self, port, keys, size):
+        """DBSIZE and 2000 values spread over the keyspace, compared with
+        what was written; the checksum is over those values."""
+        sample = [(i * 7919) % keys for i in range(min(2000, keys))]
+        cmds = "DBSIZE\n" + "".join(f"GET key:{k:012d}\n" for k in sample)
+        r = subprocess.run(["redis-cli", "-p", str(port)], input=cmds, capture_output=True,
+                           text=True, timeout=120)
+        lines = r.stdout.splitlines()
+        h = hashlib.sha256()
+        if not lines or lines[0].strip().split()[-1] != str(keys):
+            return "", f"DBSIZE is {lines[:1]}, want {keys}"
+        bad = 0
+        for k, got in zip(sample, lines[1:]):
+            want = redis_value(k, size)
+            bad += got != want
+            h.update(got.encode())
+        if bad or len(lines) - 1 != len(sample):
+            return "", f"{bad} of {len(sample)} sampled values differ from what was written"
+        return "0x" + h.hexdigest()[:16], ""
+
+
+class Memcached(Server):
+    name = "memcached"
+
+    def sizes(self, ctx):
+        return (64, 40000) if ctx.quick else (768, 300000)  # MiB of values, ops
+
+    def params(self, ctx):
+        mib, ops = self.sizes(ctx)
+        return f"values={mib}MiB ops={ops} zipf=0.99 get/set 90/10"
+
+    def available(self, ctx):
+        if not shutil.which("memcached"):
+            return False, "memcached not installed"
+        exe = os.path.join(ctx.bindir, "pf-memc-load")
+        return os.access(exe, os.X_OK), f"{exe} not built"
+
+    def run(self, ctx, env, cgroup):
+        mib, ops = self.sizes(ctx)
+        port = free_port()
+        argv = ["memcached", "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-t", "1",
+                "-m", str(mib * 3), "-u", "root"]
+        proc, sampler = self.start(argv, env, cgroup, port)
+        try:
+            r = subprocess.run([os.path.join(ctx.bindir, "pf-memc-load"), "-q", "-P", str(port),
+                                "-s", str(mib), "-n", str(ops)], capture_output=True, text=True,
+                               timeout=ctx.timeout)
+        finally:
+            mem = self.stop(proc, sampler)
+        res = parse_result(r.stdout) or {}
+        ok = r.returncode == 0 and res.get("verify") == "ok"
+        out = dict(mem, status="ok" if ok else "FAIL",
+                   runtime_s=float(res.get("runtime_s", 0)),
+                   throughput=float(res.get("throughput", 0)), unit="ops/s",
+                   p99_us=float(res.get("p99_us", 0)), checksum=res.get("checksum", ""))
+        if not ok:
+            out["error"] = f"pf-memc-load exit {r.returncode}: {r.stderr.strip()[-300:]}"
+        return out
+
+
+class Sqlite(Workload):
+    name = "sqlite"
+    kind = "real"
+
+    def rows(self, ctx):
+        return 60000 if ctx.quick else 800000
+
+    def params(self, ctx):
+        return f"rows={self.rows(ctx)} (~1 KiB each, in-memory db), then point and range queries"
+
+    def available(self, ctx):
+        return bool(shutil.which("sqlite3")), "sqlite3 not installed"
+
+    def script(self, n):
+        q = n  # point lookups
+        return f"""
+PRAGMA journal_mode=OFF;
+PRAGMA synchronous=OFF;
+PRAGMA cache_size=-2000000;
+CREATE TABLE t(k INTEGER PRIMARY KEY, a INTEGER, v TEXT);
+WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < {n - 1})
+INSERT INTO t SELECT x, (x * 2654435761) % 1000003,
+  printf('%08x', (x * 2654435761) % 4294967296) || replace(hex(zeroblob(100)), '00',
+  printf('%04x', x % 65536)) || printf('%.500c', 'v') FROM c;
+CREATE INDEX ta ON t(a);
+WITH RECURSIVE q(i, key) AS (SELECT 0, 12345 UNION ALL
+  SELECT i + 1, (key * 1103515245 + 12345) % {n} FROM q WHERE i < {q})
+SELECT count(*), sum(length(v)), sum(a) FROM q JOIN t ON t.k = q.key;
+SELECT count(*), sum(k) FROM t WHERE a BETWEEN 1000 AND 300000;
+SELECT count(*), sum(length(v)) FROM t WHERE v LIKE '%ffff%';
+"""
+
+    def run(self, ctx, env, cgroup):
+        n = self.rows(ctx)
+        r = runner.run_measured(["sqlite3", ":memory:"], env=env, cgroup=cgroup,
+                                timeout=ctx.timeout, stdin_data=self.script(n))
+        out = {k: r[k] for k in ("rss_avg_mib", "rss_peak_mib", "swap_peak_mib", "majflt")}
+        lines = r["stdout"].split()[-3:]  # the three query answers
+        ok = r["rc"] == 0 and len(lines) == 3 and lines[0].split("|")[0] == str(n + 1)
+        out.update(status="ok" if ok else "FAIL", runtime_s=r["wall_s"],
+                   throughput=n / r["wall_s"], unit="rows/s", p99_us=None,
+                   checksum="0x" + hashlib.sha256(" ".join(lines).encode()).hexdigest()[:16])
+        if not ok:
+            out["error"] = f"sqlite3 exit {r['rc']}: {r['stderr'].strip()[-300:]} {lines}"
+        return out
+
+
+def all_workloads():
+    return [
+        Bundled("seq", ["-s", "1024", "-p", "3"], ["-s", "128", "-p", "3"]),
+        Bundled("stride", ["-s", "1024", "-p", "3"], ["-s", "128", "-p", "3"]),
+        Bundled("kv", ["-s", "1024", "-n", "2000000"], ["-s", "128", "-n", "200000"], True),
+        Bundled("phase", ["-s", "1024", "-n", "4000000"], ["-s", "128", "-n", "400000"], True),
+        Bundled("pagerank", ["-s", "1024", "-p", "3"], ["-s", "128", "-p", "2"]),
+        Redis(),
+        Memcached(),
+        Sqlite(),
+    ]
