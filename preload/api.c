@@ -61,7 +61,8 @@ PF_EXPORT void pageflex_tag_scope_begin(const char *name)
 	}
 	if (scope_depth < SCOPE_DEPTH)
 		scope_stack[scope_depth] = a;
-	scope_depth++;
+	if (!scope_depth++)
+		pf_heap_scope_enter();
 	pf_scope_arena = a;
 	pf_scope_name = pf_scope_tag(a);
 }
@@ -72,7 +73,8 @@ PF_EXPORT void pageflex_tag_scope_end(void)
 
 	if (!scope_depth)
 		return;
-	scope_depth--;
+	if (!--scope_depth)
+		pf_heap_scope_leave();
 	a = scope_depth && scope_depth <= SCOPE_DEPTH ? scope_stack[scope_depth - 1] : 0;
 	pf_scope_arena = a;
 	pf_scope_name = pf_scope_tag(a);

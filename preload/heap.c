@@ -11,8 +11,8 @@
  * libjemalloc.so.2. Until then (the first calls, from the loader), the
  * forwarding goes to jemalloc's unique non-standard API (mallocx & co).
  *
- * Fast path: a size compare and a thread-local load, then jemalloc's own
- * malloc. Only large allocations (>= PAGEFLEX_LARGE_ALLOC) and allocations
+ * Fast path: one size compare, then jemalloc's own malloc. Only large
+ * allocations (>= PAGEFLEX_LARGE_ALLOC) and allocations
  * inside a pageflex_tag_scope take the slow path, which picks an arena
  * (call-site arena, scope arena) and calls mallocx(MALLOCX_ARENA).
  */
@@ -154,6 +154,43 @@ void pf_heap_resolve(void)
 	dlclose(h);
 }
 
+/*
+ * The fast path compares the size with pf_fast_limit only: the large-alloc
+ * threshold while no thread is inside a tag scope, 0 while any thread is.
+ * The slow path then decides per thread (scope, size) and falls back to
+ * jemalloc's own entry point when no arena applies.
+ */
+size_t pf_fast_limit = SIZE_MAX;
+static _Atomic unsigned scopes_active;
+
+static void update_fast_limit(void)
+{
+	for (;;) {
+		bool any = atomic_load(&scopes_active) != 0;
+
+		__atomic_store_n(&pf_fast_limit, any ? 0 : pf_large_threshold, __ATOMIC_SEQ_CST);
+		if ((atomic_load(&scopes_active) != 0) == any)
+			return;
+	}
+}
+
+void pf_heap_scope_enter(void)
+{
+	atomic_fetch_add(&scopes_active, 1);
+	update_fast_limit();
+}
+
+void pf_heap_scope_leave(void)
+{
+	atomic_fetch_sub(&scopes_active, 1);
+	update_fast_limit();
+}
+
+void pf_heap_enable(void)
+{
+	update_fast_limit();
+}
+
 /* Arena flags for an allocation of n bytes from here, or 0 for the default. */
 static int arena_flags(size_t n)
 {
@@ -170,26 +207,29 @@ static int arena_flags(size_t n)
 	return a ? (int)MALLOCX_ARENA(a - 1) | MALLOCX_TCACHE_NONE : 0;
 }
 
-static __attribute__((noinline)) void *slow_alloc(size_t n, size_t align, int extra)
+static void *alloc_flags(size_t n, int flags)
 {
-	int flags = arena_flags(n) | extra;
-	void *p;
+	void *p = mallocx(n ? n : 1, flags);
 
-	if (align)
-		flags |= MALLOCX_ALIGN(align);
-	p = mallocx(n ? n : 1, flags);
 	if (!p)
 		errno = ENOMEM;
 	return p;
 }
 
-#define SLOW(n) unlikely((n) >= pf_large_threshold || pf_scope_arena)
+static __attribute__((noinline)) void *slow_malloc(size_t n)
+{
+	int f = arena_flags(n);
+
+	return f ? alloc_flags(n, f) : real.malloc(n);
+}
+
+#define FAST(n) likely((n) < pf_fast_limit)
 
 PF_EXPORT void *malloc(size_t n)
 {
-	if (SLOW(n))
-		return slow_alloc(n, 0, 0);
-	return real.malloc(n);
+	if (FAST(n))
+		return real.malloc(n);
+	return slow_malloc(n);
 }
 
 PF_EXPORT void free(void *p)
@@ -200,21 +240,23 @@ PF_EXPORT void free(void *p)
 PF_EXPORT void *calloc(size_t a, size_t b)
 {
 	size_t n;
+	int f;
 
-	if (__builtin_mul_overflow(a, b, &n) || !SLOW(n))
+	if (__builtin_mul_overflow(a, b, &n) || FAST(n) || !(f = arena_flags(n)))
 		return real.calloc(a, b);
-	return slow_alloc(n, 0, MALLOCX_ZERO);
+	return alloc_flags(n, f | MALLOCX_ZERO);
 }
 
 PF_EXPORT void *realloc(void *p, size_t n)
 {
 	void *q;
+	int f;
 
-	if (!SLOW(n) || !n)
+	if (FAST(n) || !n || !(f = arena_flags(n)))
 		return real.realloc(p, n);
 	if (!p)
-		return slow_alloc(n, 0, 0);
-	q = rallocx(p, n, arena_flags(n));
+		return alloc_flags(n, f);
+	q = rallocx(p, n, f);
 	if (!q)
 		errno = ENOMEM;
 	return q;
@@ -234,10 +276,11 @@ PF_EXPORT void *reallocarray(void *p, size_t a, size_t b)
 PF_EXPORT int posix_memalign(void **pp, size_t align, size_t n)
 {
 	void *p;
+	int f;
 
-	if (!SLOW(n) || !align_ok(align) || align < sizeof(void *))
+	if (FAST(n) || !align_ok(align) || align < sizeof(void *) || !(f = arena_flags(n)))
 		return real.posix_memalign(pp, align, n);
-	p = slow_alloc(n, align, 0);
+	p = alloc_flags(n, f | MALLOCX_ALIGN(align));
 	if (!p)
 		return ENOMEM;
 	*pp = p;
@@ -246,23 +289,29 @@ PF_EXPORT int posix_memalign(void **pp, size_t align, size_t n)
 
 PF_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	if (!SLOW(n) || !align_ok(align))
+	int f;
+
+	if (FAST(n) || !align_ok(align) || !(f = arena_flags(n)))
 		return real.aligned_alloc(align, n);
-	return slow_alloc(n, align, 0);
+	return alloc_flags(n, f | MALLOCX_ALIGN(align));
 }
 
 PF_EXPORT void *memalign(size_t align, size_t n)
 {
-	if (!SLOW(n) || !align_ok(align))
+	int f;
+
+	if (FAST(n) || !align_ok(align) || !(f = arena_flags(n)))
 		return real.memalign(align, n);
-	return slow_alloc(n, align, 0);
+	return alloc_flags(n, f | MALLOCX_ALIGN(align));
 }
 
 PF_EXPORT void *valloc(size_t n)
 {
-	if (!SLOW(n))
+	int f;
+
+	if (FAST(n) || !(f = arena_flags(n)))
 		return real.valloc(n);
-	return slow_alloc(n, PF_PAGE, 0);
+	return alloc_flags(n, f | MALLOCX_ALIGN(PF_PAGE));
 }
 
 PF_EXPORT void *pvalloc(size_t n)

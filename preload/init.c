@@ -146,6 +146,7 @@ void pf_disable(const char *why)
 	if (atomic_exchange(&pf_state, PF_DISABLED) != PF_DISABLED)
 		pf_warn("disabled: %s; the program runs without PageFlex", why);
 	pf_large_threshold = SIZE_MAX;
+	pf_heap_enable();
 }
 
 static bool init_slow(void)
@@ -227,6 +228,7 @@ __attribute__((constructor)) static void pf_constructor(void)
 		goto out;
 	}
 	pf_large_threshold = pf_cfg.large_alloc;
+	pf_heap_enable();
 out:
 	pf_in_hook--;
 }

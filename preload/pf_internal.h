@@ -138,6 +138,11 @@ PF_HIDDEN const char *pf_exe_path(void);
 
 /* ---- heap (heap.c, arenas.c) ---- */
 PF_HIDDEN void pf_heap_resolve(void);
+/* Size at which malloc leaves its fast path (see heap.c). */
+extern PF_HIDDEN size_t pf_fast_limit;
+PF_HIDDEN void pf_heap_enable(void);
+PF_HIDDEN void pf_heap_scope_enter(void);
+PF_HIDDEN void pf_heap_scope_leave(void);
 PF_HIDDEN int pf_arenas_init(void);
 /* Arena for a large allocation from the current call site (index + 1), or 0. */
 PF_HIDDEN unsigned pf_site_arena(void);

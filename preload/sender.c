@@ -363,7 +363,7 @@ static unsigned cycle(uint64_t *next_try)
 		disconnect("resynchronising after lost events");
 	if (atomic_load(&connected) && !n) {
 		/* Idle: notice an agent that went away, to reconnect and replay. */
-		struct pollfd p = { .fd = sock, .events = 0 };
+		struct pollfd p = {.fd = sock, .events = 0};
 
 		if (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
 			disconnect("agent hung up");
@@ -410,7 +410,9 @@ int pf_sender_start(void)
 	 * everything the program does from now on reaches it as it happens.
 	 */
 	pthread_mutex_lock(&table_mu);
-	try_connect();
+	/* Registered at once, even if the process _exit()s before the thread runs. */
+	if (try_connect())
+		send_packet();
 	atomic_store(&attempted, true);
 	pthread_mutex_unlock(&table_mu);
 
@@ -438,7 +440,8 @@ void pf_sender_flush(long timeout_ms)
 	 */
 	bool quiet = pf_cfg.log < PF_LOG_DEBUG;
 
-	if (!atomic_load(&running) || (quiet && !atomic_load(&connected) && atomic_load(&attempted)))
+	if (!atomic_load(&running) ||
+	    (quiet && !atomic_load(&connected) && atomic_load(&attempted)))
 		return;
 	deadline = now_ms() + (uint64_t)timeout_ms;
 	pf_ring_kick();
