@@ -4,11 +4,13 @@
  * processes. PageFlex's OnPageFault and OnPageScanned events, rebuilt from
  * stock hooks (DESIGN.md §3):
  *
- *  - region lookup: proc_regions is a hash of maps, tgid -> that process's
- *    sorted array of ranges; a bounded binary search finds the region id.
- *    One entry per region (an LPM trie needs up to ~2x52 prefixes per
- *    unaligned range), and user space swaps a whole table atomically by
- *    writing the idle one of two arrays and repointing the outer map.
+ *  - region lookup: a bitmap of managed tgids (one load rejects every
+ *    other process's fault), then proc_info (hash: tgid -> where its table
+ *    is) and a bounded binary search of its sorted ranges in region_ents,
+ *    one flat array, so every lookup is inlined by the verifier. One entry
+ *    per region (an LPM trie needs up to ~2x52 prefixes per unaligned range
+ *    and costs a trie walk per fault); user space writes a new table into
+ *    the process's idle bank and swaps it in with one proc_info update.
  *  - pf_fault (tp_btf/page_fault_user): managed processes only. Reads the
  *    faulting PTE through the calibrated direct map: none = first touch,
  *    swap entry = swap fault (a refault). Per-region per-CPU counters;
@@ -63,19 +65,24 @@ __u64 xlate_va = 0;
 __u64 xlate_entry = 0;
 __s32 xlate_level = 0;
 
-struct region_table {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, PFA_PROC_TABLE);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct pfa_region_ent));
-};
+/* Managed tgids, one bit each. */
+__u64 managed_bits[PFA_PID_MAX / 64] = {};
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PFA_MAX_PROCS);
 	__type(key, __u32);
-	__array(values, struct region_table);
-} proc_regions SEC(".maps");
+	__type(value, struct pfa_proc_info);
+} proc_info SEC(".maps");
+
+/* All region tables: 2 banks of PFA_PROC_TABLE entries per process slot
+ * (max_entries set by the agent from its --max-procs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pfa_region_ent);
+} region_ents SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -137,21 +144,28 @@ struct {
 
 /* ---- region lookup ---- */
 
-static __always_inline __u32 region_find(void *tab, __u64 addr)
+static __always_inline bool managed(__u32 tgid)
 {
+	/* pids are < PID_MAX_LIMIT = PFA_PID_MAX: the mask only satisfies the verifier. */
+	return (managed_bits[(tgid / 64) & (PFA_PID_MAX / 64 - 1)] >> (tgid % 64)) & 1;
+}
+
+static __always_inline __u32 region_find(__u32 tgid, __u64 addr)
+{
+	struct pfa_proc_info *pi = bpf_map_lookup_elem(&proc_info, &tgid);
 	struct pfa_region_ent *e;
-	__u32 k = 0, lo = 1, hi, mid;
+	__u32 lo, hi, mid;
 	int i;
 
-	e = bpf_map_lookup_elem(tab, &k);
-	if (!e)
+	if (!pi)
 		return PFA_NO_REGION;
-	hi = (__u32)e->start + 1;
+	lo = pi->base;
+	hi = pi->base + pi->n;
 	for (i = 0; i < PFA_SEARCH_STEPS; i++) {
 		if (lo >= hi)
 			break;
 		mid = (lo + hi) / 2;
-		e = bpf_map_lookup_elem(tab, &mid);
+		e = bpf_map_lookup_elem(&region_ents, &mid);
 		if (!e)
 			return PFA_NO_REGION;
 		if (addr < e->start)
@@ -324,14 +338,12 @@ int BPF_PROG(pf_fault, unsigned long address, struct pt_regs *regs, unsigned lon
 	struct pfa_region_stats *st;
 	struct task_struct *task;
 	struct pending *p;
-	void *tab;
 	__u32 id;
 	int cls;
 
-	tab = bpf_map_lookup_elem(&proc_regions, &tgid);
-	if (!tab || fault_depth == 1)
+	if (!managed(tgid) || fault_depth == 1)
 		return 0;
-	id = region_find(tab, address);
+	id = region_find(tgid, address);
 	if (id == PFA_NO_REGION || fault_depth == 2)
 		return 0;
 	st = bpf_map_lookup_elem(&region_stats, &id);
@@ -372,13 +384,11 @@ int pf_major(struct bpf_perf_event_data *ctx)
 	struct task_struct *task;
 	struct pending *p;
 	__u64 addr = ctx->addr;
-	void *tab;
 	__u32 id;
 
-	tab = bpf_map_lookup_elem(&proc_regions, &tgid);
-	if (!tab)
+	if (!managed(tgid))
 		return 0;
-	id = region_find(tab, addr);
+	id = region_find(tgid, addr);
 	if (id == PFA_NO_REGION)
 		return 0;
 	st = bpf_map_lookup_elem(&region_stats, &id);

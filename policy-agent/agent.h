@@ -31,6 +31,7 @@ struct pf_opts {
 	const char *config;
 	uint64_t scan_interval_ms; /* 0: derived from the smallest cold age */
 	uint64_t scan_capacity_pages;
+	uint32_t max_procs;
 	bool stream_first_touch;
 };
 extern struct pf_opts pf_opts;

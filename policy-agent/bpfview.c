@@ -42,6 +42,8 @@ static uint32_t *states;
 const uint64_t *pf_bpf_scan_words;
 static size_t reqs_sz, words_sz, states_sz;
 static struct pf_bpf_opts opts;
+static uint32_t max_procs;
+static uint8_t slot_used[PFA_MAX_PROCS];
 static char dmap_err[256] = "not calibrated";
 static bool dmap_ok;
 
@@ -262,6 +264,11 @@ int pf_bpf_open(const struct pf_bpf_opts *o)
 		pf_err("failed to open the BPF object: %s", strerror(-rc));
 		return rc;
 	}
+	max_procs = o->max_procs ? o->max_procs : 64;
+	if (max_procs > PFA_MAX_PROCS)
+		max_procs = PFA_MAX_PROCS;
+	memset(slot_used, 0, sizeof(slot_used));
+	bpf_map__set_max_entries(skel->maps.region_ents, max_procs * 2 * PFA_PROC_TABLE);
 	chunks = o->capacity_pages / PFA_CHUNK_PAGES;
 	if (!chunks)
 		chunks = 1;
@@ -388,78 +395,96 @@ int pf_bpf_pt_levels(void)
 	return skel && dmap_ok ? (int)skel->bss->pt_levels : 0;
 }
 
-static int new_table(void)
+uint32_t pf_bpf_max_procs(void)
 {
-	return bpf_map_create(BPF_MAP_TYPE_ARRAY, "pf_regions", sizeof(uint32_t),
-			      sizeof(struct pfa_region_ent), PFA_PROC_TABLE, NULL);
+	return max_procs;
+}
+
+static int set_info(pid_t pid, uint32_t base, uint32_t n)
+{
+	struct pfa_proc_info pi = {.base = base, .n = n};
+	uint32_t key = (uint32_t)pid;
+
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.proc_info), &key, &pi, BPF_ANY) ? -errno :
+											    0;
+}
+
+static uint32_t bank_base(const struct pf_bpf_proc *bp, int bank)
+{
+	return ((uint32_t)bp->slot * 2 + (uint32_t)bank) * PFA_PROC_TABLE;
 }
 
 int pf_bpf_proc_add(struct pf_bpf_proc *bp, pid_t pid)
 {
-	uint32_t key = (uint32_t)pid;
+	uint32_t i;
 	int rc;
 
-	bp->tab[0] = new_table();
-	bp->tab[1] = new_table();
+	bp->slot = -1;
+	if (pid <= 0 || (uint32_t)pid >= PFA_PID_MAX)
+		return -EINVAL;
+	for (i = 0; i < max_procs; i++)
+		if (!slot_used[i])
+			break;
+	if (i == max_procs)
+		return -ENOSPC;
+	bp->slot = (int)i;
 	bp->active = 0;
-	if (bp->tab[0] < 0 || bp->tab[1] < 0) {
-		rc = -errno;
-		goto fail;
+	rc = set_info(pid, bank_base(bp, 0), 0);
+	if (rc) {
+		bp->slot = -1;
+		return rc;
 	}
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.proc_regions), &key, &bp->tab[0], BPF_ANY)) {
-		rc = -errno;
-		goto fail;
-	}
+	slot_used[i] = 1;
+	__atomic_or_fetch(&skel->bss->managed_bits[pid / 64], 1ull << (pid % 64), __ATOMIC_RELAXED);
 	return 0;
-fail:
-	if (bp->tab[0] >= 0)
-		close(bp->tab[0]);
-	if (bp->tab[1] >= 0)
-		close(bp->tab[1]);
-	bp->tab[0] = bp->tab[1] = -1;
-	return rc;
 }
 
 void pf_bpf_proc_del(struct pf_bpf_proc *bp, pid_t pid)
 {
 	uint32_t key = (uint32_t)pid;
 
-	if (bp->tab[0] < 0)
+	if (bp->slot < 0)
 		return;
-	bpf_map_delete_elem(bpf_map__fd(skel->maps.proc_regions), &key);
-	close(bp->tab[0]);
-	close(bp->tab[1]);
-	bp->tab[0] = bp->tab[1] = -1;
+	__atomic_and_fetch(&skel->bss->managed_bits[pid / 64], ~(1ull << (pid % 64)),
+			   __ATOMIC_RELAXED);
+	bpf_map_delete_elem(bpf_map__fd(skel->maps.proc_info), &key);
+	slot_used[bp->slot] = 0;
+	bp->slot = -1;
 }
 
 int pf_bpf_proc_sync(struct pf_bpf_proc *bp, pid_t pid, const struct pf_rtable *t)
 {
-	uint32_t key = (uint32_t)pid, count = (uint32_t)t->n + 1, i;
 	int idle = bp->active ^ 1, rc = 0;
-	struct pfa_region_ent *vals;
-	uint32_t *keys;
+	uint32_t base = bank_base(bp, idle), count = (uint32_t)t->n, i;
+	struct pfa_region_ent *vals = NULL;
+	uint32_t *keys = NULL;
 
-	keys = malloc(count * sizeof(*keys));
-	vals = calloc(count, sizeof(*vals));
-	if (!keys || !vals) {
-		rc = -ENOMEM;
-		goto out;
+	if (bp->slot < 0)
+		return -EINVAL;
+	if (t->n > PFA_PROC_TABLE)
+		return -E2BIG;
+	if (count) {
+		keys = malloc(count * sizeof(*keys));
+		vals = calloc(count, sizeof(*vals));
+		if (!keys || !vals) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (i = 0; i < count; i++) {
+			keys[i] = base + i;
+			vals[i].start = t->p[i].start;
+			vals[i].end = t->p[i].end;
+			vals[i].id = t->p[i].ri->id;
+		}
+		if (bpf_map_update_batch(bpf_map__fd(skel->maps.region_ents), keys, vals, &count,
+					 NULL)) {
+			rc = -errno;
+			goto out;
+		}
 	}
-	for (i = 0; i < count; i++)
-		keys[i] = i;
-	vals[0].start = t->n;
-	for (i = 0; i < t->n; i++) {
-		vals[i + 1].start = t->p[i].start;
-		vals[i + 1].end = t->p[i].end;
-		vals[i + 1].id = t->p[i].ri->id;
-	}
-	if (bpf_map_update_batch(bp->tab[idle], keys, vals, &count, NULL) ||
-	    bpf_map_update_elem(bpf_map__fd(skel->maps.proc_regions), &key, &bp->tab[idle],
-				BPF_ANY)) {
-		rc = -errno;
-		goto out;
-	}
-	bp->active = idle;
+	rc = set_info(pid, base, (uint32_t)t->n);
+	if (!rc)
+		bp->active = idle;
 out:
 	free(keys);
 	free(vals);

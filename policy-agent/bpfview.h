@@ -18,6 +18,7 @@
 
 struct pf_bpf_opts {
 	uint64_t capacity_pages; /* per-page slots (scanner results and policy state) */
+	uint32_t max_procs; /* managed processes (0: 64) */
 	bool stream_first_touch;
 	/* Called for each fault event consumed from the ring buffer. */
 	void (*on_event)(const struct pfa_event *ev, void *arg);
@@ -41,11 +42,12 @@ const char *pf_bpf_dmap_error(void);
 uint64_t pf_bpf_dmap_base(void);
 int pf_bpf_pt_levels(void);
 
-/* Region tables: one pair of BPF arrays per process. */
+/* Region tables: two banks of region_ents per process slot. */
 struct pf_bpf_proc {
-	int tab[2];
+	int slot; /* -1: none */
 	int active;
 };
+uint32_t pf_bpf_max_procs(void);
 int pf_bpf_proc_add(struct pf_bpf_proc *bp, pid_t pid);
 void pf_bpf_proc_del(struct pf_bpf_proc *bp, pid_t pid);
 /* Writes the table into the idle array and swaps it in. 0 or -errno. */

@@ -72,6 +72,7 @@ static void usage(FILE *f)
 		"  -p, --policy TAG=NAME    bind another reclaim policy to regions tagged TAG\n"
 		"  -i, --scan-interval MS   scan period (default: the smallest cold age / 4)\n"
 		"      --scan-capacity GIB  memory whose pages can be tracked (default 16)\n"
+		"      --max-procs N        managed processes (default 64, at most 1024)\n"
 		"      --stream-first-touch also stream first-touch faults to the agent\n"
 		"  -v, --verbose            more log (repeat for libbpf's)\n"
 		"  -q, --quiet              errors and warnings only\n"
@@ -93,6 +94,7 @@ static int parse_args(int argc, char **argv)
 		{"policy", required_argument, NULL, 'p'},
 		{"scan-interval", required_argument, NULL, 'i'},
 		{"scan-capacity", required_argument, NULL, 'K'},
+		{"max-procs", required_argument, NULL, 'P'},
 		{"stream-first-touch", no_argument, NULL, 'F'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -277,6 +279,7 @@ int main(int argc, char **argv)
 	}
 	pf_regions_on_new_id = pf_bpf_region_reset;
 	bo.capacity_pages = pf_opts.scan_capacity_pages;
+	bo.max_procs = pf_opts.max_procs;
 	bo.stream_first_touch = pf_opts.stream_first_touch;
 	bo.on_event = on_event;
 	if (pf_bpf_open(&bo))

@@ -28,7 +28,7 @@ struct pf_proc *pf_proc_new(pid_t pid, const char *exe, size_t exe_len, int *err
 	struct pf_proc *p;
 	int rc;
 
-	if (nprocs == PFA_MAX_PROCS) {
+	if (nprocs == pf_bpf_max_procs()) {
 		*err = -ENOSPC;
 		return NULL;
 	}

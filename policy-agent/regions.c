@@ -112,7 +112,7 @@ static int reserve(struct pf_rtable *t, size_t extra)
 	size_t cap;
 	struct pf_piece *p;
 
-	if (t->n + extra > PFA_PROC_TABLE - 1)
+	if (t->n + extra > PFA_PROC_TABLE)
 		return -ENOSPC;
 	if (t->n + extra <= t->cap)
 		return 0;

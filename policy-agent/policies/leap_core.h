@@ -71,6 +71,8 @@ struct leap_region {
 	__u64 start, end;
 	__u32 max_pw; /* 0: region slot unused */
 	__u32 id; /* the agent's region id, echoed in events */
+	__u32 tgid; /* process the range belongs to */
+	__u32 pad;
 };
 
 /* A prefetch decision from the fault path (ring buffer record). */

@@ -71,7 +71,7 @@ Test(scanner, every_third_page_of_256mib_exact, .timeout = 120)
 	volatile unsigned char *buf;
 	size_t i, acc = 0, bad = 0, swapped = 0, nout = 0;
 	uint64_t *pm, slot0;
-	int err, pidfd;
+	int err, pidfd, attempt;
 
 	TU_SKIP_UNLESS(tu_ensure_swap());
 	setup_bpf();
@@ -84,23 +84,41 @@ Test(scanner, every_third_page_of_256mib_exact, .timeout = 120)
 	ri = pf_rt_map(&t, (uintptr_t)buf, len, PFW_KIND_ANON, 3, "t", 1, "", 0, 0, &err);
 	cr_assert_not_null(ri);
 
-	/* Clear the accessed bits, then touch every 3rd page. */
-	advise(pidfd, PF_ADV_COLD, (void *)buf, len);
-	for (i = 0; i < npages; i += 3)
-		(void)buf[i * PG];
-	cr_assert_eq(pf_scan_proc(getpid(), &t), 0);
-	slot0 = pf_rinfo_slot(ri, (uintptr_t)buf);
-	for (i = 0; i < npages; i++) {
-		unsigned nib = pf_bpf_scan_nibble(slot0 + i);
-		bool want = i % 3 == 0;
+	/*
+	 * Clear the accessed bits, then touch every 3rd page. The machine's DAMON
+	 * reclaimer samples physical pages by clearing their accessed bits, so
+	 * once in a while it hides one of our touches: up to 3 attempts, and a
+	 * page reported accessed that was not touched (which nothing but a bug
+	 * can cause) always fails.
+	 */
+	for (attempt = 1; attempt <= 3; attempt++) {
+		size_t missed = 0, extra = 0, absent = 0;
 
-		acc += !!(nib & PFA_PG_ACCESSED);
-		if (!!(nib & PFA_PG_ACCESSED) != want || !(nib & PFA_PG_PRESENT))
-			bad++;
+		advise(pidfd, PF_ADV_COLD, (void *)buf, len);
+		for (i = 0; i < npages; i += 3)
+			(void)buf[i * PG];
+		cr_assert_eq(pf_scan_proc(getpid(), &t), 0);
+		slot0 = pf_rinfo_slot(ri, (uintptr_t)buf); /* slots exist after the first scan */
+		acc = 0;
+		for (i = 0; i < npages; i++) {
+			unsigned nib = pf_bpf_scan_nibble(slot0 + i);
+			bool a = nib & PFA_PG_ACCESSED, want = i % 3 == 0;
+
+			acc += a;
+			missed += want && !a;
+			extra += a && !want;
+			absent += !(nib & PFA_PG_PRESENT);
+		}
+		cr_log_info("attempt %d: 256 MiB, %zu pages accessed (want %zu): %zu missed, %zu "
+			    "extra, %zu not present; scan %.2f ms",
+			    attempt, acc, (npages + 2) / 3, missed, extra, absent,
+			    pf_scan_totals.ns / 1e6 / pf_scan_totals.scans);
+		cr_assert_eq(extra, 0, "%zu untouched pages reported accessed", extra);
+		bad = missed + absent;
+		if (!bad)
+			break;
 	}
-	cr_log_info("256 MiB: %zu pages accessed (want %zu), %zu mismatches, scan %.2f ms", acc,
-		    (npages + 2) / 3, bad, pf_scan_totals.ns / 1e6);
-	cr_assert_eq(bad, 0, "%zu pages misreported", bad);
+	cr_assert_eq(bad, 0, "%zu pages misreported in 3 attempts", bad);
 	cr_assert_eq(ri->resident, npages);
 	cr_assert_eq(ri->accessed, (npages + 2) / 3);
 
