@@ -3,8 +3,9 @@
  * Leap prefetch on the fault path. The algorithm is policy-agent/policies/
  * leap_core.h, the very code pageflex-sim runs; this file only feeds it.
  *
- * leap_on_fault (tp_btf/page_fault_user): for faults of target_tgid inside one
- * of the regions the agent put in `regions`, runs Leap with the region's
+ * leap_on_fault (tp_btf/page_fault_user): for faults of a process in
+ * `watched` (or of target_tgid, if set) inside one of the regions the agent
+ * put in `regions` (same tgid), runs Leap with the region's
  * state and, when it decides to prefetch, emits a leap_event to `events`
  * (BPF_RB_NO_WAKEUP: the agent polls; a wakeup would cost ~15 µs per fault).
  * A fault on a page of the last window issued counts as a prefetch hit
@@ -23,7 +24,7 @@
 
 #include "../policy-agent/policies/leap_core.h"
 
-const volatile __u32 target_tgid = 0;
+const volatile __u32 target_tgid = 0; /* 0: the processes in `watched` */
 
 __u64 faults_seen = 0; /* faults in watched regions */
 __u64 decisions_made = 0; /* events emitted */
@@ -31,6 +32,13 @@ __u64 events_dropped = 0; /* ring buffer full */
 __u64 window_hits = 0; /* faults on pages of the last window */
 __u32 trace_len = 0; /* leap_replay: entries of `trace` to replay */
 __u32 replay_max_pw = 32; /* leap_replay: Leap's largest window */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32); /* tgid */
+	__type(value, __u32); /* unused */
+} watched SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -74,6 +82,7 @@ struct {
 
 struct find_ctx {
 	__u64 address;
+	__u32 tgid;
 	__u32 idx;
 	__u32 found;
 };
@@ -89,7 +98,7 @@ static long find_region(__u32 i, void *data)
 	c = bpf_map_lookup_elem(&regions, &k);
 	if (!c)
 		return 1;
-	if (c->max_pw && f->address >= c->start && f->address < c->end) {
+	if (c->max_pw && c->tgid == f->tgid && f->address >= c->start && f->address < c->end) {
 		f->idx = i;
 		f->found = 1;
 		return 1;
@@ -100,7 +109,8 @@ static long find_region(__u32 i, void *data)
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	struct find_ctx f = {.address = address};
+	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
+	struct find_ctx f = {.address = address, .tgid = tgid};
 	struct leap_decision d;
 	struct leap_region *r;
 	struct leap_state *s;
@@ -108,7 +118,7 @@ int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigne
 	__u64 page;
 	int hit;
 
-	if ((__u32)(bpf_get_current_pid_tgid() >> 32) != target_tgid)
+	if (target_tgid ? tgid != target_tgid : !bpf_map_lookup_elem(&watched, &tgid))
 		return 0;
 	bpf_loop(LEAP_BPF_MAX_REGIONS, find_region, &f, 0);
 	if (!f.found)
@@ -135,7 +145,7 @@ int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigne
 	ev->stride_bytes = d.stride * 4096;
 	ev->count = d.count;
 	ev->region_id = r->id;
-	ev->tgid = target_tgid;
+	ev->tgid = tgid;
 	ev->pad = 0;
 	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
 	__sync_fetch_and_add(&decisions_made, 1);

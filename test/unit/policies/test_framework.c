@@ -38,6 +38,18 @@ Test(hist, cut_n_takes_the_lowest)
 	cr_assert_eq(c.bucket, 2);
 	cr_assert_eq(c.extra, 1);
 	cr_assert_eq(c.pages, 7);
+	/* A second pass takes exactly c.pages pages: weights 0, 1 and one 2. */
+	size_t taken = 0, twos = 0;
+
+	for (uint32_t w = 0; w < 10; w++)
+		for (int k = 0; k < 3; k++)
+			if (pf_cut_take(&c, w)) {
+				taken++;
+				twos += w == 2;
+				cr_assert_leq(w, 2);
+			}
+	cr_assert_eq(taken, 7);
+	cr_assert_eq(twos, 1);
 	c = pf_hist_cut_n(&h, 100);
 	cr_assert_eq(c.pages, 30);
 }

@@ -109,28 +109,64 @@ Test(leap_bpf, replay_matches_c, .timeout = 60)
 	leap_bpf__destroy(skel);
 }
 
-Test(leap_bpf, fault_path_decides_like_c, .timeout = 60)
+struct rb_check {
+	const struct leap_event *want;
+	size_t n, seen, bad;
+};
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct rb_check *k = ctx;
+	const struct leap_event *got = data;
+
+	if (len < sizeof(*got) || k->seen >= k->n) {
+		k->bad++;
+		return 0;
+	}
+	const struct leap_event *w = &k->want[k->seen++];
+
+	if (got->addr != w->addr || got->stride_bytes != w->stride_bytes ||
+	    got->count != w->count || got->region_id != w->region_id || got->tgid != w->tgid)
+		k->bad++;
+	return 0;
+}
+
+/* Touches a fresh mapping with a stride of 7 pages; the fault-path program
+ * must emit exactly the decisions the C code makes on the same faults. */
+static void fault_path(bool by_map)
 {
 	const size_t npages = 4096, stride = 7;
+	static struct leap_event want[4096];
 	struct leap_region reg = {0};
+	struct rb_check k = {.want = want};
+	struct ring_buffer *rb;
 	struct leap_bpf *skel;
 	struct leap_state c;
 	uint32_t zero = 0;
-	size_t expected = 0;
 	char *mem;
 
-	TU_SKIP_UNLESS(tu_need_root());
 	skel = leap_bpf__open();
 	cr_assert_not_null(skel);
-	skel->rodata->target_tgid = (uint32_t)getpid();
+	if (!by_map)
+		skel->rodata->target_tgid = (uint32_t)getpid();
 	cr_assert_eq(leap_bpf__load(skel), 0);
+	if (by_map) {
+		uint32_t me = (uint32_t)getpid(), one = 1;
+
+		cr_assert_eq(
+			bpf_map_update_elem(bpf_map__fd(skel->maps.watched), &me, &one, BPF_ANY),
+			0);
+	}
 	mem = mmap(NULL, npages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(mem, MAP_FAILED);
 	reg.start = (uint64_t)(uintptr_t)mem;
 	reg.end = reg.start + npages * 4096;
 	reg.max_pw = 32;
 	reg.id = 9;
+	reg.tgid = (uint32_t)getpid();
 	cr_assert_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.regions), &zero, &reg, BPF_ANY), 0);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, &k, NULL);
+	cr_assert_not_null(rb);
 	cr_assert_eq(leap_bpf__attach(skel), 0);
 
 	/* First touches with a stride of 7 pages: each is one fault. */
@@ -143,13 +179,35 @@ Test(leap_bpf, fault_path_decides_like_c, .timeout = 60)
 	for (size_t p = 0; p < npages; p += stride) {
 		struct leap_decision d;
 
-		expected += leap_fault(&c, p, leap_in_window(&c, p), 32, &d) > 0;
+		if (!leap_fault(&c, p, leap_in_window(&c, p), 32, &d))
+			continue;
+		want[k.n++] = (struct leap_event){.addr = reg.start + (d.start + d.stride) * 4096,
+						  .stride_bytes = d.stride * 4096,
+						  .count = d.count,
+						  .region_id = 9,
+						  .tgid = (uint32_t)getpid()};
 	}
+	ring_buffer__consume(rb);
 	cr_assert_eq(skel->bss->faults_seen, (npages + stride - 1) / stride, "saw %llu faults",
 		     (unsigned long long)skel->bss->faults_seen);
-	cr_assert_eq(skel->bss->decisions_made, expected, "BPF decided %llu times, C %zu",
-		     (unsigned long long)skel->bss->decisions_made, expected);
-	cr_assert_gt(expected, 0);
+	cr_assert_eq(skel->bss->decisions_made, k.n, "BPF decided %llu times, C %zu",
+		     (unsigned long long)skel->bss->decisions_made, k.n);
+	cr_assert_gt(k.n, 0);
+	cr_assert_eq(k.seen, k.n, "ring buffer had %zu of %zu decisions", k.seen, k.n);
+	cr_assert_eq(k.bad, 0, "%zu decisions differ", k.bad);
+	ring_buffer__free(rb);
 	munmap(mem, npages * 4096);
 	leap_bpf__destroy(skel);
+}
+
+Test(leap_bpf, fault_path_decides_like_c, .timeout = 60)
+{
+	TU_SKIP_UNLESS(tu_need_root());
+	fault_path(false);
+}
+
+Test(leap_bpf, fault_path_watched_map, .timeout = 60)
+{
+	TU_SKIP_UNLESS(tu_need_root());
+	fault_path(true);
 }
