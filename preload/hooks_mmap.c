@@ -18,18 +18,26 @@
 
 PF_TLS const char *pf_scope_name;
 
+/* This thread's last mapping, whose MAP event an exact munmap may cancel. */
+static PF_TLS struct {
+	uint64_t pos, start, len;
+} last_map;
+
 static uint64_t page_up(uint64_t n)
 {
 	return (n + PF_PAGE - 1) & ~(PF_PAGE - 1);
 }
 
-void pf_push_map(uint64_t start, uint64_t len, int kind, int prot, const char *tag,
-		 const struct pf_site *site, const char *path, unsigned arena)
+/* Returns the event's ring position + 1, or 0 if it was dropped. */
+static uint64_t push_map(uint64_t start, uint64_t len, int kind, int prot, const char *tag,
+			 const struct pf_site *site, const char *path, unsigned arena)
 {
 	struct pf_event *ev = pf_ring_claim();
+	uint64_t pos;
 
 	if (!ev)
-		return;
+		return 0;
+	pos = ev->pos;
 	ev->type = PF_EV_MAP;
 	ev->kind = (uint8_t)kind;
 	ev->prot = (uint8_t)prot;
@@ -44,6 +52,13 @@ void pf_push_map(uint64_t start, uint64_t len, int kind, int prot, const char *t
 	if (path)
 		ev->path_len = pf_strlcpy(ev->path, path, sizeof(ev->path));
 	pf_ring_publish(ev, false);
+	return pos + 1;
+}
+
+void pf_push_map(uint64_t start, uint64_t len, int kind, int prot, const char *tag,
+		 const struct pf_site *site, const char *path, unsigned arena)
+{
+	push_map(start, len, kind, prot, tag, site, path, arena);
 }
 
 void pf_push_range(int type, uint64_t start, uint64_t len)
@@ -108,7 +123,13 @@ static void track_mmap(uintptr_t ret, void *p, size_t len, int prot, int flags, 
 		kind = classify(flags, fd, path);
 		pf_module_of(ret, &site, NULL);
 	}
-	pf_push_map((uintptr_t)p, page_up(len), kind, prot & 7, tag, &site, path, PF_NO_ARENA);
+	last_map.pos =
+		push_map((uintptr_t)p, page_up(len), kind, prot & 7, tag, &site, path, PF_NO_ARENA);
+	/* A fixed mapping replaced something: its UNMAP must not be cancelled. */
+	if (flags & MAP_FIXED)
+		last_map.pos = 0;
+	last_map.start = (uintptr_t)p;
+	last_map.len = page_up(len);
 }
 
 PF_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -147,6 +168,12 @@ PF_EXPORT int munmap(void *addr, size_t len)
 
 	if (r || pf_in_hook || !pf_ready())
 		return r;
+	if (last_map.pos && last_map.start == (uintptr_t)addr && last_map.len == page_up(len) &&
+	    pf_ring_cancel(last_map.pos - 1)) {
+		last_map.pos = 0;
+		return r;
+	}
+	last_map.pos = 0;
 	pf_push_range(PF_EV_UNMAP, (uintptr_t)addr, len);
 	return r;
 }
@@ -168,6 +195,7 @@ PF_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		return p;
 	saved = errno;
 	pf_in_hook = 1;
+	last_map.pos = 0;
 	if (flags & MREMAP_DONTUNMAP)
 		pf_push_range(PF_EV_DISCARD, (uintptr_t)old, old_len);
 	ev = pf_ring_claim();

@@ -84,7 +84,7 @@ enum pf_ev_type {
 };
 
 struct pf_event {
-	_Atomic uint64_t ready; /* ring position + 1 once published */
+	_Atomic uint64_t ready; /* (ring position + 1) << 2 | state, see ring.c */
 	uint64_t pos; /* ring position, set by pf_ring_claim() */
 	uint8_t type, kind, prot, pad;
 	uint16_t arena; /* jemalloc arena index, or PF_NO_ARENA */
@@ -102,6 +102,8 @@ PF_HIDDEN int pf_ring_init(void);
 PF_HIDDEN struct pf_event *pf_ring_claim(void);
 /* Publishes a claimed slot; urgent wakes the sender at once. */
 PF_HIDDEN void pf_ring_publish(struct pf_event *ev, bool urgent);
+/* Withdraws the published event at pos if the sender has not taken it yet. */
+PF_HIDDEN bool pf_ring_cancel(uint64_t pos);
 /* Sender side: next published event or NULL; then pf_ring_release(). */
 PF_HIDDEN struct pf_event *pf_ring_peek(void);
 PF_HIDDEN struct pf_event *pf_ring_peek_nowait(void);

@@ -7,6 +7,11 @@
  * reads slots in claim order. A full ring drops the event and counts it (the
  * sender then resynchronises the agent from its region table).
  *
+ * A slot's state word is (position + 1) << 2 | {0 published, 1 taken by the
+ * sender, 2 cancelled}. A thread that unmaps exactly the region it mapped
+ * last may cancel that MAP while it is still in the ring (one CAS), and then
+ * neither event reaches the sender: short-lived mappings cost almost nothing.
+ *
  * Waking the sender costs a futex syscall, so producers only wake it when it
  * sleeps idle (first event after a quiet period), when the ring is half full,
  * or for urgent events (phase changes, flushes).
@@ -80,12 +85,12 @@ void pf_ring_publish(struct pf_event *ev, bool urgent)
 	uint64_t pos = ev->pos;
 	int s;
 
-	atomic_store_explicit(&ev->ready, pos + 1, memory_order_seq_cst);
+	atomic_store_explicit(&ev->ready, (pos + 1) << 2, memory_order_seq_cst);
 	s = atomic_load_explicit(&sleeping, memory_order_seq_cst);
 	if (likely(!s))
 		return;
 	if (s == 2 || urgent ||
-	    pos - atomic_load_explicit(&tail, memory_order_relaxed) >= RING_SLOTS / 2) {
+	    pos - atomic_load_explicit(&tail, memory_order_relaxed) >= RING_SLOTS / 4) {
 		if (atomic_compare_exchange_strong(&sleeping, &s, 0))
 			wake();
 	}
@@ -99,35 +104,58 @@ void pf_ring_kick(void)
 		wake();
 }
 
+bool pf_ring_cancel(uint64_t pos)
+{
+	struct pf_event *ev = &ring[pos & (RING_SLOTS - 1)];
+	uint64_t want = (pos + 1) << 2;
+
+	return atomic_compare_exchange_strong(&ev->ready, &want, want | 2);
+}
+
+/*
+ * Takes the slot at the tail if it is published (0), skipping cancelled
+ * ones; with wait, waits for a producer that is still copying.
+ */
+static struct pf_event *take(bool wait)
+{
+	for (;;) {
+		uint64_t t = atomic_load_explicit(&tail, memory_order_relaxed), want;
+		struct pf_event *ev;
+		int spins = 0;
+
+		if (t == atomic_load_explicit(&head, memory_order_acquire))
+			return NULL;
+		ev = &ring[t & (RING_SLOTS - 1)];
+		for (;;) {
+			uint64_t r = atomic_load_explicit(&ev->ready, memory_order_acquire);
+
+			if (r >> 2 == t + 1)
+				break;
+			/* Claimed but not yet published: the producer is mid-copy. */
+			if (!wait)
+				return NULL;
+			if (++spins > 64) {
+				struct timespec ts = {0, 50000};
+
+				syscall(SYS_nanosleep, &ts, NULL);
+			}
+		}
+		want = (t + 1) << 2;
+		if (atomic_compare_exchange_strong(&ev->ready, &want, want | 1))
+			return ev;
+		/* Cancelled by its producer: skip it. */
+		atomic_fetch_add_explicit(&tail, 1, memory_order_release);
+	}
+}
+
 struct pf_event *pf_ring_peek_nowait(void)
 {
-	uint64_t t = atomic_load_explicit(&tail, memory_order_relaxed);
-	struct pf_event *ev;
-
-	if (t == atomic_load_explicit(&head, memory_order_acquire))
-		return NULL;
-	ev = &ring[t & (RING_SLOTS - 1)];
-	return atomic_load_explicit(&ev->ready, memory_order_acquire) == t + 1 ? ev : NULL;
+	return take(false);
 }
 
 struct pf_event *pf_ring_peek(void)
 {
-	uint64_t t = atomic_load_explicit(&tail, memory_order_relaxed);
-	struct pf_event *ev;
-	int spins = 0;
-
-	if (t == atomic_load_explicit(&head, memory_order_acquire))
-		return NULL;
-	ev = &ring[t & (RING_SLOTS - 1)];
-	/* Claimed but not yet published: the producer is mid-copy. */
-	while (atomic_load_explicit(&ev->ready, memory_order_acquire) != t + 1) {
-		if (++spins > 64) {
-			struct timespec ts = {0, 50000};
-
-			syscall(SYS_nanosleep, &ts, NULL);
-		}
-	}
-	return ev;
+	return take(true);
 }
 
 void pf_ring_release(void)
