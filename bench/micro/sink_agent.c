@@ -2,8 +2,8 @@
 /*
  * pageflex-sink-agent: the smallest agent that speaks the wire protocol. It
  * listens on a SOCK_SEQPACKET socket, accepts every shim that connects,
- * validates and decodes every packet with pfw_decode() and counts records by
- * type. It exists so that the micro benchmarks and the real-program tests can
+ * validates and decodes every packet with pfw_decode() (including its
+ * per-connection sequence number) and counts records by type. It exists so that the micro benchmarks and the real-program tests can
  * run the shim with a live, draining consumer on the other end of the socket
  * (the cost the app pays with an agent connected) without needing root, BPF
  * or the full pageflexd.
@@ -28,8 +28,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#define MAX_FD 65536
+
 struct counters {
 	uint64_t connections, packets, bad_packets, bad_pid;
+	uint32_t next_seq[MAX_FD]; /* per connection, by fd: packets must arrive in order */
 	uint64_t by_type[PFW_TYPE_MAX + 1];
 	uint64_t map_bytes, dropped_events;
 };
@@ -93,6 +96,11 @@ static void accept_all(int lfd, int ep, struct counters *c)
 
 		if (fd < 0)
 			return;
+		if (fd >= MAX_FD) {
+			close(fd);
+			continue;
+		}
+		c->next_seq[fd] = 0;
 		ev.data.fd = fd;
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
@@ -122,8 +130,9 @@ static void drain(int fd, int ep, struct counters *c, unsigned char *buf)
 			return;
 		}
 		c->packets++;
-		if (pfw_decode(buf, (size_t)n, PFW_SEQ_ANY, count_event, &ctx))
+		if (pfw_decode(buf, (size_t)n, c->next_seq[fd], count_event, &ctx))
 			c->bad_packets++;
+		c->next_seq[fd]++;
 	}
 }
 
@@ -170,7 +179,7 @@ int main(int argc, char **argv)
 	};
 	static unsigned char buf[PFW_MAX_PACKET];
 	const char *sock = NULL, *stats = NULL;
-	struct counters c = {0};
+	static struct counters c;
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct epoll_event ev = {.events = EPOLLIN}, evs[64];
 	int opt, lfd, ep;

@@ -15,7 +15,9 @@
 # shim connect (use it with the real libpageflex.so, not with a stand-in).
 # A case script defines case_check (prints a reason and returns 1 to skip)
 # and case_run (runs the programs through `under_test`, which adds the
-# LD_PRELOAD of the current mode and a time limit).
+# LD_PRELOAD of the current mode and a time limit); optionally case_cleanup
+# (after every mode and on exit) and CASE_MIN_MAP_BYTES (with
+# --expect-events, the agent must have seen at least that many bytes mapped).
 set -euo pipefail
 unset LD_PRELOAD PAGEFLEX_LOG
 
@@ -86,6 +88,11 @@ stop_agent() {
 	[ $rc -eq 0 ] || { echo "FAIL: the agent received malformed packets or a wrong pid (exit $rc)"; exit 1; }
 	if [ $EXPECT_EVENTS = 1 ] && [ "$(awk '$1 == "hello" {print $2}' "$TMP/agent.stats")" -lt 1 ]; then
 		echo "FAIL: no shim connected to the agent at $PAGEFLEX_SOCKET"
+		exit 1
+	fi
+	if [ $EXPECT_EVENTS = 1 ] && [ -n "${CASE_MIN_MAP_BYTES:-}" ] &&
+		[ "$(awk '$1 == "map_bytes" {print $2}' "$TMP/agent.stats")" -lt "$CASE_MIN_MAP_BYTES" ]; then
+		echo "FAIL: the agent saw fewer than $CASE_MIN_MAP_BYTES bytes of regions mapped"
 		exit 1
 	fi
 }
