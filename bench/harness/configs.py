@@ -146,6 +146,8 @@ def known_policies(agent):
 class Agent(Config):
     def __init__(self, name, args, quick, note):
         self.name, self.args, self.quick, self.note = name, args, quick, note
+        # the kernel policy never pages anything out: the tier cannot matter
+        self.tiered = name != "pageflexd-kernel"
 
     def argv_extra(self):
         env = os.environ.get("PF_BENCH_AGENT_ARGS_" + self.name.upper().replace("-", "_"))

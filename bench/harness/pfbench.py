@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
@@ -125,6 +126,7 @@ def main():
     ap.add_argument("--agent-under-limit", action="store_true",
                     help="run pageflexd configs under the cgroup limit too")
     ap.add_argument("--no-faultlat", action="store_true", help="skip the per-fault probe")
+    ap.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up runs")
     ap.add_argument("--list", action="store_true", help="list workloads and configs")
     ap.add_argument("--seed", type=int, default=1, help="seed of the interleaving order")
     a = ap.parse_args()
@@ -212,6 +214,19 @@ def main():
         f"{len(run_cfgs)} configs x tiers {','.join(tiers)} x {reps} reps = {total} runs "
         f"(+{len(fl_items)} fault probes); results in {outdir}/{stem}.*")
 
+    if not a.quick and not a.no_warmup:
+        # one untimed run of each workload first: page cache, binaries, redis
+        # start-up, so the first measured run is not penalised
+        log("pfbench: warm-up (not measured)")
+        nocfg = C.NoAgent()
+        for w in run_wls:
+            prep = nocfg.prepare(ctx, w, "-")
+            try:
+                w.run(ctx, prep.env, prep.cgroup)
+            except Exception as e:
+                log(f"  warm-up of {w.name} failed: {e}")
+            finally:
+                prep.finish()
     swap = C.Tiers(SRC)
     rng = random.Random(a.seed)
     done, t_start, failures = 0, time.monotonic(), []

@@ -78,8 +78,7 @@ def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs)
         for wl in workloads:
             base = S.get(("-", wl, "none"))
             for cfg in configs:
-                key = ("-", wl, cfg) if cfg == "none" else (tier, wl, cfg)
-                s = S.get(key)
+                s = S.get(("-", wl, cfg)) or S.get((tier, wl, cfg))
                 if not s:
                     continue
                 slow = saved = None
@@ -135,7 +134,7 @@ def plots(outdir, stem, rows, tiers, workloads, configs):
     made = 0
     for tier in tiers:
         cfgs = [c for c in configs
-                if any(S.get(("-" if c == "none" else tier, w, c)) for w in workloads)]
+                if any(S.get(("-", w, c)) or S.get((tier, w, c)) for w in workloads)]
         for kind, ylabel in (("slowdown", "runtime / runtime(none)"),
                              ("rss", "average RSS (MiB)")):
             dat = os.path.join(outdir, f".{stem}-{tier}-{kind}.dat")
@@ -144,7 +143,7 @@ def plots(outdir, stem, rows, tiers, workloads, configs):
                 base = S.get(("-", wl, "none"))
                 vals = []
                 for c in cfgs:
-                    s = S.get(("-", wl, c) if c == "none" else (tier, wl, c))
+                    s = S.get(("-", wl, c)) or S.get((tier, wl, c))
                     v = None
                     if s and s["status"] == "ok":
                         if kind == "slowdown" and base and base["runtime_s"] and s["runtime_s"]:
@@ -160,6 +159,7 @@ def plots(outdir, stem, rows, tiers, workloads, configs):
                 continue
             lines = [" ".join(r) for r in zip(*keep)]
             ncol = len(keep) - 1
+            ymax = max([float(v) for c in keep[1:] for v in c[1:] if v != "NaN"] + [1.0])
             with open(dat, "w") as f:
                 f.write("\n".join(lines) + "\n")
             png = os.path.join(outdir, f"{stem}-{tier}-{kind}.png")
@@ -170,11 +170,11 @@ set title '{kind} by workload, tier {tier}'
 set style data histogram
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
-set key top left autotitle columnhead
+set key outside right top autotitle columnhead
 set ylabel '{ylabel}'
 set grid ytics
 set yrange [0:*]
-{"set logscale y 2; set yrange [0.5:*]" if kind == "slowdown" else ""}
+{f"set logscale y 2; set yrange [0.5:{ymax * 1.5:.3f}]" if kind == "slowdown" else ""}
 plot for [i=2:{ncol + 1}] '{dat}' using i:xtic(1)
 """
             r = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
