@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -113,6 +114,7 @@ uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
 	while (i < b->n) {
 		size_t n = 0, j;
 		uint64_t want = 0;
+		struct timespec t0, t1;
 		ssize_t rc;
 
 		for (j = i; j < b->n && n < PF_MAX_IOV; j++, n++) {
@@ -120,7 +122,11 @@ uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
 			iov[n].iov_len = b->r[j].len;
 			want += b->r[j].len;
 		}
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 		rc = syscall(SYS_process_madvise, pidfd, iov, n, advice_value[a], 0);
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+		st->ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + t1.tv_nsec -
+				     t0.tv_nsec);
 		st->calls++;
 		if (rc == (ssize_t)want) {
 			st->bytes += want;

@@ -26,6 +26,7 @@ struct pf_act_stats {
 	uint64_t calls; /* process_madvise calls */
 	uint64_t bytes; /* bytes advised successfully */
 	uint64_t errors; /* failed calls or ranges */
+	uint64_t ns; /* CPU time (this thread) inside process_madvise */
 	int last_errno;
 };
 

@@ -199,10 +199,12 @@ static void agent_json(FILE *f)
 		(unsigned long long)pf_bpf_rb_dropped(), (unsigned long long)pf_shim_connections,
 		(unsigned long long)pf_shim_bad_packets);
 	for (a = 0; a < PF_ADV_MAX; a++)
-		fprintf(f, ",\"madvise_%s\":{\"calls\":%llu,\"bytes\":%llu,\"errors\":%llu}",
+		fprintf(f,
+			",\"madvise_%s\":{\"calls\":%llu,\"bytes\":%llu,\"errors\":%llu,"
+			"\"cpu_ms\":%.3f}",
 			pf_advice_name(a), (unsigned long long)pf_act_stats[a].calls,
 			(unsigned long long)pf_act_stats[a].bytes,
-			(unsigned long long)pf_act_stats[a].errors);
+			(unsigned long long)pf_act_stats[a].errors, pf_act_stats[a].ns / 1e6);
 	fputc('}', f);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pagemap.h"
 #include "phase_memo.h"
 
 enum {
@@ -24,7 +25,7 @@ enum {
 
 struct heap_ent {
 	uint64_t next;
-	uint64_t page;
+	uint64_t page; /* dense index */
 };
 
 struct region {
@@ -32,16 +33,20 @@ struct region {
 	bool live;
 	char tag[PF_TRACE_TAG_MAX], symbol[PF_TRACE_SYMBOL_MAX];
 	uint8_t kind;
-	uint64_t npages, budget, resident, touched;
+	uint64_t npages, budget, resident;
 	struct pf_binding b;
 	bool passive;
 	void *pstate;
 	struct pf_threshold thr;
+	/* Touched pages, densely: index i is page pg[i]; idx maps page -> i. */
+	struct pagemap idx;
+	uint64_t nd, capd;
+	uint64_t *pg;
 	pf_page_state *st;
 	uint8_t *fl;
 	uint64_t *last_ms; /* last access, for phase hot sets */
 	uint64_t *cur_next; /* MIN: next access index of each page */
-	struct heap_ent *heap; /* MIN: max-heap on next, lazily cleaned */
+	struct heap_ent *heap; /* MIN: max-heap on next (of dense indexes), lazily cleaned */
 	size_t nheap, capheap;
 	struct sim_stats st_;
 };
@@ -72,6 +77,55 @@ static struct region *find_region(struct sim *s, uint32_t id)
 		if (s->r[i].id == id && s->r[i].live)
 			return &s->r[i];
 	return NULL;
+}
+
+/* The dense index of page, creating it (untouched) if create; -1 if absent
+ * or out of memory (then s->err is set). */
+static int64_t dense(struct sim *s, struct region *r, uint64_t page, bool create)
+{
+	uint64_t *v = pagemap_get(&r->idx, page), i;
+
+	if (v)
+		return (int64_t)*v;
+	if (!create)
+		return -1;
+	if (r->nd == r->capd) {
+		uint64_t cap = r->capd ? r->capd * 2 : 1024;
+		void *a = realloc(r->pg, cap * sizeof(*r->pg));
+
+		if (!a)
+			goto oom;
+		r->pg = a;
+		if (!(a = realloc(r->st, cap * sizeof(*r->st))))
+			goto oom;
+		r->st = a;
+		if (!(a = realloc(r->fl, cap * sizeof(*r->fl))))
+			goto oom;
+		r->fl = a;
+		if (!(a = realloc(r->last_ms, cap * sizeof(*r->last_ms))))
+			goto oom;
+		r->last_ms = a;
+		if (s->cfg->min) {
+			if (!(a = realloc(r->cur_next, cap * sizeof(*r->cur_next))))
+				goto oom;
+			r->cur_next = a;
+		}
+		r->capd = cap;
+	}
+	i = r->nd;
+	if (pagemap_put(&r->idx, page, i))
+		goto oom;
+	r->nd++;
+	r->pg[i] = page;
+	r->st[i] = 0;
+	r->fl[i] = 0;
+	r->last_ms[i] = 0;
+	if (s->cfg->min)
+		r->cur_next[i] = NO_NEXT;
+	return (int64_t)i;
+oom:
+	snprintf(s->err, s->errlen, "out of memory for the pages of region %u", r->id);
+	return -1;
 }
 
 /* ---- MIN heap ---- */
@@ -138,10 +192,8 @@ static void evict(struct sim *s, struct region *r, uint64_t p)
 
 static void make_resident(struct sim *s, struct region *r, uint64_t p, uint8_t extra)
 {
-	if (!(r->fl[p] & F_EVER)) {
-		r->touched++;
+	if (!(r->fl[p] & F_EVER))
 		r->st[p] = r->b.reclaim ? r->b.reclaim->init(&r->b.params, s->now_ms) : 0;
-	}
 	r->fl[p] |= F_EVER | F_RES | extra;
 	r->resident++;
 	if (s->cfg->min)
@@ -154,7 +206,7 @@ static void scan_region(struct sim *s, struct region *r)
 
 	if (s->cfg->min || !ops)
 		return;
-	for (uint64_t p = 0; p < r->npages; p++) {
+	for (uint64_t p = 0; p < r->nd; p++) {
 		struct pf_scan_page pg = {.present = true};
 
 		if (!(r->fl[p] & F_RES))
@@ -185,7 +237,7 @@ static int evict_cut(struct sim *s, struct region *r, const struct pf_cut *cut, 
 
 	if (!cut->pages)
 		return 0;
-	for (uint64_t p = 0; p < r->npages; p++) {
+	for (uint64_t p = 0; p < r->nd; p++) {
 		unsigned b;
 		uint32_t w;
 
@@ -227,7 +279,7 @@ static int reclaim_n(struct sim *s, struct region *r, uint64_t n, uint64_t prote
 	}
 	scan_region(s, r);
 	pf_hist_clear(&s->hist);
-	for (uint64_t p = 0; p < r->npages; p++)
+	for (uint64_t p = 0; p < r->nd; p++)
 		if ((r->fl[p] & F_RES) && p != protect)
 			pf_hist_add(&s->hist,
 				    r->b.reclaim->weight(&r->b.params, r->st[p], s->now_ms));
@@ -282,7 +334,7 @@ static int bind(struct sim *s, struct region *r)
 	pf_threshold_init(&r->thr, &b.threshold);
 	r->thr.cfg.budget_pages = r->budget;
 	if (old && old != b.reclaim)
-		for (uint64_t p = 0; p < r->npages; p++)
+		for (uint64_t p = 0; p < r->nd; p++)
 			if (r->fl[p] & F_EVER)
 				r->st[p] = b.reclaim->init(&b.params, s->now_ms);
 	if (!r->pstate || oldp != b.prefetch) {
@@ -303,9 +355,9 @@ static int add_region(struct sim *s, const struct pf_trace_event *ev)
 		snprintf(s->err, s->errlen, "region %u appears twice", ev->region);
 		return -1;
 	}
-	if (ev->npages == 0 || ev->npages > (1ull << 32)) {
-		snprintf(s->err, s->errlen, "region %u: %llu pages is not supported", ev->region,
-			 (unsigned long long)ev->npages);
+	if (ev->npages == 0 || ev->npages > PF_SIM_MAX_REGION_PAGES) {
+		snprintf(s->err, s->errlen, "region %u: %llu pages is not supported (max 2^40)",
+			 ev->region, (unsigned long long)ev->npages);
 		return -1;
 	}
 	if (s->nr == s->capr) {
@@ -325,25 +377,10 @@ static int add_region(struct sim *s, const struct pf_trace_event *ev)
 	r->npages = ev->npages;
 	snprintf(r->tag, sizeof(r->tag), "%s", ev->tag ? ev->tag : "");
 	snprintf(r->symbol, sizeof(r->symbol), "%s", ev->symbol ? ev->symbol : "");
-	r->st = calloc(r->npages, sizeof(*r->st));
-	r->fl = calloc(r->npages, 1);
-	r->last_ms = calloc(r->npages, sizeof(*r->last_ms));
-	if (s->cfg->min)
-		r->cur_next = malloc(r->npages * sizeof(*r->cur_next));
-	if (!r->st || !r->fl || !r->last_ms || (s->cfg->min && !r->cur_next))
-		goto oom_r;
-	if (s->cfg->min)
-		for (uint64_t p = 0; p < r->npages; p++)
-			r->cur_next[p] = NO_NEXT;
 	s->nr++;
 	if (bind(s, r))
 		goto oom;
 	return 0;
-oom_r:
-	free(r->st);
-	free(r->fl);
-	free(r->last_ms);
-	free(r->cur_next);
 oom:
 	snprintf(s->err, s->errlen, "out of memory for region %u", ev->region);
 	return -1;
@@ -351,9 +388,13 @@ oom:
 
 /* ---- prefetch ---- */
 
-static int prefetch_page(struct sim *s, struct region *r, uint64_t q)
+/* Brings page number q back if it is swapped out. */
+static int prefetch_page(struct sim *s, struct region *r, uint64_t page)
 {
-	if (q >= r->npages || !(r->fl[q] & F_EVER) || (r->fl[q] & F_RES))
+	int64_t i = page < r->npages ? dense(s, r, page, false) : -1;
+	uint64_t q = (uint64_t)i;
+
+	if (i < 0 || !(r->fl[q] & F_EVER) || (r->fl[q] & F_RES))
 		return 0;
 	make_resident(s, r, q, F_PF | F_ACC);
 	r->st_.pf_issued++;
@@ -362,7 +403,8 @@ static int prefetch_page(struct sim *s, struct region *r, uint64_t q)
 
 static void prefetch(struct sim *s, struct region *r, uint64_t page, bool hit)
 {
-	size_t n = r->b.prefetch->fault(r->pstate, &r->b.params, page, hit, s->out, PF_OUT_MAX);
+	size_t n =
+		r->b.prefetch->fault(r->pstate, &r->b.params, r->pg[page], hit, s->out, PF_OUT_MAX);
 
 	for (size_t i = 0; i < n; i++)
 		prefetch_page(s, r, s->out[i]);
@@ -409,9 +451,9 @@ static void sample(struct sim *s)
 		if (!s->r[i].live)
 			continue;
 		res += s->r[i].resident;
-		foot += s->r[i].touched;
+		foot += s->r[i].nd;
 		s->r[i].st_.avg_resident += (double)s->r[i].resident;
-		s->r[i].st_.avg_footprint += (double)s->r[i].touched;
+		s->r[i].st_.avg_footprint += (double)s->r[i].nd;
 	}
 	s->nsamples++;
 	s->res_sum += (double)res;
@@ -425,7 +467,7 @@ static int periodic(struct sim *s, struct region *r)
 	if (r->thr.cfg.mode == PF_THRESH_COLD_AGE) {
 		if (!r->b.reclaim->victim)
 			return 0;
-		for (uint64_t p = 0; p < r->npages; p++)
+		for (uint64_t p = 0; p < r->nd; p++)
 			if ((r->fl[p] & F_RES) &&
 			    r->b.reclaim->victim(&r->b.params, r->st[p], s->now_ms))
 				evict(s, r, p);
@@ -433,7 +475,7 @@ static int periodic(struct sim *s, struct region *r)
 	}
 	if (r->thr.cfg.mode == PF_THRESH_PROMOTION) {
 		pf_hist_clear(&s->hist);
-		for (uint64_t p = 0; p < r->npages; p++)
+		for (uint64_t p = 0; p < r->nd; p++)
 			if (r->fl[p] & F_RES)
 				pf_hist_add(&s->hist, r->b.reclaim->weight(&r->b.params, r->st[p],
 									   s->now_ms));
@@ -486,13 +528,13 @@ static int memo_record(struct sim *s)
 
 		if (!r->live)
 			continue;
-		pairs = malloc(r->npages * 2 * sizeof(uint64_t));
+		pairs = malloc((r->nd ? r->nd : 1) * 2 * sizeof(uint64_t));
 		if (!pairs)
 			return -1;
-		for (uint64_t p = 0; p < r->npages; p++)
+		for (uint64_t p = 0; p < r->nd; p++)
 			if ((r->fl[p] & F_EVER) && r->last_ms[p] >= since && r->last_ms[p]) {
 				pairs[2 * n] = r->last_ms[p];
-				pairs[2 * n + 1] = p;
+				pairs[2 * n + 1] = r->pg[p];
 				n++;
 			}
 		qsort(pairs, n, 2 * sizeof(uint64_t), cmp_recent);
@@ -528,15 +570,15 @@ static int enter_phase(struct sim *s, const char *name)
 			return -1;
 		}
 		if (act && pf_rules_glob_any(act->demote, act->ndemote, r->tag)) {
-			for (uint64_t p = 0; p < r->npages; p++)
+			for (uint64_t p = 0; p < r->nd; p++)
 				if (r->fl[p] & F_RES) {
 					evict(s, r, p);
 					r->st_.demoted++;
 				}
 		}
 		if (act && pf_rules_glob_any(act->prefetch, act->nprefetch, r->tag)) {
-			for (uint64_t p = 0; p < r->npages; p++)
-				r->st_.phase_prefetched += (uint64_t)prefetch_page(s, r, p);
+			for (uint64_t p = 0; p < r->nd; p++)
+				r->st_.phase_prefetched += (uint64_t)prefetch_page(s, r, r->pg[p]);
 		}
 		if (s->memo && (!s->cfg->rules || (act && act->prefetch_hot))) {
 			const uint64_t *pages;
@@ -554,6 +596,7 @@ static int enter_phase(struct sim *s, const char *name)
 static int handle(struct sim *s, const struct pf_trace_event *ev)
 {
 	struct region *r;
+	int64_t d;
 
 	if (advance(s, ev->time_ns))
 		return -1;
@@ -576,7 +619,7 @@ static int handle(struct sim *s, const struct pf_trace_event *ev)
 			s->idx++;
 			return 0;
 		}
-		if (access_page(s, r, ev->page))
+		if ((d = dense(s, r, ev->page, true)) < 0 || access_page(s, r, (uint64_t)d))
 			return -1;
 		sample(s);
 		return 0;
@@ -591,7 +634,7 @@ static int handle(struct sim *s, const struct pf_trace_event *ev)
 				s->idx++;
 				continue;
 			}
-			if (access_page(s, r, p))
+			if ((d = dense(s, r, p, true)) < 0 || access_page(s, r, (uint64_t)d))
 				return -1;
 			sample(s);
 		}
@@ -605,7 +648,7 @@ static int handle(struct sim *s, const struct pf_trace_event *ev)
 struct key_last {
 	uint32_t id;
 	uint64_t npages;
-	uint64_t *last; /* index of the last access of each page, NO_NEXT if none */
+	struct pagemap last; /* page -> index of its last access */
 };
 
 static int note_access(struct sim *s, struct key_last *k, size_t nk, uint32_t id, uint64_t page)
@@ -623,9 +666,14 @@ static int note_access(struct sim *s, struct key_last *k, size_t nk, uint32_t id
 	for (size_t j = nk; j-- > 0;)
 		if (k[j].id == id) {
 			if (page < k[j].npages) {
-				if (k[j].last[page] != NO_NEXT)
-					s->next[k[j].last[page]] = i;
-				k[j].last[page] = i;
+				uint64_t *v = pagemap_get(&k[j].last, page);
+
+				if (v) {
+					s->next[*v] = i;
+					*v = i;
+				} else if (pagemap_put(&k[j].last, page, i)) {
+					return -1;
+				}
 			}
 			break;
 		}
@@ -643,16 +691,10 @@ static int min_pass(struct sim *s, const struct sim_source *src)
 		if (ev.type == PF_TR_REGION) {
 			struct key_last *nkp = realloc(k, (nk + 1) * sizeof(*k));
 
-			if (!nkp || ev.npages > (1ull << 32))
+			if (!nkp)
 				goto out;
 			k = nkp;
-			k[nk].id = ev.region;
-			k[nk].npages = ev.npages;
-			k[nk].last = malloc(ev.npages * sizeof(uint64_t));
-			if (!k[nk].last)
-				goto out;
-			for (uint64_t p = 0; p < ev.npages; p++)
-				k[nk].last[p] = NO_NEXT;
+			k[nk] = (struct key_last){.id = ev.region, .npages = ev.npages};
 			nk++;
 		} else if (ev.type == PF_TR_ACCESS || ev.type == PF_TR_FAULT) {
 			if (note_access(s, k, nk, ev.region, ev.page))
@@ -670,7 +712,7 @@ out:
 	if (ret && rc != -1)
 		snprintf(s->err, s->errlen, "out of memory in MIN's first pass");
 	for (size_t j = 0; j < nk; j++)
-		free(k[j].last);
+		pagemap_free(&k[j].last);
 	free(k);
 	return ret;
 }
@@ -751,6 +793,8 @@ int sim_run(const struct sim_cfg *cfg, const struct sim_source *src, struct sim_
 	rc = 0;
 out:
 	for (size_t i = 0; i < s.nr; i++) {
+		free(s.r[i].pg);
+		pagemap_free(&s.r[i].idx);
 		free(s.r[i].st);
 		free(s.r[i].fl);
 		free(s.r[i].last_ms);

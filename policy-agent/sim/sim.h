@@ -27,6 +27,10 @@
 #include "threshold.h"
 #include "trace.h"
 
+/* Largest region the simulator takes (pages): 4 PiB of address space. Only
+ * touched pages cost memory. */
+#define PF_SIM_MAX_REGION_PAGES (1ull << 40)
+
 /* A replayable event stream. */
 struct sim_source {
 	void *ctx;
