@@ -184,6 +184,9 @@ static int calibrate(void)
 		goto out;
 	}
 	base = skel->bss->calib_found;
+	/* Test hook: a wrong base must be caught by the validation below. */
+	if (base && opts.corrupt_calibration)
+		base += 1ull << 30;
 	if (!base || base & ((1ULL << 30) - 1) || base < 0xff00000000000000ULL) {
 		rc = -ENOENT;
 		snprintf(dmap_err, sizeof(dmap_err),

@@ -20,6 +20,7 @@ struct pf_bpf_opts {
 	uint64_t capacity_pages; /* per-page slots (scanner results and policy state) */
 	uint32_t max_procs; /* managed processes (0: 64) */
 	bool stream_first_touch;
+	bool corrupt_calibration; /* tests: shift the found base to exercise validation */
 	/* Called for each fault event consumed from the ring buffer. */
 	void (*on_event)(const struct pfa_event *ev, void *arg);
 	void *arg;

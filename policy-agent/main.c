@@ -96,6 +96,7 @@ static int parse_args(int argc, char **argv)
 		{"scan-capacity", required_argument, NULL, 'K'},
 		{"max-procs", required_argument, NULL, 'P'},
 		{"stream-first-touch", no_argument, NULL, 'F'},
+		{"test-corrupt-calibration", no_argument, NULL, 'X'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -143,6 +144,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'F':
 			pf_opts.stream_first_touch = true;
+			break;
+		case 'X': /* undocumented: tests of the calibration's validation */
+			pf_opts.corrupt_calibration = true;
 			break;
 		case 'v':
 			pf_log_verbosity++;
@@ -281,6 +285,7 @@ int main(int argc, char **argv)
 	bo.capacity_pages = pf_opts.scan_capacity_pages;
 	bo.max_procs = pf_opts.max_procs;
 	bo.stream_first_touch = pf_opts.stream_first_touch;
+	bo.corrupt_calibration = pf_opts.corrupt_calibration;
 	bo.on_event = on_event;
 	if (pf_bpf_open(&bo))
 		return 1;

@@ -353,3 +353,115 @@ Test(agent, pageflexctl_errors_and_unprivileged, .timeout = 60)
 	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "pageflexd as nobody: no clear message");
 	cr_assert_eq(agent_stop(&a), 0);
 }
+
+Test(agent, bad_calibration_refuses_to_scan, .timeout = 60)
+{
+	const char *args[] = {"--test-corrupt-calibration", "--cold-age", "x=1", NULL};
+	const size_t len = 16 * PG;
+	struct pfa_agent a;
+	unsigned char *buf;
+	size_t present, swapped;
+	char *log, *r;
+	struct pfc c;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	cr_assert_eq(agent_start(&a, args), 0);
+	log = agent_log(&a);
+	cr_assert(strstr(log, "page-table scanning disabled: direct-map calibration: validation "
+			      "failed"),
+		  "no clear refusal in the log:\n%s", log);
+	free(log);
+	r = agent_query(&a, "stats");
+	cr_assert(r && strstr(r, "\"scanning\":false") && strstr(r, "validation failed"),
+		  "stats: %s", r);
+	free(r);
+	/* Still serving: regions are learned and faults counted, nothing is paged out. */
+	buf = anon(len);
+	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, buf, len, "x"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "x", 5000));
+	memset(buf, 1, len);
+	usleep(1500000);
+	pagemap_count(buf, len, &present, &swapped);
+	cr_assert_eq(swapped, 0);
+	cr_assert_eq(agent_region_field(&a, getpid(), "x", "unclassified"), 16);
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(&a), 0);
+	munmap(buf, len);
+}
+
+Test(agent, process_exit_and_exec_clean_up, .timeout = 60)
+{
+	struct pfa_agent a;
+	int k, pipefd[2];
+	pid_t kid;
+	char *r, cmd[64];
+
+	TU_SKIP_UNLESS(tu_need_root());
+	cr_assert_eq(agent_start(&a, NULL), 0);
+	for (k = 0; k < 2; k++) {
+		cr_assert_eq(pipe(pipefd), 0);
+		kid = fork();
+		if (kid == 0) {
+			struct pfc c;
+			void *m = anon(PG);
+			char ch;
+
+			if (pfc_connect(&c, a.sock, 0) || pfc_map(&c, m, PG, "kid"))
+				_exit(1);
+			/* Wait for the parent, then exit or exec (the socket is CLOEXEC). */
+			close(pipefd[1]);
+			if (read(pipefd[0], &ch, 1) != 1)
+				_exit(1);
+			if (k == 1)
+				execl("/bin/sleep", "sleep", "2", (char *)NULL);
+			_exit(0);
+		}
+		close(pipefd[0]);
+		cr_assert(agent_wait_region(&a, kid, "kid", 5000));
+		cr_assert_eq(write(pipefd[1], "x", 1), 1);
+		close(pipefd[1]);
+		snprintf(cmd, sizeof(cmd), "regions %d", kid);
+		for (int i = 0; i < 100; i++) {
+			r = agent_query(&a, cmd);
+			if (r && strstr(r, "is not managed"))
+				break;
+			free(r);
+			r = NULL;
+			usleep(20000);
+		}
+		cr_assert_not_null(r, "pid %d still managed after %s", kid, k ? "exec" : "exit");
+		free(r);
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+	}
+	cr_assert_eq(agent_stop(&a), 0);
+}
+
+Test(agent, config_file_errors_name_the_line, .timeout = 30)
+{
+	char path[] = "/tmp/pf-config-XXXXXX", cmd[512];
+	FILE *f;
+	int fd;
+
+	TU_SKIP_UNLESS(tu_need_root());
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "# rules\nscan-interval 500\ncold-age cache 30\ncold-age db nope\n");
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "%s/bin/pageflexd --socket /tmp/pf-none/x.sock --config %s 2>&1 | grep -q "
+		 "'%s:4: bad cold age'",
+		 tu_build_dir(), path, path);
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "no error naming line 4");
+	snprintf(cmd, sizeof(cmd),
+		 "%s/bin/pageflexd --cold-age 'x=-1' 2>&1 | grep -q 'want seconds > 0'",
+		 tu_build_dir());
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "no error for a negative cold age");
+	snprintf(cmd, sizeof(cmd),
+		 "%s/bin/pageflexd --policy 'x=nosuch' 2>&1 | grep -q 'unknown reclaim policy'",
+		 tu_build_dir());
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "no error for an unknown policy");
+	unlink(path);
+}
