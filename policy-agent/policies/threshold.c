@@ -163,6 +163,8 @@ static int victim_cmp(const void *a, const void *b)
 
 size_t pf_select_extra(struct pf_victim *cand, size_t n, const struct pf_cut *cut)
 {
+	if (!n)
+		return 0;
 	qsort(cand, n, sizeof(*cand), victim_cmp);
 	return cut->extra < n ? cut->extra : n;
 }

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "policy.h"
+#include "gen.h"
+#include "sim.h"
 #include "trace.h"
 
 static char path[64];
@@ -154,4 +156,44 @@ Test(trace, corrupt_records_report_offset, .init = setup, .fini = teardown)
 	fclose(f);
 	cr_assert_null(pf_trace_open(path, err, sizeof(err)));
 	cr_assert(strstr(err, "bad magic"), "%s", err);
+}
+
+Test(trace, live_records_replay_in_the_simulator, .init = setup, .fini = teardown)
+{
+	char err[256];
+	uint64_t bits = 0x5; /* pages 0 and 2 accessed */
+	struct pf_trace_writer *w = pf_trace_create(path, 1, "app", 0, err, sizeof(err));
+	struct sim_cfg cfg = {.scan_ms = 10};
+	struct file_source *fs;
+	struct sim_source src;
+	struct sim_result res;
+
+	cr_assert_not_null(w, "%s", err);
+	/* A sparse region of 2^36 pages: only touched pages may cost memory. */
+	pf_trace_write_region(w, 0, 3, PF_KIND_ANON, 0x10000000, 1ull << 36, "big", "");
+	for (uint64_t p = 0; p < 4; p++)
+		pf_trace_write_fault(w, 1000000 * (p + 1), 3, (1ull << 35) + p,
+				     PF_FAULT_FIRST_TOUCH);
+	pf_trace_write_scan(w, 20000000, 3, 1ull << 35, 3, &bits);
+	pf_trace_write_fault(w, 30000000, 3, 1ull << 40, PF_FAULT_SWAPIN); /* out of range */
+	cr_assert_eq(pf_trace_finish(w), 0);
+
+	pf_policy_params_default(&cfg.def.params);
+	pf_threshold_cfg_default(&cfg.def.threshold);
+	cfg.def.threshold.budget_pages = 3;
+	cfg.batch = 1;
+	cfg.def.reclaim = pf_reclaim_find("lru");
+	cfg.def.prefetch = pf_prefetch_find("none");
+	fs = file_source_open(path, err, sizeof(err));
+	cr_assert_not_null(fs, "%s", err);
+	src = file_source(fs);
+	cr_assert_eq(sim_run(&cfg, &src, &res, err, sizeof(err)), 0, "%s", err);
+	/* 4 first touches in 3 frames evict the LRU page 0; the scan's access
+	 * to page 0 is a refault, the one to page 2 a hit. */
+	cr_assert_eq(res.total.accesses, 6);
+	cr_assert_eq(res.total.first_touch, 4);
+	cr_assert_eq(res.total.swapins, 1);
+	cr_assert_eq(res.total.bad_events, 1);
+	sim_result_free(&res);
+	file_source_close(fs);
 }
