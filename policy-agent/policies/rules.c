@@ -114,6 +114,26 @@ static int want_map(struct ctx *c, const yaml_node_t *n, const char *what)
 	     (v) = yaml_document_get_node((c)->doc, p_->value), 1);  \
 	     p_++)
 
+/* Whether name is one of the comma-separated names in list. */
+static bool in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && !strncmp(p, name, n))
+			return true;
+		if (!end)
+			break;
+		p = end + 1;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
+}
+
 /* Rejects duplicate and unknown keys; valid is a comma-separated list. */
 static int check_keys(struct ctx *c, yaml_node_t *map, const char *what, const char *valid)
 {
@@ -122,20 +142,12 @@ static int check_keys(struct ctx *c, yaml_node_t *map, const char *what, const c
 	FOR_PAIRS(c, map, k, v)
 	{
 		const char *ks = scalar(k);
-		char pat[64];
 
 		(void)v;
 		if (!ks)
 			return fail(c, k, "keys of %s must be plain names", what);
-		snprintf(pat, sizeof(pat), ", %s,", ks);
-		{
-			char list[512];
-
-			snprintf(list, sizeof(list), ", %s,", valid);
-			if (!strstr(list, pat))
-				return fail(c, k, "unknown key '%s' in %s (valid: %s)", ks, what,
-					    valid);
-		}
+		if (!in_list(valid, ks))
+			return fail(c, k, "unknown key '%s' in %s (valid: %s)", ks, what, valid);
 		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p_; q++) {
 			const char *qs = scalar(yaml_document_get_node(c->doc, q->key));
 
@@ -314,13 +326,10 @@ static int parse_body(struct ctx *c, yaml_node_t *map, struct pf_binding *b)
 					return fail(c, pk, "parameter names must be plain names");
 				if (want_scalar(c, pv, pks, &pvs))
 					return -1;
-				if (pf_params_set(&b->params, pks, pvs, perr, sizeof(perr)))
-					return fail(c,
-						    pf_params_set(&b->params, pks, "0", perr,
-								  sizeof(perr)) ?
-							    pk :
-							    pv,
-						    "%s", perr);
+				int rc = pf_params_set(&b->params, pks, pvs, perr, sizeof(perr));
+
+				if (rc)
+					return fail(c, rc == -ENOENT ? pk : pv, "%s", perr);
 			}
 		} else if (!strcmp(ks, "threshold")) {
 			if (parse_threshold(c, v, &b->threshold))
@@ -402,8 +411,7 @@ static int parse_rule(struct ctx *c, yaml_node_t *n, struct rule *r, size_t idx)
 	r->b.rule = r->name;
 	if (!(v = get(c, n, "match")))
 		return fail(c, n, "rule '%s' has no match: clause", r->name);
-	if (parse_match(c, v, r) || check_keys(c, n, "a rule", "name, match, phases, " BODY_KEYS) ||
-	    parse_body(c, n, &r->b))
+	if (parse_match(c, v, r) || parse_body(c, n, &r->b))
 		return -1;
 	if ((v = get(c, n, "phases"))) {
 		yaml_node_t *pk, *pv;

@@ -147,3 +147,10 @@ Test(rules, first_match_wins_and_sizes_parse)
 	cr_assert_str_eq(b.rule, "all");
 	pf_rules_free(rs);
 }
+
+Test(rules, keys_must_match_exactly)
+{
+	expect_error("version: 1\nrules:\n  - match: {}\n    \"reclaim, prefetch\": lru\n", "4:5",
+		     "unknown key 'reclaim, prefetch' in a rule");
+	expect_error("version: 1\nrules:\n  - match: {ta: x}\n", "3:13", "unknown key 'ta'");
+}
