@@ -96,8 +96,8 @@ static long find_region(__u32 i, void *data)
 	__u32 k = i;
 
 	c = bpf_map_lookup_elem(&regions, &k);
-	if (!c)
-		return 1;
+	if (!c || !c->end)
+		return 1; /* slots are filled from 0: an empty one ends the list */
 	if (c->max_pw && c->tgid == f->tgid && f->address >= c->start && f->address < c->end) {
 		f->idx = i;
 		f->found = 1;

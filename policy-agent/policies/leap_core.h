@@ -66,7 +66,9 @@ struct leap_decision {
 #define LEAP_BPF_MAX_REGIONS 64
 #define LEAP_BPF_MAX_TRACE 4096
 
-/* A region the fault path runs Leap on ([start, end), page-aligned). */
+/* A region the fault path runs Leap on ([start, end), page-aligned). The
+ * agent fills slots from 0 without holes: the first slot with end == 0 ends
+ * the list; max_pw == 0 disables a slot without ending it. */
 struct leap_region {
 	__u64 start, end;
 	__u32 max_pw; /* 0: region slot unused */
