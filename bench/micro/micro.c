@@ -3,12 +3,16 @@
  * pageflex-micro: runs one micro workload and prints its cost per operation.
  * It knows nothing about the shim: bench/micro/run.sh runs it under
  * LD_PRELOAD=libjemalloc.so.2 and under LD_PRELOAD=libpageflex.so, and
- * compares. Only the workload loop is timed (not start-up, not exit).
+ * compares. Only the workload loop is timed (not start-up, not exit): wall
+ * time per operation of one thread, and the CPU time of the whole process
+ * (all threads, the shim's sender thread included) per operation, which is
+ * steadier than wall time on a shared machine.
  *
  *   pageflex-micro malloc|malloc-small|mmap-small|mmap-large|mmap-mixed
  *                  [--ops N] [--threads T] [--seed S]
  *
- * Output, one line: WORKLOAD ns_per_op X ops N threads T checksum C
+ * Output, one line:
+ *   WORKLOAD ns_per_op X ops N threads T checksum C cpu_ns_per_op Y
  */
 #include "micro.h"
 
@@ -49,11 +53,11 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static double now_ns(void)
+static double now_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
@@ -83,7 +87,7 @@ int main(int argc, char **argv)
 	long threads = 1;
 	pthread_barrier_t start;
 	struct worker *ws;
-	double t0, t1;
+	double t0, t1, c0, c1;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "n:t:s:h", opts, NULL)) != -1) {
@@ -125,14 +129,18 @@ int main(int argc, char **argv)
 		}
 	}
 	pthread_barrier_wait(&start);
-	t0 = now_ns();
+	t0 = now_ns(CLOCK_MONOTONIC);
+	c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
 	for (long i = 0; i < threads; i++) {
 		pthread_join(ws[i].tid, NULL);
 		sum ^= ws[i].sum;
 	}
-	t1 = now_ns();
-	printf("%s ns_per_op %.2f ops %" PRIu64 " threads %ld checksum %" PRIx64 "\n", argv[optind],
-	       (t1 - t0) / (double)ops, ops, threads, sum);
+	c1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+	t1 = now_ns(CLOCK_MONOTONIC);
+	printf("%s ns_per_op %.2f ops %" PRIu64 " threads %ld checksum %" PRIx64
+	       " cpu_ns_per_op %.2f\n",
+	       argv[optind], (t1 - t0) / (double)ops, ops, threads, sum,
+	       (c1 - c0) / (double)(ops * (uint64_t)threads));
 	free(ws);
 	return 0;
 }
