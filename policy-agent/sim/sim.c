@@ -317,6 +317,10 @@ static int bind(struct sim *s, struct region *r)
 					    .size = r->npages * 4096};
 
 		pf_rules_match(s->cfg->rules, &a, s->phase, &b);
+		/* Per-page times in the simulator's time scale, as for the
+		 * command line's policy, unless the rule chose a tick. */
+		if (b.params.tick_ms == 1000)
+			b.params.tick_ms = s->cfg->def.params.tick_ms;
 		/* The command line's budget applies where a rule sets none. */
 		if (!b.threshold.budget_pages && !b.threshold.budget_pct &&
 		    b.threshold.mode == PF_THRESH_BUDGET)
