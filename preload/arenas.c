@@ -7,7 +7,8 @@
  * reports the result: alloc -> MAP (kind heap, the arena's tag), dalloc and
  * destroy -> UNMAP, purge and decommit -> DISCARD; split and merge change no
  * address range, so they are only counted. The automatic arenas get these
- * hooks at start-up (tag "heap"). Large allocations get a per-call-site
+ * hooks (tag "heap"): arena 0 at start-up, the others when a new thread
+ * first uses one (threads.c). Large allocations get a per-call-site
  * arena (tag "site:<module>+0x<offset>"), at most PAGEFLEX_SITE_ARENAS of
  * them: when all are taken, the least recently used call site gives its
  * arena to the new one (RETAG), and overflow goes to one shared arena,
@@ -234,30 +235,51 @@ static unsigned create_arena(const char *tag, const struct pf_site *site)
 	return ind + 1;
 }
 
+/* Automatic arenas that already run our hooks. */
+static _Atomic unsigned char hooked[MAX_ARENA_INDEX];
+
+static int hook_arena(unsigned i)
+{
+	extent_hooks_t *hp = &hooks;
+	char name[48];
+
+	if (i < MAX_ARENA_INDEX && atomic_load(&hooked[i]))
+		return 0;
+	pf_fmt(name, sizeof(name), "arena.%u.extent_hooks", i);
+	if (mallctl(name, NULL, NULL, &hp, sizeof(hp)))
+		return -ENOTSUP;
+	if (i < MAX_ARENA_INDEX)
+		atomic_store(&hooked[i], 1);
+	pf_debug("extent hooks installed on automatic arena %u", i);
+	return 0;
+}
+
 int pf_arenas_init(void)
 {
 	extent_hooks_t *hp;
-	unsigned narenas;
 	size_t sz = sizeof(hp);
 
 	if (mallctl("arena.0.extent_hooks", &hp, &sz, NULL, 0) || !hp || !hp->alloc)
 		return -ENOTSUP;
 	def = hp;
 	build_hooks();
-	sz = sizeof(narenas);
-	if (mallctl("opt.narenas", &narenas, &sz, NULL, 0))
-		narenas = 1;
-	/* The automatic arenas: 0 now, the others are created with our hooks. */
-	for (unsigned i = 0; i < narenas; i++) {
-		char name[48];
+	/*
+	 * Arena 0 now; the other automatic arenas when a thread first uses one
+	 * (pf_arenas_hook_thread), so no arena exists before jemalloc needs it.
+	 */
+	return hook_arena(0);
+}
 
-		hp = &hooks;
-		pf_fmt(name, sizeof(name), "arena.%u.extent_hooks", i);
-		if (mallctl(name, NULL, NULL, &hp, sizeof(hp)) && i == 0)
-			return -ENOTSUP;
-	}
-	pf_debug("extent hooks installed on %u automatic arenas", narenas);
-	return 0;
+void pf_arenas_hook_thread(void)
+{
+	unsigned ind;
+	size_t sz = sizeof(ind);
+
+	if (!def || atomic_load_explicit(&pf_state, memory_order_relaxed) != PF_READY)
+		return;
+	/* Reading thread.arena makes jemalloc choose (and create) this thread's arena. */
+	if (!mallctl("thread.arena", &ind, &sz, NULL, 0))
+		hook_arena(ind);
 }
 
 /* "site:<basename>+0x<off>" */

@@ -211,7 +211,7 @@ __attribute__((constructor)) static void pf_constructor(void)
 	if (!pf_ready())
 		goto out;
 	pf_heap_resolve();
-	pf_unwind_init();
+	pf_threads_init();
 	err = pf_arenas_init();
 	if (err) {
 		pf_disable("cannot install the jemalloc extent hooks");

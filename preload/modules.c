@@ -8,7 +8,8 @@
  * while it calls malloc) behind a small per-thread cache of segments, so the
  * common case is a few compares. Names are copied into the cache, so a
  * dlclose() can make an entry stale but never dangling. Unwinding uses
- * libunwind with its per-thread cache and only runs for large allocations.
+ * libunwind with its per-thread cache and only runs for large allocations;
+ * it is loaded when the first one happens.
  * libunwind.so.8 is opened RTLD_LOCAL rather than linked: it exports
  * _Unwind_* and a weak backtrace(), which must not interpose libgcc_s and
  * glibc in the program's global symbol scope.
@@ -38,6 +39,8 @@ static PF_TLS unsigned cache_next;
 
 static char exe_path[PF_MOD_MAX];
 static int (*unw_bt)(void **, int);
+/* libunwind: 0 not loaded, 1 loading, 2 ready, 3 unavailable. */
+static _Atomic int unw_state;
 static uintptr_t jemalloc_lo, jemalloc_hi;
 
 struct lookup {
@@ -130,8 +133,21 @@ bool pf_callsite(struct pf_site *site)
 	void *ips[MAX_FRAMES];
 	int n;
 
-	if (!unw_bt)
-		return false;
+	if (unlikely(atomic_load_explicit(&unw_state, memory_order_acquire) != 2)) {
+		int expect = 0;
+
+		/*
+		 * Loaded on first use (most programs never need it: ~140 KiB and
+		 * a few dozen page faults saved). Threads arriving while another
+		 * one loads it do not wait: their allocation gets no call site.
+		 */
+		if (atomic_compare_exchange_strong(&unw_state, &expect, 1)) {
+			pf_unwind_init();
+			atomic_store(&unw_state, unw_bt ? 2 : 3);
+		}
+		if (atomic_load(&unw_state) != 2)
+			return false;
+	}
 	n = unw_bt(ips, MAX_FRAMES);
 
 	for (int i = 0; i < n; i++) {

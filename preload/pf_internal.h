@@ -128,7 +128,7 @@ struct pf_site {
 	uintptr_t ip;
 };
 PF_HIDDEN void pf_modules_init(void);
-/* Loads libunwind (from the constructor: needs a working dlopen). */
+/* Loads libunwind (on the first large allocation, see pf_callsite). */
 PF_HIDDEN void pf_unwind_init(void);
 /* Module and offset of addr; false if addr is in no loaded module. */
 PF_HIDDEN bool pf_module_of(uintptr_t addr, struct pf_site *site, bool *internal);
@@ -146,6 +146,10 @@ PF_HIDDEN void pf_heap_enable(void);
 PF_HIDDEN void pf_heap_scope_enter(void);
 PF_HIDDEN void pf_heap_scope_leave(void);
 PF_HIDDEN int pf_arenas_init(void);
+/* Gives the calling thread's automatic arena our extent hooks. */
+PF_HIDDEN void pf_arenas_hook_thread(void);
+/* Resolves libc's pthread_create (threads.c). */
+PF_HIDDEN void pf_threads_init(void);
 /* Arena for a large allocation from the current call site (index + 1), or 0. */
 PF_HIDDEN unsigned pf_site_arena(void);
 /* Arena for a named scope (index + 1), or 0. */

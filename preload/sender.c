@@ -420,7 +420,9 @@ int pf_sender_start(void)
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 128 << 10);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pf_in_hook++; /* no arena hooking for our own thread (threads.c) */
 	err = pthread_create(&thread, &attr, sender_main, NULL);
+	pf_in_hook--;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (err)

@@ -16,6 +16,7 @@
  *             handler that allocates, and a dlopen'ed library (zlib)
  *   early     prints the 1 MiB mapping made by a constructor, before main()
  *   stack     one MAP_STACK|MAP_GROWSDOWN mapping of 256 KiB
+ *   thread    a new thread allocates 1000 x 4000 bytes and prints them
  *   spawn     a posix_spawn child and a vfork child, each running "mmap1"
  *   churn N   N mmap/munmap pairs of 64 KiB
  *   stress    4 threads mapping, remapping, discarding and allocating (large
@@ -194,6 +195,18 @@ static int mode_exec(const char *self)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
+static void *thread_allocs(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 1000; i++) {
+		void *p = malloc(4000);
+
+		memset(p, 1, 4000);
+		printf("alloc %p %d\n", p, 4000);
+	}
+	return NULL;
+}
+
 extern char **environ;
 
 static int mode_spawn(const char *self)
@@ -338,7 +351,8 @@ static int mode_output(void)
 SITE(0)
 SITE(1)
 SITE(2)
-SITE(3) SITE(4) SITE(5) SITE(6) SITE(7) SITE(8) SITE(9) SITE(10) SITE(11) SITE(12) SITE(13) SITE(14)
+SITE(3)
+SITE(4) SITE(5) SITE(6) SITE(7) SITE(8) SITE(9) SITE(10) SITE(11) SITE(12) SITE(13) SITE(14)
 	SITE(15) SITE(16) SITE(17) SITE(18) SITE(19)
 
 		static void *(*const sites[20])(size_t) = {
@@ -447,6 +461,13 @@ int main(int argc, char **argv)
 		printf("early %p %lu\n", early_map, 1 * MiB);
 		return 0;
 	}
+	if (!strcmp(m, "thread")) {
+		pthread_t t;
+
+		pthread_create(&t, NULL, thread_allocs, NULL);
+		pthread_join(t, NULL);
+		return 0;
+	}
 	if (!strcmp(m, "spawn"))
 		return mode_spawn(argv[0]);
 	if (!strcmp(m, "stress"))
@@ -468,6 +489,6 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: pf_shim_prog "
 			"mmap|scope|large|phase|fork|exec|mmap1|hold|output|early|stack|"
-			"churn N|stress|spawn\n");
+			"churn N|stress|spawn|thread\n");
 	return 2;
 }

@@ -123,6 +123,35 @@ Test(shim, tagged_scope_extents_cover_allocations)
 	free(ev);
 }
 
+/* A new thread's arena gets the extent hooks when the thread starts. */
+Test(shim, new_thread_heap_extents_are_reported)
+{
+	static struct map_line maps[4096];
+	char *out, *ev, *line;
+	pid_t pid = run_recorded("thread", &out, &ev);
+	size_t n = get_maps(ev, pid, "heap", maps, 4096), nalloc = 0, covered = 0;
+
+	for (line = strstr(out, "alloc "); line; line = strstr(line + 1, "\nalloc ")) {
+		unsigned long p, len;
+
+		if (*line == '\n')
+			line++;
+		cr_assert_eq(sscanf(line, "alloc 0x%lx %lu", &p, &len), 2);
+		for (size_t i = 0; i < n; i++) {
+			if (p >= maps[i].start && p + len <= maps[i].start + maps[i].len) {
+				covered++;
+				break;
+			}
+		}
+		nalloc++;
+	}
+	cr_assert_eq(nalloc, 1000);
+	cr_expect_eq(covered, nalloc, "%zu of %zu allocations outside reported heap extents",
+		     nalloc - covered, nalloc);
+	free(out);
+	free(ev);
+}
+
 Test(shim, large_allocations_get_call_site_arenas)
 {
 	struct map_line maps[64];
