@@ -1,5 +1,7 @@
 """Allocates about 1 GiB in Python objects, frees it, and does it again in a
-different order, printing a digest of the contents after each step. Run by
+different order, printing a digest of the contents after each step. With the
+1 GiB live, it also digests parts of it in 4 threads and in 2 forked worker
+processes (multiprocessing), so fork under the shim is exercised too. Run by
 python.sh with and without libpageflex.so: the output must be identical.
 
 Four kinds of objects, ~256 MiB each, so every allocator path is used:
@@ -9,7 +11,9 @@ realloc as they grow), and 4 MiB bytearrays (mmap-sized malloc blocks).
 """
 import gc
 import hashlib
+import multiprocessing
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 MIB = 1 << 20
 
@@ -20,7 +24,8 @@ def small_bytes(n):
 
 
 def str_dict(n):
-    return {"key-%09d" % i: i * 2654435761 % 4294967296 for i in range(n)}
+    # ~250 B per entry: a 100-character key, an int, the hash table slot.
+    return {"key-%09d-%s" % (i, "x" * 87): i * 2654435761 % 4294967296 for i in range(n)}
 
 
 def float_lists(lists, per):
@@ -49,11 +54,30 @@ def digest(objs):
     return h.hexdigest()
 
 
+def chunk_digest(args):
+    # Runs in forked children (which inherit the 1 GiB) and in threads.
+    i, blobs = args
+    h = hashlib.sha256(("%d" % i).encode())
+    tmp = [bytes(b) + b"%d" % i for b in blobs]  # allocates in the child
+    for t in tmp:
+        h.update(t)
+    return h.hexdigest()
+
+
+def parallel_digests(objs):
+    jobs = [(i, objs[3][i::8]) for i in range(8)]
+    with ThreadPoolExecutor(4) as ex:
+        threads = list(ex.map(chunk_digest, jobs))
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        forked = pool.map(chunk_digest, [(i, objs[3][i : i + 2]) for i in range(0, 16, 2)])
+    return hashlib.sha256("".join(threads + forked).encode()).hexdigest()
+
+
 def build(order):
     objs = [None] * 4
     makers = [
         lambda: small_bytes(2 * MIB),  # ~256 MiB
-        lambda: str_dict(2 * MIB),  # ~270 MiB with the keys and ints
+        lambda: str_dict(MIB),  # ~250 MiB with the keys and ints
         lambda: float_lists(32, 256 * 1024),  # 8 Mi floats: ~256 MiB
         lambda: big_arrays(64, 4 * MIB),  # 256 MiB
     ]
@@ -66,6 +90,9 @@ def main():
     for rnd, order in enumerate([(0, 1, 2, 3), (3, 1, 0, 2)]):
         objs = build(order)
         print("round %d built: %s" % (rnd, digest(objs)))
+        if rnd == 0:
+            print("round 0 threads and forks: %s" % parallel_digests(objs))
+
         # Free half, churn, rebuild: exercises reuse of freed memory.
         objs[0] = None
         objs[3] = None

@@ -37,6 +37,8 @@ name=$(basename "$CASE" .sh)
 
 [ -n "$LIB" ] || { echo "compare.sh: --lib is required" >&2; exit 2; }
 [ -e "$LIB" ] || { echo "SKIP: $LIB is not built"; exit 77; }
+LIB=$(realpath "$LIB") # the programs run in another directory
+[ -z "$AGENT" ] || AGENT=$(realpath -m "$AGENT")
 if [ -n "$AGENT" ] && [ ! -x "$AGENT" ]; then
 	echo "note: agent $AGENT not built; the agent run is skipped"
 	AGENT=

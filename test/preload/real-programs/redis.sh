@@ -2,8 +2,9 @@
 # (never 6379) answers redis-benchmark (fixed keys, so the dataset it leaves
 # is deterministic) and a bulk load through redis-cli --pipe (200k keys, some
 # values of 64 KiB - 1 MiB), then deletes half and asks for MEMORY PURGE
-# (jemalloc's purge, through the shim's jemalloc). Compared: DBSIZE, DEBUG
-# DIGEST of the whole dataset, sampled DIGEST-VALUEs, benchmark exit codes.
+# (jemalloc's purge, through the shim's jemalloc), BGSAVE (a forked child
+# writes the dataset) and DEBUG RELOAD. Compared: DBSIZE, DEBUG DIGEST of the
+# whole dataset, sampled DIGEST-VALUEs, benchmark exit codes.
 # The server, clients and benchmark all run under the shim. The server is
 # started and stopped by this case; case_cleanup kills it on any exit.
 case_check() {
@@ -87,6 +88,16 @@ case_run() {
 	echo "dbsize $(cli dbsize)"
 	echo "digest $(cli debug digest)"
 	cli info memory | grep '^mem_allocator'
+	# Fork: BGSAVE writes the dataset from a child process; then DEBUG
+	# RELOAD saves and loads it again in the server; the digest must hold.
+	cli bgsave
+	for _ in $(seq 300); do
+		cli info persistence | grep -q '^rdb_bgsave_in_progress:0' && break
+		sleep 0.1
+	done
+	cli info persistence | grep -e '^rdb_bgsave_in_progress' -e '^rdb_last_bgsave_status' | tr -d '\r'
+	cli debug reload
+	echo "digest after reload $(cli debug digest)"
 	cli shutdown nosave
 	wait "$redis_pid"
 	echo "redis-server exit $?"
