@@ -602,6 +602,28 @@ struct pf_rules *pf_rules_parse(const char *text, size_t len, const char *name, 
 	}
 	rc = parse_root(&c, yaml_document_get_root_node(&doc));
 	yaml_document_delete(&doc);
+	if (!rc) {
+		/* One document only: a second one would be silently ignored. */
+		yaml_document_t next;
+
+		if (!yaml_parser_load(&parser, &next)) {
+			snprintf(err, errlen, "%s:%zu:%zu: %s", name, parser.problem_mark.line + 1,
+				 parser.problem_mark.column + 1,
+				 parser.problem ? parser.problem : "bad YAML");
+			rc = -1;
+		} else {
+			yaml_node_t *root = yaml_document_get_root_node(&next);
+
+			if (root) {
+				snprintf(err, errlen,
+					 "%s:%zu:%zu: a second YAML document; put all rules in one",
+					 name, root->start_mark.line + 1,
+					 root->start_mark.column + 1);
+				rc = -1;
+			}
+			yaml_document_delete(&next);
+		}
+	}
 	yaml_parser_delete(&parser);
 	if (rc) {
 		pf_rules_free(rs);

@@ -154,3 +154,11 @@ Test(rules, keys_must_match_exactly)
 		     "unknown key 'reclaim, prefetch' in a rule");
 	expect_error("version: 1\nrules:\n  - match: {ta: x}\n", "3:13", "unknown key 'ta'");
 }
+
+Test(rules, one_document_and_not_empty)
+{
+	expect_error("", "1:1", "empty file");
+	expect_error("# only a comment\n", "1:1", "empty file");
+	expect_error("version: 1\n---\nversion: 1\n", "3:1", "a second YAML document");
+	expect_error("version: 1\n...\n}\n", "3:1", "");
+}
