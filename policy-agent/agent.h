@@ -90,7 +90,13 @@ extern uint64_t pf_reclaim_pages_out, pf_reclaim_pages_cooled;
 /* REGION_DISCARD: forget the policy state of the pages in the range. */
 void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len);
 
-/* Binds a new region to its rule (policy + params) and sets up its state. */
-void pf_region_bind(struct pf_rinfo *ri);
+/* Binds a region to its rule (policy, params, threshold) in a phase (binding.c). */
+void pf_region_bind(struct pf_rinfo *ri, const char *phase);
+/* Rebinds every region of p (phase change, rules reload). */
+void pf_proc_rebind(struct pf_proc *p);
+/* Reloads the rules file and rebinds everything; 0 or -errno with the problem in err. */
+int pf_reload_rules(char *err, size_t errlen);
+/* Phase change: rebind and run the rules' on_entry actions. */
+void pf_reclaim_phase(struct pf_proc *p);
 
 #endif

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Tag -> policy rules (see binding.h). */
+/* Region -> policy binding: command-line rules, then the YAML rules file (see binding.h). */
 #include "binding.h"
-
-#include "agent.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -10,16 +8,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_RULES 128
+#include "agent.h"
+#include "log.h"
+#include "rules.h"
 
-static struct pf_binding rules[MAX_RULES];
-static size_t nrules;
+#define MAX_CLI_RULES 64
 
-int pf_binding_add(const char *pattern, const char *policy, uint64_t cold_age_ms, char *err,
+struct cli_rule {
+	char pattern[64];
+	const struct pf_reclaim_ops *ops;
+	struct pf_policy_params params;
+};
+
+static struct cli_rule cli[MAX_CLI_RULES];
+static size_t ncli;
+static struct pf_rules *rules;
+
+static void fit_tick(struct pf_policy_params *p)
+{
+	/* Keep state ticks well below the age so short ages stay exact. */
+	if (!p->tick_ms)
+		p->tick_ms = 1000;
+	if (p->cold_age_ms && p->cold_age_ms < 10 * p->tick_ms)
+		p->tick_ms = p->cold_age_ms / 10 ? p->cold_age_ms / 10 : 1;
+}
+
+static int cli_add(const char *pattern, const char *policy, uint64_t cold_age_ms, char *err,
 		   size_t errlen)
 {
 	const struct pf_reclaim_ops *ops = pf_reclaim_find(policy);
-	struct pf_binding *b;
+	struct cli_rule *r;
 	char names[256];
 
 	if (!ops) {
@@ -27,38 +45,33 @@ int pf_binding_add(const char *pattern, const char *policy, uint64_t cold_age_ms
 		snprintf(err, errlen, "unknown reclaim policy '%s' (known: %s)", policy, names);
 		return -EINVAL;
 	}
-	if (!*pattern || strlen(pattern) >= sizeof(rules[0].pattern)) {
+	if (!*pattern || strlen(pattern) >= sizeof(cli[0].pattern)) {
 		snprintf(err, errlen, "tag pattern '%s' is empty or longer than %zu bytes", pattern,
-			 sizeof(rules[0].pattern) - 1);
+			 sizeof(cli[0].pattern) - 1);
 		return -EINVAL;
 	}
-	if (nrules == MAX_RULES) {
-		snprintf(err, errlen, "more than %d rules", MAX_RULES);
+	if (ncli == MAX_CLI_RULES) {
+		snprintf(err, errlen, "more than %d command-line rules", MAX_CLI_RULES);
 		return -EINVAL;
 	}
-	b = &rules[nrules++];
-	snprintf(b->pattern, sizeof(b->pattern), "%s", pattern);
-	b->ops = ops;
-	pf_policy_params_default(&b->params);
+	r = &cli[ncli++];
+	snprintf(r->pattern, sizeof(r->pattern), "%s", pattern);
+	r->ops = ops;
+	pf_policy_params_default(&r->params);
 	if (cold_age_ms)
-		b->params.cold_age_ms = cold_age_ms;
-	/* Keep state ticks finer than the age so short ages stay exact. */
-	if (!b->params.tick_ms)
-		b->params.tick_ms = 1000;
-	if (b->params.cold_age_ms < 10 * b->params.tick_ms)
-		b->params.tick_ms = b->params.cold_age_ms / 10 ? b->params.cold_age_ms / 10 : 1;
+		r->params.cold_age_ms = cold_age_ms;
+	fit_tick(&r->params);
 	return 0;
 }
 
-/* Splits "TAG=VALUE" into pattern and value. */
+/* Splits "TAG=VALUE". */
 static int split(const char *arg, char *pat, size_t patlen, const char **val, char *err,
-		 size_t errlen, const char *what)
+		 size_t errlen, const char *what, const char *want)
 {
 	const char *eq = strrchr(arg, '=');
 
 	if (!eq || eq == arg || !eq[1] || (size_t)(eq - arg) >= patlen) {
-		snprintf(err, errlen, "bad %s '%s': want TAG=%s", what, arg,
-			 strcmp(what, "--cold-age") ? "POLICY" : "SECONDS");
+		snprintf(err, errlen, "bad %s '%s': want TAG=%s", what, arg, want);
 		return -EINVAL;
 	}
 	memcpy(pat, arg, (size_t)(eq - arg));
@@ -67,7 +80,7 @@ static int split(const char *arg, char *pat, size_t patlen, const char **val, ch
 	return 0;
 }
 
-/* Seconds with an optional fraction ("2", "0.5"): milliseconds or 0 on error. */
+/* Seconds with an optional fraction ("2", "0.5"): milliseconds, or 0 if invalid. */
 static uint64_t parse_seconds(const char *s)
 {
 	char *end;
@@ -75,7 +88,7 @@ static uint64_t parse_seconds(const char *s)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || *end || v <= 0 || v > 86400.0 * 365)
+	if (errno || end == s || *end || !(v > 0) || v > 86400.0 * 365)
 		return 0;
 	return (uint64_t)(v * 1000 + 0.5) ? (uint64_t)(v * 1000 + 0.5) : 1;
 }
@@ -86,14 +99,14 @@ int pf_binding_parse_cold_age(const char *arg, char *err, size_t errlen)
 	const char *val;
 	uint64_t ms;
 
-	if (split(arg, pat, sizeof(pat), &val, err, errlen, "--cold-age"))
+	if (split(arg, pat, sizeof(pat), &val, err, errlen, "--cold-age", "SECONDS"))
 		return -EINVAL;
 	ms = parse_seconds(val);
 	if (!ms) {
 		snprintf(err, errlen, "bad cold age '%s' in '%s': want seconds > 0", val, arg);
 		return -EINVAL;
 	}
-	return pf_binding_add(pat, "cold-age", ms, err, errlen);
+	return cli_add(pat, "cold-age", ms, err, errlen);
 }
 
 int pf_binding_parse_policy(const char *arg, char *err, size_t errlen)
@@ -101,46 +114,102 @@ int pf_binding_parse_policy(const char *arg, char *err, size_t errlen)
 	char pat[64];
 	const char *val;
 
-	if (split(arg, pat, sizeof(pat), &val, err, errlen, "--policy"))
+	if (split(arg, pat, sizeof(pat), &val, err, errlen, "--policy", "POLICY"))
 		return -EINVAL;
-	return pf_binding_add(pat, val, 0, err, errlen);
+	return cli_add(pat, val, 0, err, errlen);
 }
 
-const struct pf_binding *pf_binding_for(const char *tag)
+size_t pf_binding_cli_count(void)
 {
+	return ncli;
+}
+
+const char *pf_binding_cli_describe(size_t i, char *buf, size_t len)
+{
+	if (i >= ncli)
+		return NULL;
+	snprintf(buf, len, "tag '%s' -> %s (cold age %.3g s)", cli[i].pattern, cli[i].ops->name,
+		 cli[i].params.cold_age_ms / 1000.0);
+	return buf;
+}
+
+int pf_binding_load_rules(const char *path, char *err, size_t errlen)
+{
+	struct pf_rules *rs = pf_rules_load(path, err, errlen);
+
+	if (!rs)
+		return -EINVAL;
+	pf_rules_free(rules);
+	rules = rs;
+	return 0;
+}
+
+size_t pf_binding_rules_count(void)
+{
+	return rules ? pf_rules_count(rules) : 0;
+}
+
+bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint64_t size,
+		       const char *phase, struct pf_bind *out)
+{
+	struct pf_region_attrs a = {
+		.tag = tag, .symbol = symbol, .kind = (enum pf_region_kind)kind, .size = size};
+	struct pf_binding b;
 	size_t i;
+	int k;
 
-	for (i = 0; i < nrules; i++)
-		if (!fnmatch(rules[i].pattern, tag, 0))
-			return &rules[i];
-	return NULL;
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < ncli; i++) {
+		if (fnmatch(cli[i].pattern, tag, 0))
+			continue;
+		snprintf(out->rule, sizeof(out->rule), "cli:%.59s", cli[i].pattern);
+		out->ops = cli[i].ops;
+		out->params = cli[i].params;
+		pf_threshold_cfg_default(&out->threshold);
+		out->threshold.mode = PF_THRESH_COLD_AGE;
+		return true;
+	}
+	if (!rules)
+		return false;
+	k = pf_rules_match(rules, &a, phase, &b);
+	if (!b.reclaim)
+		return false;
+	snprintf(out->rule, sizeof(out->rule), "%s", k < 0 ? "default" : b.rule);
+	out->ops = b.reclaim;
+	out->params = b.params;
+	out->threshold = b.threshold;
+	fit_tick(&out->params);
+	return true;
 }
 
-uint64_t pf_binding_min_cold_age_ms(void)
+const struct pf_phase_actions *pf_binding_phase_actions(const char *phase)
 {
-	uint64_t m = 0;
-	size_t i;
-
-	for (i = 0; i < nrules; i++)
-		if (!(rules[i].ops->flags & PF_RECLAIM_PASSIVE) &&
-		    (!m || rules[i].params.cold_age_ms < m))
-			m = rules[i].params.cold_age_ms;
-	return m;
+	return rules ? pf_rules_phase_actions(rules, phase) : NULL;
 }
 
-size_t pf_binding_count(void)
+/* The one place a region meets its policy: on REGION_MAP, phase change and reload. */
+void pf_region_bind(struct pf_rinfo *ri, const char *phase)
 {
-	return nrules;
-}
+	char sym[300];
+	struct pf_bind nb;
+	bool bound;
 
-const struct pf_binding *pf_binding_at(size_t i)
-{
-	return i < nrules ? &rules[i] : NULL;
-}
-
-/* The one place a region meets its policy (called for every REGION_MAP). */
-void pf_region_bind(struct pf_rinfo *ri)
-{
-	ri->bind = pf_binding_for(ri->tag);
-	ri->state_ready = false;
+	snprintf(sym, sizeof(sym), "%s+0x%llx", ri->module, (unsigned long long)ri->callsite);
+	bound = pf_binding_lookup(ri->tag, ri->module[0] ? sym : "", ri->kind, ri->hull_len, phase,
+				  &nb);
+	if (bound == ri->bound &&
+	    (!bound ||
+	     (nb.ops == ri->bind.ops && !memcmp(&nb.params, &ri->bind.params, sizeof(nb.params)) &&
+	      !memcmp(&nb.threshold, &ri->bind.threshold, sizeof(nb.threshold)))))
+		return;
+	/* A different policy starts from a fresh state; new parameters keep it. */
+	if (!bound || !ri->bound || nb.ops != ri->bind.ops)
+		ri->state_ready = false;
+	ri->bound = bound;
+	ri->bind = nb;
+	if (bound) {
+		pf_threshold_init(&ri->thr, &nb.threshold);
+		/* The controller wants the budget in pages of this region. */
+		ri->thr.cfg.budget_pages = pf_threshold_budget(&nb.threshold, ri->hull_len / 4096);
+	}
 }

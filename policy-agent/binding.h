@@ -1,39 +1,52 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The agent's policy binding, in one place: rules from the command line
- * (--cold-age TAG=SECONDS, --policy TAG=NAME) and the config file, matched
- * against a region's tag with fnmatch(3), first match wins. A region no rule
- * matches is observed (scanned, fault-counted) but never acted on.
+ * The agent's policy binding, in one place. A region's policy comes from,
+ * in order: the command-line rules (--cold-age TAG=SECONDS, --policy
+ * TAG=NAME; fnmatch on the tag, first match wins), then the YAML rules file
+ * (--config, policies/rules.h: tag, call-site symbol, kind, size, phase
+ * overrides; its `defaults:` where no rule matches). A region that nothing
+ * binds is observed (scanned, fault-counted) but never acted on. The rules
+ * file is reloaded on SIGHUP and `pageflexctl reload`; a file with an error
+ * is refused and the rules in force stay.
  */
 #ifndef PAGEFLEX_BINDING_H
 #define PAGEFLEX_BINDING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "policy.h"
+#include "threshold.h"
 
-struct pf_binding {
-	char pattern[64];
-	const struct pf_reclaim_ops *ops;
+struct pf_phase_actions;
+
+/* What a region is bound to (a copy: it outlives rule reloads). */
+struct pf_bind {
+	char rule[64]; /* "cli:TAG", a rules-file rule name, or "default" */
+	const struct pf_reclaim_ops *ops; /* never NULL when bound */
 	struct pf_policy_params params;
+	struct pf_threshold_cfg threshold;
 };
 
-/* Adds a rule; 0 or -EINVAL with the problem in err. */
-int pf_binding_add(const char *pattern, const char *policy, uint64_t cold_age_ms, char *err,
-		   size_t errlen);
-/* "TAG=SECONDS" (cold-age); 0 or -EINVAL with the problem in err. */
-int pf_binding_parse_cold_age(const char *arg, char *err, size_t errlen);
-/* "TAG=POLICY"; 0 or -EINVAL. */
-int pf_binding_parse_policy(const char *arg, char *err, size_t errlen);
-/* The first rule matching tag, or NULL. */
-const struct pf_binding *pf_binding_for(const char *tag);
-/* Smallest cold age of all rules (0 if none): the reclaim loop scans at T/4. */
-uint64_t pf_binding_min_cold_age_ms(void);
-size_t pf_binding_count(void);
-const struct pf_binding *pf_binding_at(size_t i);
+/* Command-line rules; 0 or -EINVAL with the problem in err. */
+int pf_binding_parse_cold_age(const char *arg, char *err, size_t errlen); /* TAG=SECONDS */
+int pf_binding_parse_policy(const char *arg, char *err, size_t errlen); /* TAG=POLICY */
+size_t pf_binding_cli_count(void);
+/* One line describing command-line rule i, or NULL past the end. */
+const char *pf_binding_cli_describe(size_t i, char *buf, size_t len);
 
-/* Reads a config file (see config.c); 0 or -errno with "FILE:LINE: problem" in err. */
-int pf_config_load(const char *path, uint64_t *scan_interval_ms, char *err, size_t errlen);
+/* Loads (or reloads) the rules file; 0, or -errno with "path:line:col: problem". */
+int pf_binding_load_rules(const char *path, char *err, size_t errlen);
+size_t pf_binding_rules_count(void);
+
+/*
+ * The binding of a region (tag, call-site module+offset, kind, size) in a
+ * phase; false if nothing binds it.
+ */
+bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint64_t size,
+		       const char *phase, struct pf_bind *out);
+/* The rules file's actions on entering phase, or NULL. */
+const struct pf_phase_actions *pf_binding_phase_actions(const char *phase);
 
 #endif

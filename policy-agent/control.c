@@ -8,6 +8,7 @@
  *   status [--json]          processes and their regions
  *   regions PID [--json]     the regions of one process
  *   stats [--json]           everything, as JSON (the same as status --json)
+ *   reload                   re-read the rules file (kept if it has an error)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -84,7 +85,7 @@ static void each_region(struct pf_proc *p, void (*fn)(FILE *, struct pf_rinfo *,
 
 static const char *policy_name(const struct pf_rinfo *ri)
 {
-	return ri->bind ? ri->bind->ops->name : "none";
+	return ri->bound ? ri->bind.ops->name : "none";
 }
 
 static void region_text(FILE *f, struct pf_rinfo *ri, int k)
@@ -99,8 +100,10 @@ static void region_text(FILE *f, struct pf_rinfo *ri, int k)
 		ri->resident * 4096 / 1048576.0, ri->swapped * 4096 / 1048576.0,
 		(unsigned long long)s.first_touch, (unsigned long long)s.swap_faults,
 		(unsigned long long)s.swapin_major, (unsigned long long)ri->scans, policy_name(ri));
-	if (ri->bind && ri->bind->params.cold_age_ms && !strcmp(ri->bind->ops->name, "cold-age"))
-		fprintf(f, " T=%.3gs", ri->bind->params.cold_age_ms / 1000.0);
+	if (ri->bound && ri->bind.threshold.mode == PF_THRESH_COLD_AGE && ri->bind.ops->victim)
+		fprintf(f, " T=%.3gs", ri->bind.params.cold_age_ms / 1000.0);
+	else if (ri->bound && !(ri->bind.ops->flags & PF_RECLAIM_PASSIVE))
+		fprintf(f, " %s", pf_threshold_mode_name(ri->bind.threshold.mode));
 	fputc('\n', f);
 }
 
@@ -118,7 +121,8 @@ static void region_json(FILE *f, struct pf_rinfo *ri, int k)
 		"\"accessed\":%llu,\"huge\":%llu,\"scans\":%llu,\"first_touch\":%llu,"
 		"\"refaults\":%llu,\"swapin_major\":%llu,\"swapcache_hits\":%llu,"
 		"\"other_major\":%llu,\"present_faults\":%llu,\"unclassified\":%llu,"
-		"\"paged_out\":%llu,\"cooled\":%llu,\"policy\":\"%s\",\"cold_age_ms\":%llu}",
+		"\"paged_out\":%llu,\"cooled\":%llu,\"policy\":\"%s\",\"cold_age_ms\":%llu,"
+		"\"threshold\":\"%s\",\"rule\":",
 		(unsigned long long)ri->callsite, (unsigned long long)ri->size,
 		(unsigned long long)ri->resident * 4096, (unsigned long long)ri->swapped * 4096,
 		(unsigned long long)ri->accessed * 4096, (unsigned long long)ri->huge * 4096,
@@ -130,7 +134,10 @@ static void region_json(FILE *f, struct pf_rinfo *ri, int k)
 		(unsigned long long)s.other_major, (unsigned long long)s.present,
 		(unsigned long long)s.unknown, (unsigned long long)ri->paged_out * 4096,
 		(unsigned long long)ri->cooled * 4096, policy_name(ri),
-		(unsigned long long)(ri->bind ? ri->bind->params.cold_age_ms : 0));
+		(unsigned long long)(ri->bound ? ri->bind.params.cold_age_ms : 0),
+		ri->bound ? pf_threshold_mode_name(ri->bind.threshold.mode) : "none");
+	json_str(f, ri->bound ? ri->bind.rule : "");
+	fputc('}', f);
 }
 
 static void proc_text(FILE *f, struct pf_proc *p)
@@ -238,7 +245,7 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 			return "too many arguments";
 	}
 	if (!argc)
-		return "empty command (want status, regions PID or stats)";
+		return "empty command (want status, regions PID, stats or reload)";
 	if (!strcmp(argv[0], "stats") || (!strcmp(argv[0], "status") && json)) {
 		if (argc != 1)
 			return "stats takes no arguments";
@@ -270,6 +277,14 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 			proc_text(f, pf_proc_at(i));
 		return NULL;
 	}
+	if (!strcmp(argv[0], "reload")) {
+		if (argc != 1)
+			return "reload takes no arguments";
+		if (pf_reload_rules(err, errlen))
+			return err;
+		fprintf(f, "rules reloaded from %s\n", pf_opts.config);
+		return NULL;
+	}
 	if (!strcmp(argv[0], "regions")) {
 		struct pf_proc *p;
 		pid_t pid;
@@ -294,7 +309,7 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 		}
 		return NULL;
 	}
-	snprintf(err, errlen, "unknown command '%.40s' (want status, regions PID or stats)",
+	snprintf(err, errlen, "unknown command '%.40s' (want status, regions PID, stats or reload)",
 		 argv[0]);
 	return err;
 }

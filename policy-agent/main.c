@@ -66,11 +66,13 @@ static void usage(FILE *f)
 		"  -s, --socket PATH        shim socket (default $PAGEFLEX_SOCKET or %s)\n"
 		"      --control PATH       control socket for pageflexctl (default: control.sock\n"
 		"                           next to the shim socket)\n"
-		"  -c, --config FILE        rules file (scan-interval, cold-age, policy lines)\n"
+		"  -c, --config FILE        YAML rules file (policies/example.yaml); reloaded on\n"
+		"                           SIGHUP and `pageflexctl reload`\n"
 		"  -a, --cold-age TAG=SEC   page out pages of regions tagged TAG (a glob) idle\n"
 		"                           for SEC seconds; repeatable, first match wins\n"
 		"  -p, --policy TAG=NAME    bind another reclaim policy to regions tagged TAG\n"
-		"  -i, --scan-interval MS   scan period (default: the smallest cold age / 4)\n"
+		"                           (command-line rules come before the rules file)\n"
+		"  -i, --scan-interval MS   scan period (default: the smallest cold age / 4, or 1 s)\n"
 		"      --scan-capacity GIB  memory whose pages can be tracked (default 16)\n"
 		"      --max-procs N        managed processes (default 64, at most 1024)\n"
 		"      --stream-first-touch also stream first-touch faults to the agent\n"
@@ -169,15 +171,9 @@ static int parse_args(int argc, char **argv)
 	}
 	if (!pf_opts.socket || !*pf_opts.socket)
 		pf_opts.socket = PFW_DEFAULT_SOCKET;
-	if (pf_opts.config) {
-		uint64_t iv = 0;
-
-		if (pf_config_load(pf_opts.config, &iv, err, sizeof(err))) {
-			fprintf(stderr, "pageflexd: %s\n", err);
-			return -1;
-		}
-		if (iv && !pf_opts.scan_interval_ms)
-			pf_opts.scan_interval_ms = iv;
+	if (pf_opts.config && pf_binding_load_rules(pf_opts.config, err, sizeof(err))) {
+		fprintf(stderr, "pageflexd: %s\n", err);
+		return -1;
 	}
 	return 0;
 }
@@ -211,10 +207,17 @@ static void signal_ready(struct pf_watch *w, uint32_t events)
 	struct signalfd_siginfo si;
 
 	(void)events;
-	if (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
-		pf_info("%s: shutting down", strsignal((int)si.ssi_signo));
-		exiting = 1;
+	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		char err[512];
+
+		if (pf_reload_rules(err, sizeof(err)))
+			pf_warn("SIGHUP: rules not reloaded, the old ones stay: %s", err);
+		return;
 	}
+	pf_info("%s: shutting down", strsignal((int)si.ssi_signo));
+	exiting = 1;
 }
 
 /* mkdir -p of the directory holding path. */
@@ -274,6 +277,7 @@ int main(int argc, char **argv)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -300,13 +304,13 @@ int main(int argc, char **argv)
 	timerfd_settime(tim_w.fd, 0, &its, NULL);
 	pf_loop_add(&sig_w);
 	pf_loop_add(&tim_w);
-	pf_info("listening on %s (control %s); %zu rules, scan every %llu ms", pf_opts.socket,
-		pf_opts.control, pf_binding_count(), (unsigned long long)pf_reclaim_interval_ms());
-	for (i = 0; i < (int)pf_binding_count(); i++) {
-		const struct pf_binding *b = pf_binding_at(i);
+	pf_info("listening on %s (control %s); %zu command-line rules, %zu rules from %s",
+		pf_opts.socket, pf_opts.control, pf_binding_cli_count(), pf_binding_rules_count(),
+		pf_opts.config ? pf_opts.config : "no rules file");
+	for (i = 0; i < (int)pf_binding_cli_count(); i++) {
+		char buf[160];
 
-		pf_info("rule %d: tag '%s' -> %s (cold age %.3g s)", i + 1, b->pattern,
-			b->ops->name, b->params.cold_age_ms / 1000.0);
+		pf_info("rule %d: %s", i + 1, pf_binding_cli_describe((size_t)i, buf, sizeof(buf)));
 	}
 	while (!exiting) {
 		struct epoll_event ev;

@@ -26,6 +26,7 @@ static void usage(FILE *f)
 		"                         resident, swapped, faults, refaults, scans, policy)\n"
 		"  regions PID [--json]   the regions of one process\n"
 		"  stats [--json]         everything, as JSON\n"
+		"  reload                 re-read the agent's rules file (kept if it has an error)\n"
 		"\n"
 		"  -s, --socket PATH      the agent's control socket (default $PAGEFLEX_CONTROL\n"
 		"                         or " DEFAULT_CONTROL ")\n"
@@ -78,10 +79,10 @@ int main(int argc, char **argv)
 	}
 	/* Check the command line here, so typos never reach the agent. */
 	if (strcmp(argv[optind], "status") && strcmp(argv[optind], "stats") &&
-	    strcmp(argv[optind], "regions")) {
+	    strcmp(argv[optind], "regions") && strcmp(argv[optind], "reload")) {
 		fprintf(stderr,
-			"pageflexctl: unknown command '%s' (want status, regions PID or "
-			"stats)\n",
+			"pageflexctl: unknown command '%s' (want status, regions PID, "
+			"stats or reload)\n",
 			argv[optind]);
 		return 2;
 	}

@@ -2,24 +2,51 @@
 /*
  * The reclaim loop: every scan interval, each managed process is scanned;
  * for regions bound to a policy the per-page state (a BPF array, 4 bytes a
- * page) is updated from the accessed bit through the policy's scan(), and
- * resident pages that the policy calls victims are paged out in one batch.
- * Pages seen accessed get MADV_COLD, which clears their accessed bits for
- * the next scan. The policy is one call per page (pf_reclaim_ops), the same
- * code the simulator runs.
+ * page) is updated from the accessed bit through the policy's scan(). Then
+ * the region's threshold picks the victims among its resident, idle pages:
+ * cold-age mode takes what the policy's victim() calls cold; budget and
+ * promotion modes build a histogram of the policy's weights and let the
+ * threshold controller (policies/threshold.h, the simulator's code) choose
+ * the cut. Victims are paged out in one batch per process; pages seen
+ * accessed get MADV_COLD, which clears their accessed bits for the next
+ * scan. Phase changes rebind regions and run the rules' on_entry actions.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "actuator.h"
 #include "agent.h"
 #include "binding.h"
 #include "log.h"
+#include "rules.h"
 #include "scanner.h"
 
 uint64_t pf_reclaim_pages_out, pf_reclaim_pages_cooled;
 
 static struct pf_batch out_b, cold_b;
+static struct pf_hist hist;
+
+/* Smallest cold age among bound cold-age regions (0: none). */
+static uint64_t min_cold_age(void)
+{
+	uint64_t m = 0;
+	size_t i, j;
+
+	for (i = 0; i < pf_proc_count(); i++) {
+		struct pf_proc *p = pf_proc_at(i);
+
+		for (j = 0; j < p->rt.n; j++) {
+			struct pf_rinfo *ri = p->rt.p[j].ri;
+
+			if (ri->bound && ri->bind.ops->victim && ri->bind.params.cold_age_ms &&
+			    (!m || ri->bind.params.cold_age_ms < m))
+				m = ri->bind.params.cold_age_ms;
+		}
+	}
+	return m;
+}
 
 uint64_t pf_reclaim_interval_ms(void)
 {
@@ -27,23 +54,23 @@ uint64_t pf_reclaim_interval_ms(void)
 
 	if (pf_opts.scan_interval_ms)
 		return pf_opts.scan_interval_ms;
-	t = pf_binding_min_cold_age_ms();
+	t = min_cold_age();
 	if (!t)
-		return 2000; /* observe only: keep the status fresh */
+		return 1000; /* budget/promotion policies and the status */
 	t /= 4;
 	return t < 50 ? 50 : t > 10000 ? 10000 : t;
 }
 
 static bool active(const struct pf_rinfo *ri)
 {
-	return ri->bind && !(ri->bind->ops->flags & PF_RECLAIM_PASSIVE) &&
+	return ri->bound && !(ri->bind.ops->flags & PF_RECLAIM_PASSIVE) &&
 	       ri->slot_base != PF_NO_SLOT;
 }
 
 static void init_state(struct pf_rinfo *ri, uint64_t now)
 {
-	const struct pf_binding *b = ri->bind;
-	uint32_t *st = pf_bpf_page_state() + ri->slot_base, s = b->ops->init(&b->params, now);
+	uint32_t *st = pf_bpf_page_state() + ri->slot_base;
+	uint32_t s = ri->bind.ops->init(&ri->bind.params, now);
 	uint64_t i, n = ri->nchunks * PFA_CHUNK_PAGES;
 
 	for (i = 0; i < n; i++)
@@ -51,16 +78,15 @@ static void init_state(struct pf_rinfo *ri, uint64_t now)
 	ri->state_ready = true;
 }
 
-static void policy_piece(struct pf_piece *pc, uint64_t now)
+/* Pass 1 over one piece: policy state, accessed pages, cold-age victims, histogram. */
+static void scan_piece(struct pf_piece *pc, uint64_t now, bool by_victim, uint64_t *ws)
 {
 	struct pf_rinfo *ri = pc->ri;
-	const struct pf_binding *b = ri->bind;
-	const struct pf_reclaim_ops *ops = b->ops;
+	const struct pf_reclaim_ops *ops = ri->bind.ops;
+	const struct pf_policy_params *prm = &ri->bind.params;
 	uint32_t *st = pf_bpf_page_state();
 	uint64_t a, slot = pf_rinfo_slot(ri, pc->start);
 
-	if (!ri->state_ready)
-		init_state(ri, now);
 	for (a = pc->start; a < pc->end; a += 4096, slot++) {
 		unsigned nib = pf_bpf_scan_nibble(slot);
 		struct pf_scan_page pg = {
@@ -69,22 +95,92 @@ static void policy_piece(struct pf_piece *pc, uint64_t now)
 			.swapped = nib & PFA_PG_SWAPPED,
 		};
 
-		st[slot] = ops->scan(&b->params, st[slot], &pg, now);
+		st[slot] = ops->scan(prm, st[slot], &pg, now);
 		if (pg.accessed) {
 			pf_batch_add(&cold_b, a, 4096);
 			ri->cooled++;
-		} else if (pg.present && ops->victim && ops->victim(&b->params, st[slot], now)) {
+			(*ws)++;
+		}
+		if (!pg.present)
+			continue;
+		if (!by_victim)
+			pf_hist_add(&hist, ops->weight(prm, st[slot], now));
+		else if (!pg.accessed && ops->victim && ops->victim(prm, st[slot], now)) {
 			pf_batch_add(&out_b, a, 4096);
 			ri->paged_out++;
 		}
 	}
 }
 
+/* Pass 2 (budget, promotion): the idle resident pages below the cut. */
+static void cut_piece(struct pf_piece *pc, uint64_t now, struct pf_cut *cut)
+{
+	struct pf_rinfo *ri = pc->ri;
+	uint32_t *st = pf_bpf_page_state();
+	uint64_t a, slot = pf_rinfo_slot(ri, pc->start);
+
+	for (a = pc->start; a < pc->end && cut->pages; a += 4096, slot++) {
+		unsigned nib = pf_bpf_scan_nibble(slot);
+
+		if (!(nib & PFA_PG_PRESENT))
+			continue;
+		if (!pf_cut_take(cut, ri->bind.ops->weight(&ri->bind.params, st[slot], now)))
+			continue;
+		cut->pages--;
+		if (nib & PFA_PG_ACCESSED)
+			continue; /* just used: never paged out */
+		pf_batch_add(&out_b, a, 4096);
+		ri->paged_out++;
+	}
+}
+
+static int cmp_piece_ri(const void *a, const void *b)
+{
+	const struct pf_piece *x = *(struct pf_piece *const *)a, *y = *(struct pf_piece *const *)b;
+
+	if (x->ri != y->ri)
+		return x->ri < y->ri ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Applies the policy and threshold of one region to its pieces pcs[0..n). */
+static void reclaim_region(struct pf_piece **pcs, size_t n, uint64_t now)
+{
+	struct pf_rinfo *ri = pcs[0]->ri;
+	bool by_victim = ri->bind.threshold.mode == PF_THRESH_COLD_AGE;
+	struct pfa_region_stats s;
+	uint64_t ws = 0;
+	struct pf_cut cut;
+	size_t i;
+
+	if (!ri->state_ready)
+		init_state(ri, now);
+	if (!by_victim)
+		pf_hist_clear(&hist);
+	for (i = 0; i < n; i++)
+		scan_piece(pcs[i], now, by_victim, &ws);
+	if (by_victim)
+		return;
+	/* Refaults since the last scan feed the promotion-rate controller. */
+	if (!pf_bpf_region_stats(ri->id, &s)) {
+		uint64_t d = s.swap_faults - ri->last_swap_faults;
+
+		ri->last_swap_faults = s.swap_faults;
+		while (d--)
+			pf_threshold_refault(&ri->thr);
+	}
+	cut = pf_threshold_decide(&ri->thr, &hist, ws, now);
+	for (i = 0; i < n && cut.pages; i++)
+		cut_piece(pcs[i], now, &cut);
+}
+
 static void reclaim_proc(struct pf_proc *p, uint64_t now)
 {
 	static long long last;
+	static struct pf_piece **pcs;
+	static size_t cap;
+	size_t i, j, n = 0;
 	uint64_t bytes;
-	size_t i;
 	int rc;
 
 	rc = pf_scan_proc(p->pid, &p->rt);
@@ -93,18 +189,39 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now)
 			       rc == -EOPNOTSUPP ? pf_bpf_dmap_error() : strerror(-rc));
 		return;
 	}
-	pf_batch_reset(&out_b);
-	pf_batch_reset(&cold_b);
+	if (cap < p->rt.n) {
+		free(pcs);
+		cap = p->rt.n * 2;
+		pcs = malloc(cap * sizeof(*pcs));
+		if (!pcs) {
+			cap = 0;
+			return;
+		}
+	}
 	for (i = 0; i < p->rt.n; i++)
 		if (active(p->rt.p[i].ri))
-			policy_piece(&p->rt.p[i], now);
+			pcs[n++] = &p->rt.p[i];
+	/* Group the pieces of each region: thresholds work per region. */
+	qsort(pcs, n, sizeof(*pcs), cmp_piece_ri);
+	pf_batch_reset(&out_b);
+	pf_batch_reset(&cold_b);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && pcs[j]->ri == pcs[i]->ri; j++)
+			;
+		reclaim_region(pcs + i, j - i, now);
+	}
+	/*
+	 * COLD first, right after the scan: an access between the scan and the
+	 * COLD is lost, and a PAGEOUT of a large batch takes long enough for the
+	 * hot pages to be touched again.
+	 */
+	if (cold_b.n)
+		pf_reclaim_pages_cooled += pf_act(p->pidfd, p->pid, PF_ADV_COLD, &cold_b) >> 12;
 	if (out_b.n) {
 		bytes = pf_act(p->pidfd, p->pid, PF_ADV_PAGEOUT, &out_b);
 		pf_reclaim_pages_out += bytes >> 12;
 		pf_dbg("pid %d: paged out %llu KiB", p->pid, (unsigned long long)bytes >> 10);
 	}
-	if (cold_b.n)
-		pf_reclaim_pages_cooled += pf_act(p->pidfd, p->pid, PF_ADV_COLD, &cold_b) >> 12;
 }
 
 void pf_reclaim_tick(void)
@@ -134,10 +251,74 @@ void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len)
 		uint64_t hi = pc->end < end ? pc->end : end;
 		uint32_t s;
 
-		if (lo >= hi || !ri->state_ready || !ri->bind)
+		if (lo >= hi || !ri->state_ready || !ri->bound)
 			continue;
-		s = ri->bind->ops->init(&ri->bind->params, now);
+		s = ri->bind.ops->init(&ri->bind.params, now);
 		for (a = lo; a < hi; a += 4096)
 			pf_bpf_page_state()[pf_rinfo_slot(ri, a)] = s;
 	}
+}
+
+void pf_proc_rebind(struct pf_proc *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->rt.n; i++)
+		pf_region_bind(p->rt.p[i].ri, p->phase);
+}
+
+int pf_reload_rules(char *err, size_t errlen)
+{
+	size_t i;
+	int rc;
+
+	if (!pf_opts.config) {
+		snprintf(err, errlen,
+			 "no rules file to reload (start pageflexd with --config FILE)");
+		return -ENOENT;
+	}
+	rc = pf_binding_load_rules(pf_opts.config, err, errlen);
+	if (rc)
+		return rc;
+	for (i = 0; i < pf_proc_count(); i++)
+		pf_proc_rebind(pf_proc_at(i));
+	pf_info("rules reloaded from %s: %zu rules", pf_opts.config, pf_binding_rules_count());
+	return 0;
+}
+
+/* Advice on every region of p whose tag matches one of the globs. */
+static void act_on_tags(struct pf_proc *p, const char *const *globs, size_t n, enum pf_advice a)
+{
+	struct pf_batch b = {0};
+	uint64_t bytes;
+	size_t i;
+
+	for (i = 0; i < p->rt.n; i++)
+		if (pf_rules_glob_any(globs, n, p->rt.p[i].ri->tag))
+			pf_batch_add(&b, p->rt.p[i].start, p->rt.p[i].end - p->rt.p[i].start);
+	if (!b.n)
+		return;
+	bytes = pf_act(p->pidfd, p->pid, a, &b);
+	if (a == PF_ADV_PAGEOUT)
+		pf_reclaim_pages_out += bytes >> 12;
+	pf_info("pid %d: phase '%s': %s of %llu MiB", p->pid, p->phase, pf_advice_name(a),
+		(unsigned long long)bytes >> 20);
+	pf_batch_free(&b);
+}
+
+void pf_reclaim_phase(struct pf_proc *p)
+{
+	const struct pf_phase_actions *act;
+	static long long last;
+
+	pf_proc_rebind(p);
+	act = pf_binding_phase_actions(p->phase);
+	if (!act)
+		return;
+	act_on_tags(p, act->demote, act->ndemote, PF_ADV_PAGEOUT);
+	act_on_tags(p, act->prefetch, act->nprefetch, PF_ADV_WILLNEED);
+	if (act->prefetch_hot)
+		pf_log_limited(&last, PF_LOG_INFO,
+			       "phase '%s': prefetch_hot is not implemented by this agent yet",
+			       p->phase);
 }

@@ -194,6 +194,7 @@ struct pf_rinfo *pf_rt_map(struct pf_rtable *t, uint64_t start, uint64_t len, ui
 	ri->hull = start & ~(HUGE_SZ - 1);
 	ri->nchunks = (((end + HUGE_SZ - 1) & ~(HUGE_SZ - 1)) - ri->hull) / HUGE_SZ;
 	ri->slot_base = PF_NO_SLOT;
+	ri->hull_len = len;
 	if (pf_regions_on_new_id)
 		pf_regions_on_new_id(ri->id);
 

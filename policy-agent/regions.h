@@ -18,11 +18,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "binding.h"
 #include "pageflex_wire.h"
 
 #define PF_NO_SLOT UINT64_MAX
-
-struct pf_binding;
 
 struct pf_rinfo {
 	uint32_t id;
@@ -34,7 +33,11 @@ struct pf_rinfo {
 	uint64_t hull; /* 2 MiB-aligned address of slot_base */
 	uint64_t slot_base; /* PF_NO_SLOT until the first scan */
 	uint64_t nchunks;
-	const struct pf_binding *bind; /* NULL: observed only */
+	bool bound; /* false: observed only */
+	struct pf_bind bind;
+	struct pf_threshold thr; /* the threshold controller's state */
+	uint64_t last_swap_faults; /* refaults already fed to thr */
+	uint64_t hull_len; /* size at creation (rules match on it) */
 	bool slots_failed; /* no slots left: not scanned (logged once) */
 	bool state_ready; /* per-page policy state initialised */
 	uint64_t mark, size; /* scratch for reports */

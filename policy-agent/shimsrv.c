@@ -121,11 +121,11 @@ static int on_record(const struct pfw_event *ev, void *arg)
 				       err == -ENOSPC ? "region table full" : strerror(-err));
 			break;
 		}
-		pf_region_bind(ri);
+		pf_region_bind(ri, p->phase);
 		pf_dbg("pid %d: region %u %#llx+%llu tag '%s' kind %s%s%s", p->pid, ri->id,
 		       (unsigned long long)ev->map.start, (unsigned long long)ev->map.len, ri->tag,
-		       pfw_kind_name(ri->kind), ri->bind ? " policy " : "",
-		       ri->bind ? ri->bind->ops->name : "");
+		       pfw_kind_name(ri->kind), ri->bound ? " policy " : "",
+		       ri->bound ? ri->bind.ops->name : "");
 		break;
 	case PFW_REGION_UNMAP:
 		pf_rt_unmap(&p->rt, ev->range.start, ev->range.len);
@@ -138,6 +138,7 @@ static int on_record(const struct pfw_event *ev, void *arg)
 		p->phase[ev->phase.name_len] = 0;
 		p->phase_seq = ev->phase.seq;
 		pf_dbg("pid %d: phase '%s'", p->pid, p->phase);
+		pf_reclaim_phase(p);
 		break;
 	case PFW_DROPPED:
 		p->shim_dropped += ev->dropped.events;
