@@ -9,12 +9,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "leap.skel.h"
+#include "leap_bpf.h"
 #include "leap_core.h"
 #include "testutil.h"
 
@@ -210,4 +212,68 @@ Test(leap_bpf, fault_path_watched_map, .timeout = 60)
 {
 	TU_SKIP_UNLESS(tu_need_root());
 	fault_path(true);
+}
+
+struct collected {
+	size_t n, bad;
+	uint64_t lo, hi;
+};
+
+static void collect(void *arg, uint32_t tgid, uint32_t region_id, uint64_t addr,
+		    int64_t stride_bytes, uint32_t count)
+{
+	struct collected *c = arg;
+
+	c->n++;
+	if (tgid != (uint32_t)getpid() || region_id != 2 || stride_bytes != 5 * 4096 || !count ||
+	    addr < c->lo || addr >= c->hi + 4096 * 5 * 256)
+		c->bad++;
+}
+
+Test(leap_bpf, agent_handle_slots_and_decisions, .timeout = 60)
+{
+	const size_t np = 2048;
+	struct pf_leap_bpf *lb;
+	struct pf_leap_bpf_stats st;
+	struct collected got = {0};
+	uint32_t me = (uint32_t)getpid();
+	char *a, *b;
+
+	TU_SKIP_UNLESS(tu_need_root());
+	cr_assert_eq(pf_leap_bpf_open(&lb), 0);
+	a = mmap(NULL, np * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	b = mmap(NULL, np * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert(a != MAP_FAILED && b != MAP_FAILED);
+	got.lo = (uint64_t)(uintptr_t)b;
+	got.hi = got.lo + np * 4096;
+	cr_assert_eq(pf_leap_bpf_watch(lb, me, true), 0);
+	cr_assert_eq(pf_leap_bpf_add(lb, me, 1, (uintptr_t)a, (uintptr_t)a + np * 4096, 32), 0);
+	cr_assert_eq(pf_leap_bpf_add(lb, me, 2, (uintptr_t)b, (uintptr_t)b + np * 4096, 32), 0);
+	cr_assert_eq(pf_leap_bpf_add(lb, me, 2, (uintptr_t)b, (uintptr_t)b + np * 4096, 32),
+		     -EEXIST);
+	cr_assert_eq(pf_leap_bpf_add(lb, me, 3, 1, 4096, 32), -EINVAL);
+	cr_assert_eq(pf_leap_bpf_remove(lb, me, 1), 0, "region 2 moves into slot 0");
+	cr_assert_eq(pf_leap_bpf_remove(lb, me, 1), -ENOENT);
+
+	for (size_t p = 0; p < np; p += 5)
+		((volatile char *)b)[p * 4096] = 1;
+	for (size_t p = 0; p < np; p += 5)
+		((volatile char *)a)[p * 4096] = 1; /* not a Leap region any more */
+	cr_assert_gt(pf_leap_bpf_poll(lb, collect, &got), 0);
+	cr_assert_eq(got.bad, 0, "%zu of %zu decisions wrong", got.bad, got.n);
+	pf_leap_bpf_stats(lb, &st);
+	cr_assert_eq(st.faults, (np + 4) / 5, "faults %llu", (unsigned long long)st.faults);
+	cr_assert_eq(st.decisions, got.n);
+	cr_assert_eq(st.regions, 1);
+
+	pf_leap_bpf_forget(lb, me);
+	pf_leap_bpf_stats(lb, &st);
+	cr_assert_eq(st.regions, 0);
+	for (size_t p = 1; p < np; p += 5)
+		((volatile char *)b)[p * 4096] = 1;
+	pf_leap_bpf_stats(lb, &st);
+	cr_assert_eq(st.faults, (np + 4) / 5, "no faults counted after forget");
+	munmap(a, np * 4096);
+	munmap(b, np * 4096);
+	pf_leap_bpf_close(lb);
 }

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The agent's handle on Leap in BPF (see leap_bpf.h): slot bookkeeping for
+ * the program's region array, the watch map and the ring-buffer consumer.
+ */
+#include "leap_bpf.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "leap.skel.h"
+#include "leap_core.h"
+
+struct pf_leap_bpf {
+	struct leap_bpf *skel;
+	struct ring_buffer *rb;
+	struct leap_region slot[LEAP_BPF_MAX_REGIONS]; /* mirror of the map */
+	uint32_t n;
+	pf_leap_fn fn;
+	void *arg;
+	int polled;
+};
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct pf_leap_bpf *lb = ctx;
+	const struct leap_event *e = data;
+
+	if (len < sizeof(*e) || !lb->fn)
+		return 0;
+	lb->fn(lb->arg, e->tgid, e->region_id, e->addr, e->stride_bytes, e->count);
+	lb->polled++;
+	return 0;
+}
+
+int pf_leap_bpf_open(struct pf_leap_bpf **out)
+{
+	struct pf_leap_bpf *lb = calloc(1, sizeof(*lb));
+	int err;
+
+	if (!lb)
+		return -ENOMEM;
+	lb->skel = leap_bpf__open_and_load();
+	if (!lb->skel) {
+		err = -errno;
+		goto fail;
+	}
+	lb->rb = ring_buffer__new(bpf_map__fd(lb->skel->maps.events), on_event, lb, NULL);
+	if (!lb->rb) {
+		err = -errno;
+		goto fail;
+	}
+	err = leap_bpf__attach(lb->skel);
+	if (err)
+		goto fail;
+	*out = lb;
+	return 0;
+fail:
+	pf_leap_bpf_close(lb);
+	return err ? err : -EINVAL;
+}
+
+void pf_leap_bpf_close(struct pf_leap_bpf *lb)
+{
+	if (!lb)
+		return;
+	ring_buffer__free(lb->rb);
+	leap_bpf__destroy(lb->skel);
+	free(lb);
+}
+
+int pf_leap_bpf_watch(struct pf_leap_bpf *lb, uint32_t tgid, bool on)
+{
+	int fd = bpf_map__fd(lb->skel->maps.watched);
+	uint32_t one = 1;
+
+	if (on)
+		return bpf_map_update_elem(fd, &tgid, &one, BPF_ANY) ? -errno : 0;
+	if (bpf_map_delete_elem(fd, &tgid) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+/* Writes slot i (region and a fresh or given state) to the maps. */
+static int put_slot(struct pf_leap_bpf *lb, uint32_t i, const struct leap_state *st)
+{
+	struct leap_state fresh;
+
+	if (!st) {
+		leap_init(&fresh);
+		st = &fresh;
+	}
+	/* State first: the region becomes visible to the fault path last. */
+	if (bpf_map_update_elem(bpf_map__fd(lb->skel->maps.states), &i, st, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(lb->skel->maps.regions), &i, &lb->slot[i], BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int find(const struct pf_leap_bpf *lb, uint32_t tgid, uint32_t region_id)
+{
+	for (uint32_t i = 0; i < lb->n; i++)
+		if (lb->slot[i].tgid == tgid && lb->slot[i].id == region_id)
+			return (int)i;
+	return -1;
+}
+
+int pf_leap_bpf_add(struct pf_leap_bpf *lb, uint32_t tgid, uint32_t region_id, uint64_t start,
+		    uint64_t end, uint32_t max_pw)
+{
+	uint32_t i = lb->n;
+	int err;
+
+	if (start >= end || (start | end) & 4095 || !max_pw)
+		return -EINVAL;
+	if (find(lb, tgid, region_id) >= 0)
+		return -EEXIST;
+	if (lb->n == LEAP_BPF_MAX_REGIONS)
+		return -ENOSPC;
+	lb->slot[i] = (struct leap_region){
+		.start = start, .end = end, .max_pw = max_pw, .id = region_id, .tgid = tgid};
+	err = put_slot(lb, i, NULL);
+	if (!err)
+		lb->n++;
+	return err;
+}
+
+int pf_leap_bpf_remove(struct pf_leap_bpf *lb, uint32_t tgid, uint32_t region_id)
+{
+	int i = find(lb, tgid, region_id);
+	uint32_t last;
+	struct leap_state st;
+	struct leap_region none = {0};
+	int err = 0;
+
+	if (i < 0)
+		return -ENOENT;
+	last = lb->n - 1;
+	if ((uint32_t)i != last) {
+		/* Move the last region, with its Leap state, into the hole. */
+		if (bpf_map_lookup_elem(bpf_map__fd(lb->skel->maps.states), &last, &st))
+			leap_init(&st);
+		lb->slot[i] = lb->slot[last];
+		err = put_slot(lb, (uint32_t)i, &st);
+	}
+	lb->slot[last] = none;
+	if (bpf_map_update_elem(bpf_map__fd(lb->skel->maps.regions), &last, &none, BPF_ANY) && !err)
+		err = -errno;
+	lb->n--;
+	return err;
+}
+
+void pf_leap_bpf_forget(struct pf_leap_bpf *lb, uint32_t tgid)
+{
+	for (uint32_t i = lb->n; i-- > 0;)
+		if (lb->slot[i].tgid == tgid)
+			pf_leap_bpf_remove(lb, tgid, lb->slot[i].id);
+	pf_leap_bpf_watch(lb, tgid, false);
+}
+
+int pf_leap_bpf_poll(struct pf_leap_bpf *lb, pf_leap_fn fn, void *arg)
+{
+	int rc;
+
+	lb->fn = fn;
+	lb->arg = arg;
+	lb->polled = 0;
+	rc = ring_buffer__consume(lb->rb);
+	return rc < 0 ? rc : lb->polled;
+}
+
+void pf_leap_bpf_stats(const struct pf_leap_bpf *lb, struct pf_leap_bpf_stats *st)
+{
+	st->faults = lb->skel->bss->faults_seen;
+	st->decisions = lb->skel->bss->decisions_made;
+	st->window_hits = lb->skel->bss->window_hits;
+	st->dropped = lb->skel->bss->events_dropped;
+	st->regions = lb->n;
+}
