@@ -3,6 +3,8 @@
 #include "actuator.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -15,6 +17,8 @@
 
 #define PF_MAX_IOV 1024
 #define PF_PAGE 4096ull
+#define PF_MAX_ACT_THREADS 8
+#define PF_PARALLEL_MIN (32ull << 20) /* bytes: below this one thread is enough */
 
 struct pf_act_stats pf_act_stats[PF_ADV_MAX];
 
@@ -100,27 +104,25 @@ void pf_batch_normalize(struct pf_batch *b)
 	b->n = o;
 }
 
-uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
+/* One thread's share: ranges r[0..n), stats into st. Returns the bytes advised. */
+static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf_range *r,
+			   size_t n_r, struct pf_act_stats *st)
 {
 	static long long last_log[PF_ADV_MAX];
-	struct pf_act_stats *st = &pf_act_stats[a];
 	struct iovec iov[PF_MAX_IOV];
 	uint64_t done = 0;
 	size_t i = 0;
 
-	if (a >= PF_ADV_MAX)
-		return 0;
-	pf_batch_normalize(b);
-	while (i < b->n) {
+	while (i < n_r) {
 		size_t n = 0, j;
 		uint64_t want = 0;
 		struct timespec t0, t1;
 		ssize_t rc;
 
-		for (j = i; j < b->n && n < PF_MAX_IOV; j++, n++) {
-			iov[n].iov_base = (void *)(uintptr_t)b->r[j].start;
-			iov[n].iov_len = b->r[j].len;
-			want += b->r[j].len;
+		for (j = i; j < n_r && n < PF_MAX_IOV; j++, n++) {
+			iov[n].iov_base = (void *)(uintptr_t)r[j].start;
+			iov[n].iov_len = r[j].len;
+			want += r[j].len;
 		}
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 		rc = syscall(SYS_process_madvise, pidfd, iov, n, advice_value[a], 0);
@@ -143,8 +145,8 @@ uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
 			st->last_errno = errno;
 			pf_log_limited(&last_log[a], PF_LOG_WARN,
 				       "process_madvise(%s) on pid %d failed at %#llx+%llu: %s",
-				       pf_advice_name(a), pid, (unsigned long long)b->r[i].start,
-				       (unsigned long long)b->r[i].len, strerror(errno));
+				       pf_advice_name(a), pid, (unsigned long long)r[i].start,
+				       (unsigned long long)r[i].len, strerror(errno));
 			if (errno == ESRCH || errno == EBADF)
 				break; /* the process is gone */
 			i++;
@@ -153,15 +155,112 @@ uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
 		st->bytes += (uint64_t)rc;
 		done += (uint64_t)rc;
 		for (j = i; j < i + n; j++) {
-			if ((uint64_t)rc < b->r[j].len)
+			if ((uint64_t)rc < r[j].len)
 				break;
-			rc -= (ssize_t)b->r[j].len;
+			rc -= (ssize_t)r[j].len;
 		}
 		pf_log_limited(&last_log[a], PF_LOG_WARN,
 			       "process_madvise(%s) on pid %d stopped at %#llx: partial",
 			       pf_advice_name(a), pid,
-			       (unsigned long long)b->r[j < b->n ? j : b->n - 1].start);
+			       (unsigned long long)r[j < n_r ? j : n_r - 1].start);
 		i = j + 1;
+	}
+	return done;
+}
+
+int pf_act_threads = 1;
+
+struct share {
+	pthread_t th;
+	bool started;
+	int pidfd, pid;
+	enum pf_advice a;
+	struct pf_batch b;
+	struct pf_act_stats st;
+	uint64_t done;
+};
+
+static void *share_run(void *arg)
+{
+	struct share *sh = arg;
+
+	sh->done = act_ranges(sh->pidfd, sh->pid, sh->a, sh->b.r, sh->b.n, &sh->st);
+	return NULL;
+}
+
+/* Splits b into k shares of about equal bytes (cutting ranges at page boundaries). */
+static void split(const struct pf_batch *b, struct share *sh, int k)
+{
+	uint64_t total = 0, per, have = 0;
+	size_t i;
+	int s = 0;
+
+	for (i = 0; i < b->n; i++)
+		total += b->r[i].len;
+	per = (total / (uint64_t)k + PF_PAGE - 1) & ~(PF_PAGE - 1);
+	for (i = 0; i < b->n; i++) {
+		uint64_t start = b->r[i].start, len = b->r[i].len;
+
+		while (len) {
+			uint64_t take = len;
+
+			if (s < k - 1 && have + take > per)
+				take = per - have;
+			pf_batch_add(&sh[s].b, start, take);
+			start += take;
+			len -= take;
+			have += take;
+			if (s < k - 1 && have >= per) {
+				s++;
+				have = 0;
+			}
+		}
+	}
+}
+
+uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
+{
+	struct share sh[PF_MAX_ACT_THREADS];
+	uint64_t total = 0, done = 0;
+	int k = pf_act_threads, t;
+	size_t i;
+
+	if (a >= PF_ADV_MAX)
+		return 0;
+	pf_batch_normalize(b);
+	for (i = 0; i < b->n; i++)
+		total += b->r[i].len;
+	/*
+	 * PAGEOUT compresses on the calling thread: big batches are shared
+	 * among pf_act_threads threads (one per CPU), the rest stays inline.
+	 */
+	if (a != PF_ADV_PAGEOUT || k < 2 || total < PF_PARALLEL_MIN)
+		return act_ranges(pidfd, pid, a, b->r, b->n, &pf_act_stats[a]);
+	if (k > PF_MAX_ACT_THREADS)
+		k = PF_MAX_ACT_THREADS;
+	memset(sh, 0, sizeof(sh));
+	split(b, sh, k);
+	for (t = 0; t < k; t++) {
+		sh[t].pidfd = pidfd;
+		sh[t].pid = pid;
+		sh[t].a = a;
+	}
+	for (t = 1; t < k; t++)
+		sh[t].started = !pthread_create(&sh[t].th, NULL, share_run, &sh[t]);
+	for (t = 0; t < k; t++)
+		if (!sh[t].started)
+			share_run(&sh[t]); /* this thread's share, or one without a thread */
+	for (t = 0; t < k; t++) {
+		if (sh[t].started)
+			pthread_join(sh[t].th, NULL);
+		pf_act_stats[a].calls += sh[t].st.calls;
+		pf_act_stats[a].bytes += sh[t].st.bytes;
+		pf_act_stats[a].errors += sh[t].st.errors;
+		pf_act_stats[a].ns += sh[t].st.ns;
+		if (sh[t].st.last_errno)
+			pf_act_stats[a].last_errno = sh[t].st.last_errno;
+		done += sh[t].done;
+		pf_batch_free(&sh[t].b);
 	}
 	return done;
 }

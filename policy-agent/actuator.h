@@ -5,6 +5,8 @@
  * 1024 iovecs (UIO_MAXIOV) per call. Only advices that cannot lose data are
  * accepted: MADV_PAGEOUT, MADV_COLD, MADV_WILLNEED. Errors are counted and
  * logged, never fatal: a failing range is skipped and the rest still go out.
+ * PAGEOUT does its compression on the calling thread, so a large PAGEOUT
+ * batch is shared among pf_act_threads threads.
  */
 #ifndef PAGEFLEX_ACTUATOR_H
 #define PAGEFLEX_ACTUATOR_H
@@ -33,6 +35,8 @@ struct pf_act_stats {
 enum pf_advice { PF_ADV_PAGEOUT, PF_ADV_COLD, PF_ADV_WILLNEED, PF_ADV_MAX };
 
 extern struct pf_act_stats pf_act_stats[PF_ADV_MAX];
+/* Threads sharing a large PAGEOUT batch (the agent sets it to the CPU count). */
+extern int pf_act_threads;
 
 const char *pf_advice_name(enum pf_advice a);
 

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actuator.h"
 #include "agent.h"
 #include "binding.h"
 #include "log.h"
@@ -75,6 +76,8 @@ static void usage(FILE *f)
 		"  -i, --scan-interval MS   scan period (default: the smallest cold age / 4, or 1 s)\n"
 		"      --scan-capacity GIB  memory whose pages can be tracked (default 16)\n"
 		"      --max-procs N        managed processes (default 64, at most 1024)\n"
+		"      --pageout-threads N  threads sharing a large PAGEOUT batch (default 1; more\n"
+		"                           helps on an idle machine, compression is per thread)\n"
 		"      --stream-first-touch also stream first-touch faults to the agent\n"
 		"  -v, --verbose            more log (repeat for libbpf's)\n"
 		"  -q, --quiet              errors and warnings only\n"
@@ -97,6 +100,7 @@ static int parse_args(int argc, char **argv)
 		{"scan-interval", required_argument, NULL, 'i'},
 		{"scan-capacity", required_argument, NULL, 'K'},
 		{"max-procs", required_argument, NULL, 'P'},
+		{"pageout-threads", required_argument, NULL, 'T'},
 		{"stream-first-touch", no_argument, NULL, 'F'},
 		{"test-corrupt-calibration", no_argument, NULL, 'X'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -146,6 +150,15 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'F':
 			pf_opts.stream_first_touch = true;
+			break;
+		case 'T':
+			pf_act_threads = atoi(optarg);
+			if (pf_act_threads < 1 || pf_act_threads > 8) {
+				fprintf(stderr,
+					"pageflexd: bad --pageout-threads '%s': want 1..8\n",
+					optarg);
+				return -1;
+			}
 			break;
 		case 'X': /* undocumented: tests of the calibration's validation */
 			pf_opts.corrupt_calibration = true;

@@ -236,13 +236,14 @@ static int bench_scan(size_t gib)
 	return 0;
 }
 
-static int bench_pageout(size_t gib)
+/* PAGEOUT of a fresh gib GiB buffer with `threads` threads; GiB/s. */
+static double pageout_once(size_t gib, int threads)
 {
 	size_t len = gib << 30, i;
 	unsigned char *p = map(len, false);
 	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	struct pf_batch b = {0};
-	uint64_t done;
+	uint64_t done, calls0 = pf_act_stats[PF_ADV_PAGEOUT].calls;
 	double t0, dt;
 
 	/* Half-compressible data: a counter and a hash per 16 bytes. */
@@ -253,15 +254,33 @@ static int bench_pageout(size_t gib)
 	/* Batches of 2 MiB ranges, as the agent sends them. */
 	for (i = 0; i < len; i += 2ul << 20)
 		pf_batch_add(&b, (uintptr_t)p + i, (2ul << 20) - PG);
+	pf_act_threads = threads;
 	t0 = now_s();
 	done = pf_act(pidfd, getpid(), PF_ADV_PAGEOUT, &b);
 	dt = now_s() - t0;
-	printf("PAGEOUT of %.2f GiB in %zu ranges: %.3f s, %.2f GiB/s (%llu calls, %llu errors)\n",
-	       done / (double)(1ul << 30), b.n, dt, done / (double)(1ul << 30) / dt,
-	       (unsigned long long)pf_act_stats[PF_ADV_PAGEOUT].calls,
+	printf("PAGEOUT of %.2f GiB in %zu ranges, %d thread%s: %.3f s, %.2f GiB/s (%llu calls, "
+	       "%llu errors)\n",
+	       done / (double)(1ul << 30), b.n, threads, threads > 1 ? "s" : "", dt,
+	       done / (double)(1ul << 30) / dt,
+	       (unsigned long long)(pf_act_stats[PF_ADV_PAGEOUT].calls - calls0),
 	       (unsigned long long)pf_act_stats[PF_ADV_PAGEOUT].errors);
+	fflush(stdout);
 	pf_batch_free(&b);
 	munmap(p, len);
+	close(pidfd);
+	return done / (double)(1ul << 30) / dt;
+}
+
+static int bench_pageout(size_t gib)
+{
+	int n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	double one, many;
+
+	one = pageout_once(gib, 1);
+	many = pageout_once(gib, n);
+	printf("PAGEOUT throughput: %.2f GiB/s with 1 thread, %.2f GiB/s with %d (pageflexd "
+	       "--pageout-threads)\n",
+	       one, many, n);
 	return 0;
 }
 
