@@ -1,6 +1,6 @@
 # Case for compare.sh: Debian's sqlite3 builds a ~200 MB database from
-# deterministic data (sqlite.sql), queries it, then the database file itself
-# is compared too.
+# deterministic data (sqlite.sql), queries it through a 256 MiB file mapping
+# (mmap_size, grown with mremap), then the database file itself is compared.
 case_check() {
 	command -v sqlite3 >/dev/null || { echo "sqlite3 is not installed"; return 1; }
 }

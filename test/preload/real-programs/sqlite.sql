@@ -3,6 +3,7 @@
 PRAGMA page_size = 4096;
 PRAGMA cache_size = -65536; -- 64 MiB page cache: heap pressure in the program
 PRAGMA temp_store = MEMORY;
+PRAGMA mmap_size = 268435456; -- reads through a growing file mapping (mmap, mremap)
 CREATE TABLE t(id INTEGER PRIMARY KEY, k INTEGER, grp INTEGER, name TEXT, payload TEXT);
 BEGIN;
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000)
