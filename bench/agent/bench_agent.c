@@ -11,6 +11,8 @@
  *   bench_agent scan [GIB]           page-table scanner cost per GiB (4 KiB
  *                                    pages and THP), and MADV_COLD per GiB
  *   bench_agent pageout [GIB]        MADV_PAGEOUT throughput into zram, GiB/s
+ *   bench_agent lookup [N]           region lookup: sorted array vs LPM trie,
+ *                                    N unaligned regions, ns per lookup
  *
  * Needs root and (pageout) swap: scripts/swap-setup.sh.
  */
@@ -28,6 +30,7 @@
 #include "bpfview.h"
 #include "log.h"
 #include "regions.h"
+#include "region_lookup_bench.skel.h"
 #include "scanner.h"
 
 #define PG 4096ul
@@ -284,13 +287,114 @@ static int bench_pageout(size_t gib)
 	return 0;
 }
 
+/* Aligned prefixes covering [start, end): the LPM trie's view of a range. */
+static int lpm_insert(int fd, uint32_t tgid, uint64_t start, uint64_t end, uint32_t id)
+{
+	int n = 0;
+
+	while (start < end) {
+		uint64_t size = start ? start & -start : 1ull << 63;
+		struct {
+			uint32_t prefixlen;
+			uint8_t data[12];
+		} k;
+		int i, bits;
+
+		while (start + size > end || !size)
+			size >>= 1;
+		bits = __builtin_ctzll(size);
+		k.prefixlen = 32 + 64 - bits;
+		for (i = 0; i < 4; i++)
+			k.data[i] = (uint8_t)(tgid >> (24 - 8 * i));
+		for (i = 0; i < 8; i++)
+			k.data[4 + i] = (uint8_t)(start >> (56 - 8 * i));
+		if (bpf_map_update_elem(fd, &k, &id, BPF_ANY))
+			return -1;
+		start += size;
+		n++;
+	}
+	return n;
+}
+
+static int bench_lookup(size_t nregions)
+{
+	struct region_lookup_bench_bpf *sk;
+	struct pfa_region_ent *e;
+	uint64_t a = 0x7f0000000000ull, rnd = 88172645463325252ull;
+	size_t i, prefixes = 0;
+	double ns[2] = {1e18, 1e18};
+	uint64_t found[2] = {0, 0};
+	int r, m, prog;
+
+	if (nregions > PFA_PROC_TABLE)
+		nregions = PFA_PROC_TABLE;
+	sk = region_lookup_bench_bpf__open_and_load();
+	if (!sk) {
+		fprintf(stderr, "bench_agent: cannot load region_lookup_bench\n");
+		return 1;
+	}
+	e = calloc(nregions, sizeof(*e));
+	sk->bss->tgid = 1234;
+	for (i = 0; i < nregions; i++) {
+		rnd ^= rnd << 13;
+		rnd ^= rnd >> 7;
+		rnd ^= rnd << 17;
+		a += (rnd % 64) * PG; /* gap */
+		e[i].start = a;
+		e[i].end = a + (1 + (rnd >> 8) % 512) * PG; /* 4 KiB .. 2 MiB, unaligned */
+		e[i].id = (uint32_t)i;
+		a = e[i].end;
+		uint32_t k = (uint32_t)i;
+
+		bpf_map_update_elem(bpf_map__fd(sk->maps.ents), &k, &e[i], BPF_ANY);
+		r = lpm_insert(bpf_map__fd(sk->maps.trie), sk->bss->tgid, e[i].start, e[i].end,
+			       (uint32_t)i);
+		if (r < 0) {
+			fprintf(stderr, "bench_agent: LPM insert failed\n");
+			return 1;
+		}
+		prefixes += (size_t)r;
+	}
+	sk->bss->nents = (uint32_t)nregions;
+	sk->bss->lo_addr = e[0].start;
+	sk->bss->span = e[nregions - 1].end - e[0].start;
+	sk->bss->iters = 1u << 20;
+	prog = bpf_program__fd(sk->progs.run);
+	for (r = 0; r < 3; r++)
+		for (m = 0; m < 2; m++) {
+			LIBBPF_OPTS(bpf_test_run_opts, o);
+
+			sk->bss->mode = (uint32_t)m;
+			if (bpf_prog_test_run_opts(prog, &o)) {
+				perror("bpf_prog_test_run");
+				return 1;
+			}
+			if (sk->bss->elapsed_ns / (double)sk->bss->iters < ns[m])
+				ns[m] = sk->bss->elapsed_ns / (double)sk->bss->iters;
+			found[m] = sk->bss->found;
+		}
+	printf("region lookup, %zu unaligned regions of 4 KiB..2 MiB (%zu LPM prefixes, %.1f per "
+	       "region), %u random lookups, best of 3:\n",
+	       nregions, prefixes, (double)prefixes / nregions, sk->bss->iters);
+	printf("  sorted array + binary search: %.1f ns/lookup (%llu hits)\n", ns[0],
+	       (unsigned long long)found[0]);
+	printf("  LPM trie (tgid, address):     %.1f ns/lookup (%llu hits)\n", ns[1],
+	       (unsigned long long)found[1]);
+	if (found[0] != found[1])
+		printf("  MISMATCH: the two structures disagree\n");
+	free(e);
+	region_lookup_bench_bpf__destroy(sk);
+	return found[0] != found[1];
+}
+
 int main(int argc, char **argv)
 {
 	size_t gib = argc > 2 ? strtoul(argv[2], NULL, 10) : 0;
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		fprintf(stderr,
-			"usage: bench_agent faults [GIB [REPS]] | scan [GIB] | pageout [GIB]\n");
+			"usage: bench_agent faults [GIB [REPS]] | scan [GIB] | pageout [GIB] | "
+			"lookup [REGIONS]\n");
 		return argc < 2 ? 2 : 0;
 	}
 	if (geteuid()) {
@@ -301,6 +405,8 @@ int main(int argc, char **argv)
 		return bench_faults(gib ? gib : 2, argc > 3 ? atoi(argv[3]) : 1);
 	if (!strcmp(argv[1], "scan"))
 		return bench_scan(gib ? gib : 1);
+	if (!strcmp(argv[1], "lookup"))
+		return bench_lookup(gib ? gib : 4096);
 	if (!strcmp(argv[1], "pageout"))
 		return bench_pageout(gib ? gib : 1);
 	fprintf(stderr, "bench_agent: unknown benchmark '%s'\n", argv[1]);
