@@ -98,6 +98,7 @@ while IFS= read -r line <&"${WLP[0]}"; do
 		echo go >&"${WLP[1]}"
 		;;
 	"@phase verified")
+		sleep 0.6 # resident/swapped are as of the agent's last scan (every T/4)
 		echo
 		echo "== 5. regions after the read-back: refaults = cold pages brought back from swap"
 		show "$PID" ""
