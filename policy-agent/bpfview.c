@@ -81,14 +81,22 @@ static void *map_mmap(struct bpf_map *m, size_t *sz)
 static int run_iter(struct bpf_program *prog, pid_t tid)
 {
 	union bpf_iter_link_info li;
+	struct bpf_iter_attach_opts io;
 	struct bpf_link *link;
 	char buf[256];
 	int fd, rc = 0;
 	ssize_t n;
 
+	/*
+	 * Not LIBBPF_OPTS(): its compound literal may leave the trailing padding
+	 * non-zero (seen with ASan), which libbpf rejects.
+	 */
 	memset(&li, 0, sizeof(li));
 	li.task.tid = tid;
-	LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &li, .link_info_len = sizeof(li));
+	memset(&io, 0, sizeof(io));
+	io.sz = sizeof(io);
+	io.link_info = &li;
+	io.link_info_len = sizeof(li);
 	link = bpf_program__attach_iter(prog, &io);
 	if (!link)
 		return -errno;
@@ -125,6 +133,8 @@ static int pagemap_pfn(void *va, uint64_t *pfn)
 	return *pfn ? 0 : -EPERM;
 }
 
+static int xlate_err;
+
 /* Translates va with the current base/levels; returns the PFN or 0. */
 static uint64_t xlate(void *va)
 {
@@ -132,7 +142,8 @@ static uint64_t xlate(void *va)
 	skel->bss->xlate_va = (uintptr_t)va;
 	skel->bss->xlate_level = -2;
 	skel->bss->xlate_entry = 0;
-	if (run_iter(skel->progs.pf_calib, (pid_t)syscall(SYS_gettid)))
+	xlate_err = run_iter(skel->progs.pf_calib, (pid_t)syscall(SYS_gettid));
+	if (xlate_err)
 		return 0;
 	if (skel->bss->xlate_level != 1 || !(skel->bss->xlate_entry & 1))
 		return 0;
@@ -202,6 +213,13 @@ static int calibrate(void)
 			rc = 0;
 			break;
 		}
+	}
+	if (rc && xlate_err) {
+		snprintf(dmap_err, sizeof(dmap_err),
+			 "validation could not run: the translation iterator failed: %s",
+			 strerror(-xlate_err));
+		skel->bss->dmap_base = 0;
+		goto out;
 	}
 	if (rc) {
 		snprintf(dmap_err, sizeof(dmap_err),

@@ -362,8 +362,10 @@ static int bench_lookup(size_t nregions)
 	prog = bpf_program__fd(sk->progs.run);
 	for (r = 0; r < 3; r++)
 		for (m = 0; m < 2; m++) {
-			LIBBPF_OPTS(bpf_test_run_opts, o);
+			struct bpf_test_run_opts o;
 
+			memset(&o, 0, sizeof(o)); /* padding too: libbpf checks it */
+			o.sz = sizeof(o);
 			sk->bss->mode = (uint32_t)m;
 			if (bpf_prog_test_run_opts(prog, &o)) {
 				perror("bpf_prog_test_run");
