@@ -8,7 +8,11 @@
  * (the cost the app pays with an agent connected) without needing root, BPF
  * or the full pageflexd.
  *
- *   pageflex-sink-agent --socket PATH [--stats FILE]
+ *   pageflex-sink-agent --socket PATH [--stats FILE] [--stall]
+ *
+ * --stall: listen but never accept or read, like a hung agent: shims can
+ * connect (up to the backlog) and then find the socket full. Used to check
+ * that a program never waits for its agent.
  *
  * Prints "ready" on stdout once it listens. On SIGINT/SIGTERM it writes its
  * counters ("name value" lines) to FILE (or stdout), removes the socket and
@@ -88,28 +92,6 @@ static int listen_on(const char *path)
 	return fd;
 }
 
-static void accept_all(int lfd, int ep, struct counters *c)
-{
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct epoll_event ev = {.events = EPOLLIN};
-
-		if (fd < 0)
-			return;
-		if (fd >= MAX_FD) {
-			close(fd);
-			continue;
-		}
-		c->next_seq[fd] = 0;
-		ev.data.fd = fd;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
-			close(fd);
-			continue;
-		}
-		c->connections++;
-	}
-}
-
 /* Drains one connection; closes it on EOF or error. */
 static void drain(int fd, int ep, struct counters *c, unsigned char *buf)
 {
@@ -133,6 +115,29 @@ static void drain(int fd, int ep, struct counters *c, unsigned char *buf)
 		if (pfw_decode(buf, (size_t)n, c->next_seq[fd], count_event, &ctx))
 			c->bad_packets++;
 		c->next_seq[fd]++;
+	}
+}
+
+static void accept_all(int lfd, int ep, struct counters *c, unsigned char *buf)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct epoll_event ev = {.events = EPOLLIN};
+
+		if (fd < 0)
+			return;
+		if (fd >= MAX_FD) {
+			close(fd);
+			continue;
+		}
+		c->next_seq[fd] = 0;
+		ev.data.fd = fd;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) {
+			close(fd);
+			continue;
+		}
+		c->connections++;
+		drain(fd, ep, c, buf); /* at once: a short-lived shim may be gone already */
 	}
 }
 
@@ -164,9 +169,10 @@ static void write_stats(const char *path, const struct counters *c)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pageflex-sink-agent --socket PATH [--stats FILE]\n"
+	fprintf(f, "usage: pageflex-sink-agent --socket PATH [--stats FILE] [--stall]\n"
 		   "Accepts shims on PATH, validates and counts their records; on SIGTERM\n"
-		   "writes the counters to FILE (default stdout) and exits.\n");
+		   "writes the counters to FILE (default stdout) and exits. --stall: never\n"
+		   "accept or read (a hung agent).\n");
 }
 
 int main(int argc, char **argv)
@@ -174,6 +180,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"stats", required_argument, NULL, 'o'},
+		{"stall", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -182,15 +189,18 @@ int main(int argc, char **argv)
 	static struct counters c;
 	struct sigaction sa = {.sa_handler = on_signal};
 	struct epoll_event ev = {.events = EPOLLIN}, evs[64];
-	int opt, lfd, ep;
+	int opt, lfd, ep, stall = 0;
 
-	while ((opt = getopt_long(argc, argv, "s:o:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:o:Sh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			sock = optarg;
 			break;
 		case 'o':
 			stats = optarg;
+			break;
+		case 'S':
+			stall = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -219,6 +229,8 @@ int main(int argc, char **argv)
 	}
 	printf("ready\n");
 	fflush(stdout);
+	while (stall && !exiting)
+		usleep(100000); /* no pause(): a signal could slip in before it */
 
 	/* After a signal, one last pass drains what exited shims left queued. */
 	for (int last = 0; !last;) {
@@ -229,7 +241,7 @@ int main(int argc, char **argv)
 
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.fd == lfd)
-				accept_all(lfd, ep, &c);
+				accept_all(lfd, ep, &c, buf);
 			else
 				drain(evs[i].data.fd, ep, &c, buf);
 		}

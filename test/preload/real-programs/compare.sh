@@ -4,6 +4,8 @@
 #   plain  no LD_PRELOAD
 #   shim   LD_PRELOAD=LIB, PAGEFLEX_SOCKET pointing at nothing (no agent)
 #   agent  LD_PRELOAD=LIB, an agent listening on PAGEFLEX_SOCKET (if there is one)
+#   hung   (cases that set CASE_HUNG_AGENT=1) LD_PRELOAD=LIB, an agent that
+#          listens but never accepts or reads: the program must not wait for it
 # Every run happens in the same working directory path, so paths that end up in
 # the output are the same. The library is a parameter, so the harness itself
 # can be checked against plain libjemalloc.so.2.
@@ -16,8 +18,9 @@
 # A case script defines case_check (prints a reason and returns 1 to skip)
 # and case_run (runs the programs through `under_test`, which adds the
 # LD_PRELOAD of the current mode and a time limit); optionally case_cleanup
-# (after every mode and on exit) and CASE_MIN_MAP_BYTES (with
-# --expect-events, the agent must have seen at least that many bytes mapped).
+# (after every mode and on exit), CASE_MIN_MAP_BYTES (with --expect-events,
+# the agent must have seen at least that many bytes mapped) and
+# CASE_HUNG_AGENT=1 (add the hung-agent run).
 set -euo pipefail
 unset LD_PRELOAD PAGEFLEX_LOG
 
@@ -75,7 +78,7 @@ if ! reason=$(case_check); then
 fi
 
 start_agent() {
-	"$AGENT" --socket "$PAGEFLEX_SOCKET" --stats "$TMP/agent.stats" >"$TMP/agent.out" 2>&1 &
+	"$AGENT" --socket "$PAGEFLEX_SOCKET" --stats "$TMP/agent.stats" "$@" >"$TMP/agent.out" 2>&1 &
 	agent_pid=$!
 	for _ in $(seq 100); do grep -q ready "$TMP/agent.out" 2>/dev/null && break; sleep 0.05; done
 	grep -q ready "$TMP/agent.out" || { echo "FAIL: agent did not start"; cat "$TMP/agent.out"; exit 1; }
@@ -88,6 +91,7 @@ stop_agent() {
 	agent_pid=
 	echo "agent: $(tr '\n' ' ' <"$TMP/agent.stats")"
 	[ $rc -eq 0 ] || { echo "FAIL: the agent received malformed packets or a wrong pid (exit $rc)"; exit 1; }
+	[ "$MODE" = agent ] || return 0 # a hung agent may have seen nothing
 	if [ $EXPECT_EVENTS = 1 ] && [ "$(awk '$1 == "hello" {print $2}' "$TMP/agent.stats")" -lt 1 ]; then
 		echo "FAIL: no shim connected to the agent at $PAGEFLEX_SOCKET"
 		exit 1
@@ -101,6 +105,7 @@ stop_agent() {
 
 modes=(plain shim)
 [ -n "$AGENT" ] && modes+=(agent)
+[ -n "$AGENT" ] && [ "${CASE_HUNG_AGENT:-0}" = 1 ] && modes+=(hung)
 mkdir -p "$TMP/out"
 for MODE in "${modes[@]}"; do
 	rm -rf "$WORK"
@@ -109,6 +114,7 @@ for MODE in "${modes[@]}"; do
 	plain) PF_PRELOAD= ;;
 	shim) PF_PRELOAD=$LIB; export PAGEFLEX_SOCKET=$TMP/no-agent.sock ;;
 	agent) PF_PRELOAD=$LIB; export PAGEFLEX_SOCKET=$TMP/agent.sock; start_agent ;;
+	hung) PF_PRELOAD=$LIB; export PAGEFLEX_SOCKET=$TMP/hung.sock; start_agent --stall ;;
 	esac
 	t0=$EPOCHREALTIME
 	rc=0
@@ -116,7 +122,7 @@ for MODE in "${modes[@]}"; do
 	case_cleanup
 	printf '%s: %-5s %5.1fs exit %d, %d lines\n' "$name" "$MODE" \
 		"$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {print b - a}')" $rc "$(wc -l <"$TMP/out/$MODE.out")"
-	[ "$MODE" = agent ] && stop_agent
+	[ -n "$agent_pid" ] && stop_agent
 	echo "$rc" >"$TMP/out/$MODE.rc"
 done
 

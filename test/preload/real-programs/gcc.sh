@@ -2,6 +2,8 @@
 # function C file (cc1 needs ~100 MB for it at -O2), links and runs
 # the program. Compared: compiler messages, the object and executable bytes,
 # and the program's output.
+# Many short processes: also run against a hung agent (they must not wait).
+CASE_HUNG_AGENT=1
 case_check() {
 	command -v gcc >/dev/null || { echo "gcc is not installed"; return 1; }
 }

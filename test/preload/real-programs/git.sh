@@ -3,6 +3,8 @@
 # more commits, repacks, clones the repository over file:// (upload-pack and
 # pack-objects run as children, under the shim too) and prints the clone's
 # log, stats, blame and a fsck; commit ids make the comparison exact.
+# Many short processes: also run against a hung agent (they must not wait).
+CASE_HUNG_AGENT=1
 case_check() {
 	command -v git >/dev/null || { echo "git is not installed"; return 1; }
 }
