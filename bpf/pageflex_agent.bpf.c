@@ -4,13 +4,13 @@
  * processes. PageFlex's OnPageFault and OnPageScanned events, rebuilt from
  * stock hooks (DESIGN.md §3):
  *
- *  - region lookup: a bitmap of managed tgids (one load rejects every
- *    other process's fault), then proc_info (hash: tgid -> where its table
- *    is) and a bounded binary search of its sorted ranges in region_ents,
- *    one flat array, so every lookup is inlined by the verifier. One entry
+ *  - region lookup: proc_tab, an array indexed by tgid (one inlined load
+ *    rejects every other process's fault and says where the process's
+ *    table is), then a bounded binary search of its sorted ranges in
+ *    region_ents, one flat array: every lookup is inlined by the verifier. One entry
  *    per region (an LPM trie needs up to ~2x52 prefixes per unaligned range
  *    and costs a trie walk per fault); user space writes a new table into
- *    the process's idle bank and swaps it in with one proc_info update.
+ *    the process's idle bank and swaps it in with one 8-byte store.
  *  - pf_fault (tp_btf/page_fault_user): managed processes only. Reads the
  *    faulting PTE through the calibrated direct map: none = first touch,
  *    swap entry = swap fault (a refault). Per-region per-CPU counters;
@@ -65,15 +65,20 @@ __u64 xlate_va = 0;
 __u64 xlate_entry = 0;
 __s32 xlate_level = 0;
 
-/* Managed tgids, one bit each. */
-__u64 managed_bits[PFA_PID_MAX / 64] = {};
-
+/*
+ * Managed processes, indexed by tgid (max_entries = the kernel's pid_max,
+ * set by the agent): (base of its region table << 32) | (entries + 1), or
+ * 0 when the process is not managed. One inlined array load decides, for
+ * every fault on the machine; the agent stores the word atomically through
+ * mmap, so a table swap is a single 8-byte store.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, PFA_MAX_PROCS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct pfa_proc_info);
-} proc_info SEC(".maps");
+	__type(value, __u64);
+} proc_tab SEC(".maps");
 
 /* All region tables: 2 banks of PFA_PROC_TABLE entries per process slot
  * (max_entries set by the agent from its --max-procs). */
@@ -144,23 +149,22 @@ struct {
 
 /* ---- region lookup ---- */
 
-static __always_inline bool managed(__u32 tgid)
+/* The process's table word, or 0 if it is not managed. */
+static __always_inline __u64 managed(__u32 tgid)
 {
-	/* pids are < PID_MAX_LIMIT = PFA_PID_MAX: the mask only satisfies the verifier. */
-	return (managed_bits[(tgid / 64) & (PFA_PID_MAX / 64 - 1)] >> (tgid % 64)) & 1;
+	__u64 *w = bpf_map_lookup_elem(&proc_tab, &tgid);
+
+	return w ? *w : 0;
 }
 
-static __always_inline __u32 region_find(__u32 tgid, __u64 addr)
+static __always_inline __u32 region_find(__u64 word, __u64 addr)
 {
-	struct pfa_proc_info *pi = bpf_map_lookup_elem(&proc_info, &tgid);
 	struct pfa_region_ent *e;
 	__u32 lo, hi, mid;
 	int i;
 
-	if (!pi)
-		return PFA_NO_REGION;
-	lo = pi->base;
-	hi = pi->base + pi->n;
+	lo = word >> 32;
+	hi = lo + (__u32)word - 1;
 	for (i = 0; i < PFA_SEARCH_STEPS; i++) {
 		if (lo >= hi)
 			break;
@@ -338,12 +342,14 @@ int BPF_PROG(pf_fault, unsigned long address, struct pt_regs *regs, unsigned lon
 	struct pfa_region_stats *st;
 	struct task_struct *task;
 	struct pending *p;
+	__u64 word;
 	__u32 id;
 	int cls;
 
-	if (!managed(tgid) || fault_depth == 1)
+	word = managed(tgid);
+	if (!word || fault_depth == 1)
 		return 0;
-	id = region_find(tgid, address);
+	id = region_find(word, address);
 	if (id == PFA_NO_REGION || fault_depth == 2)
 		return 0;
 	st = bpf_map_lookup_elem(&region_stats, &id);
@@ -383,12 +389,13 @@ int pf_major(struct bpf_perf_event_data *ctx)
 	struct pfa_region_stats *st;
 	struct task_struct *task;
 	struct pending *p;
-	__u64 addr = ctx->addr;
+	__u64 addr = ctx->addr, word;
 	__u32 id;
 
-	if (!managed(tgid))
+	word = managed(tgid);
+	if (!word)
 		return 0;
-	id = region_find(tgid, addr);
+	id = region_find(word, addr);
 	if (id == PFA_NO_REGION)
 		return 0;
 	st = bpf_map_lookup_elem(&region_stats, &id);

@@ -19,7 +19,7 @@
 #define PFA_MAX_PROCS 1024 /* managed processes (the agent's --max-procs is lower) */
 #define PFA_PROC_TABLE 4096 /* regions (pieces) of one process */
 #define PFA_SEARCH_STEPS 13 /* >= log2(PFA_PROC_TABLE) + 1 */
-#define PFA_PID_MAX (1u << 22) /* the kernel's largest pid_max */
+#define PFA_PID_MAX (1u << 22) /* the kernel's largest pid_max (PID_MAX_LIMIT) */
 #define PFA_CHUNK_PAGES 512 /* pages per PMD and per scan chunk */
 #define PFA_NO_REGION 0xffffffffu
 
@@ -28,12 +28,6 @@
 #define PFA_PG_PRESENT 0x2
 #define PFA_PG_SWAPPED 0x4
 #define PFA_PG_HUGE 0x8
-
-/* Where a managed process's sorted region table lives in region_ents. */
-struct pfa_proc_info {
-	__u32 base; /* index of its first entry */
-	__u32 n; /* entries */
-};
 
 /* One entry of a process's sorted region table. */
 struct pfa_region_ent {

@@ -43,6 +43,8 @@ const uint64_t *pf_bpf_scan_words;
 static size_t reqs_sz, words_sz, states_sz;
 static struct pf_bpf_opts opts;
 static uint32_t max_procs;
+static uint64_t *proc_tab; /* mmapped proc_tab map, proc_tab_len words */
+static size_t proc_tab_len, proc_tab_sz;
 static uint8_t slot_used[PFA_MAX_PROCS];
 static char dmap_err[256] = "not calibrated";
 static bool dmap_ok;
@@ -240,6 +242,20 @@ out:
 	return rc;
 }
 
+/* The kernel's pid_max: proc_tab has one word per possible tgid. */
+static size_t read_pid_max(void)
+{
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v >= 301 && v <= PFA_PID_MAX ? v : PFA_PID_MAX;
+}
+
 static int attach_major(void)
 {
 	struct perf_event_attr attr;
@@ -290,6 +306,8 @@ int pf_bpf_open(const struct pf_bpf_opts *o)
 		max_procs = PFA_MAX_PROCS;
 	memset(slot_used, 0, sizeof(slot_used));
 	bpf_map__set_max_entries(skel->maps.region_ents, max_procs * 2 * PFA_PROC_TABLE);
+	proc_tab_len = read_pid_max();
+	bpf_map__set_max_entries(skel->maps.proc_tab, (uint32_t)proc_tab_len);
 	chunks = o->capacity_pages / PFA_CHUNK_PAGES;
 	if (!chunks)
 		chunks = 1;
@@ -316,9 +334,10 @@ int pf_bpf_open(const struct pf_bpf_opts *o)
 			strerror(-rc));
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), ring_cb, NULL, NULL);
 	reqs = map_mmap(skel->maps.scan_req, &reqs_sz);
+	proc_tab = map_mmap(skel->maps.proc_tab, &proc_tab_sz);
 	pf_bpf_scan_words = map_mmap(skel->maps.scan_bits, &words_sz);
 	states = map_mmap(skel->maps.page_state, &states_sz);
-	if (!rb || !reqs || !pf_bpf_scan_words || !states) {
+	if (!rb || !reqs || !pf_bpf_scan_words || !states || !proc_tab) {
 		rc = -ENOMEM;
 		pf_err("failed to map the BPF ring buffer or arrays");
 		goto fail;
@@ -353,6 +372,9 @@ void pf_bpf_close(void)
 	rb = NULL;
 	if (reqs)
 		munmap(reqs, reqs_sz);
+	if (proc_tab)
+		munmap(proc_tab, proc_tab_sz);
+	proc_tab = NULL;
 	if (pf_bpf_scan_words)
 		munmap((void *)pf_bpf_scan_words, words_sz);
 	if (states)
@@ -421,13 +443,15 @@ uint32_t pf_bpf_max_procs(void)
 	return max_procs;
 }
 
+/* Publishes where pid's table is (n entries at base), or unmanages it (n = ~0). */
 static int set_info(pid_t pid, uint32_t base, uint32_t n)
 {
-	struct pfa_proc_info pi = {.base = base, .n = n};
-	uint32_t key = (uint32_t)pid;
+	uint64_t w = n == UINT32_MAX ? 0 : (uint64_t)base << 32 | (n + 1);
 
-	return bpf_map_update_elem(bpf_map__fd(skel->maps.proc_info), &key, &pi, BPF_ANY) ? -errno :
-											    0;
+	if (pid <= 0 || (uint64_t)pid >= proc_tab_len)
+		return -ERANGE;
+	__atomic_store_n(&proc_tab[pid], w, __ATOMIC_RELEASE);
+	return 0;
 }
 
 static uint32_t bank_base(const struct pf_bpf_proc *bp, int bank)
@@ -441,8 +465,8 @@ int pf_bpf_proc_add(struct pf_bpf_proc *bp, pid_t pid)
 	int rc;
 
 	bp->slot = -1;
-	if (pid <= 0 || (uint32_t)pid >= PFA_PID_MAX)
-		return -EINVAL;
+	if (pid <= 0 || (uint64_t)pid >= proc_tab_len)
+		return -ERANGE; /* pid_max grew after the agent started */
 	for (i = 0; i < max_procs; i++)
 		if (!slot_used[i])
 			break;
@@ -456,19 +480,14 @@ int pf_bpf_proc_add(struct pf_bpf_proc *bp, pid_t pid)
 		return rc;
 	}
 	slot_used[i] = 1;
-	__atomic_or_fetch(&skel->bss->managed_bits[pid / 64], 1ull << (pid % 64), __ATOMIC_RELAXED);
 	return 0;
 }
 
 void pf_bpf_proc_del(struct pf_bpf_proc *bp, pid_t pid)
 {
-	uint32_t key = (uint32_t)pid;
-
 	if (bp->slot < 0)
 		return;
-	__atomic_and_fetch(&skel->bss->managed_bits[pid / 64], ~(1ull << (pid % 64)),
-			   __ATOMIC_RELAXED);
-	bpf_map_delete_elem(bpf_map__fd(skel->maps.proc_info), &key);
+	set_info(pid, 0, UINT32_MAX);
 	slot_used[bp->slot] = 0;
 	bp->slot = -1;
 }
