@@ -353,13 +353,14 @@ static int cmd_garbage(char **argv)
 		pkt_start(&b);
 		pfw_put_region_map(&b, 0x10000, PAGE, PFW_KIND_ANON, 0, "g", 1, "", 0, 0, NULL, 0);
 		len = pfw_buf_finish(&b);
-		/* Damage one byte of a valid packet, or send random bytes. */
+		/* Damage a header byte (magic, version, nrec, len) of a valid
+		 * packet, or send random bytes: never a valid packet. */
 		for (size_t k = 0; k < (i % 4 ? 1 : len); k++) {
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-			pkt[i % 4 ? x % len : k] ^= (unsigned char)(x >> 32 | 1);
+			pkt[i % 4 ? x % 12 : k] ^= (unsigned char)(x >> 32 | 1);
 		}
 		send(fd, pkt, len, MSG_NOSIGNAL);
-		drops += dropped(fd, 1);
+		drops += dropped(fd, 3);
 		close(fd);
 	}
 	printf("GARBAGE sent=%llu dropped=%llu\n", (unsigned long long)n,
