@@ -41,6 +41,24 @@ static struct arena_tag tags[MAX_ARENA_INDEX];
 static _Atomic uint64_t nsplit, nmerge;
 
 static pthread_mutex_t site_mu = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * Held for reading while a thread unwinds, for writing across fork():
+ * libunwind's internal locks must not be held by another thread when the
+ * child starts, or the child's first large allocation deadlocks.
+ */
+static pthread_rwlock_t unwind_lock;
+static pthread_once_t unwind_lock_once = PTHREAD_ONCE_INIT;
+
+static void unwind_lock_init(void)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	/* A fork waiting for the write lock must not starve behind unwinders. */
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&unwind_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+}
 static struct {
 	uintptr_t ip;
 	unsigned arena;
@@ -302,8 +320,13 @@ unsigned pf_site_arena(void)
 	struct pf_site s;
 	char tag[PF_TAG_MAX];
 	unsigned a = 0, lru = 0;
+	bool found;
 
-	if (!pf_callsite(&s)) {
+	pthread_once(&unwind_lock_once, unwind_lock_init);
+	pthread_rwlock_rdlock(&unwind_lock);
+	found = pf_callsite(&s);
+	pthread_rwlock_unlock(&unwind_lock);
+	if (!found) {
 		pthread_mutex_lock(&site_mu);
 		a = fallback();
 		pthread_mutex_unlock(&site_mu);
@@ -391,15 +414,19 @@ const char *pf_scope_tag(unsigned arena)
 
 void pf_arenas_atfork_prepare(void)
 {
+	pthread_once(&unwind_lock_once, unwind_lock_init);
+	pthread_rwlock_wrlock(&unwind_lock);
 	pthread_mutex_lock(&site_mu);
 }
 
 void pf_arenas_atfork_parent(void)
 {
 	pthread_mutex_unlock(&site_mu);
+	pthread_rwlock_unlock(&unwind_lock);
 }
 
 void pf_arenas_atfork_child(void)
 {
 	pthread_mutex_init(&site_mu, NULL);
+	unwind_lock_init();
 }

@@ -114,8 +114,11 @@ static void track_mmap(uintptr_t ret, void *p, size_t len, int prot, int flags, 
 			pf_push_range(PF_EV_UNMAP, (uintptr_t)p, len);
 		return;
 	}
-	if (pf_addr_in_jemalloc(ret)) {
-		/* jemalloc mapping outside our extent hooks (its own metadata). */
+	if (pf_addr_in_jemalloc(ret, &site)) {
+		/*
+		 * jemalloc mapping outside our extent hooks (its metadata, or an
+		 * arena without our hooks): heap, with jemalloc as the call site.
+		 */
 		kind = PFW_KIND_HEAP;
 		tag = "heap";
 		path[0] = '\0';

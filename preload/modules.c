@@ -41,7 +41,8 @@ static char exe_path[PF_MOD_MAX];
 static int (*unw_bt)(void **, int);
 /* libunwind: 0 not loaded, 1 loading, 2 ready, 3 unavailable. */
 static _Atomic int unw_state;
-static uintptr_t jemalloc_lo, jemalloc_hi;
+static uintptr_t jemalloc_lo, jemalloc_hi, jemalloc_base;
+static char jemalloc_name[PF_MOD_MAX];
 
 struct lookup {
 	uintptr_t addr;
@@ -118,9 +119,14 @@ bool pf_module_of(uintptr_t addr, struct pf_site *site, bool *internal)
 	return true;
 }
 
-bool pf_addr_in_jemalloc(uintptr_t addr)
+bool pf_addr_in_jemalloc(uintptr_t addr, struct pf_site *site)
 {
-	return addr >= jemalloc_lo && addr < jemalloc_hi;
+	if (addr < jemalloc_lo || addr >= jemalloc_hi)
+		return false;
+	site->module = jemalloc_name;
+	site->off = addr - jemalloc_base;
+	site->ip = addr;
+	return true;
 }
 
 const char *pf_exe_path(void)
@@ -173,6 +179,8 @@ void pf_modules_init(void)
 	if (l.found) {
 		jemalloc_lo = s.lo;
 		jemalloc_hi = s.hi;
+		jemalloc_base = s.base;
+		memcpy(jemalloc_name, s.name, sizeof(jemalloc_name));
 	}
 }
 

@@ -132,8 +132,8 @@ PF_HIDDEN void pf_modules_init(void);
 PF_HIDDEN void pf_unwind_init(void);
 /* Module and offset of addr; false if addr is in no loaded module. */
 PF_HIDDEN bool pf_module_of(uintptr_t addr, struct pf_site *site, bool *internal);
-/* True if addr is inside jemalloc's text (its own mmap calls). */
-PF_HIDDEN bool pf_addr_in_jemalloc(uintptr_t addr);
+/* True if addr is inside jemalloc's text (its own mmap calls); fills site. */
+PF_HIDDEN bool pf_addr_in_jemalloc(uintptr_t addr, struct pf_site *site);
 /* First caller frame outside libc, libstdc++, jemalloc and the shim. */
 PF_HIDDEN bool pf_callsite(struct pf_site *site);
 PF_HIDDEN const char *pf_exe_path(void);
