@@ -6,7 +6,7 @@
  * forwards to jemalloc's defaults (read from arena.0.extent_hooks) and
  * reports the result: alloc -> MAP (kind heap, the arena's tag), dalloc and
  * destroy -> UNMAP, purge and decommit -> DISCARD; split and merge change no
- * address range, so they are only counted. The automatic arenas get these
+ * address range of the arena, so they are only counted and logged (debug). The automatic arenas get these
  * hooks (tag "heap"): arena 0 at start-up, the others when a new thread
  * first uses one (threads.c). Large allocations get a per-call-site
  * arena (tag "site:<module>+0x<offset>"), at most PAGEFLEX_SITE_ARENAS of
@@ -199,8 +199,10 @@ static bool h_split(extent_hooks_t *h, void *addr, size_t size, size_t a, size_t
 
 	(void)h;
 	r = def->split(def, addr, size, a, b, committed, ind);
-	if (!r)
+	if (!r) {
 		atomic_fetch_add_explicit(&nsplit, 1, memory_order_relaxed);
+		pf_debug("arena %u: extent %p +%zu split at +%zu", ind, addr, size, a);
+	}
 	return r;
 }
 
@@ -211,8 +213,10 @@ static bool h_merge(extent_hooks_t *h, void *a, size_t sa, void *b, size_t sb, b
 
 	(void)h;
 	r = def->merge(def, a, sa, b, sb, committed, ind);
-	if (!r)
+	if (!r) {
 		atomic_fetch_add_explicit(&nmerge, 1, memory_order_relaxed);
+		pf_debug("arena %u: extents %p +%zu and %p +%zu merged", ind, a, sa, b, sb);
+	}
 	return r;
 }
 
