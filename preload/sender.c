@@ -347,7 +347,8 @@ static unsigned cycle(uint64_t *next_try)
 	uint64_t lost;
 
 	pthread_mutex_lock(&table_mu);
-	while ((ev = pf_ring_peek())) {
+	/* Bounded, so a steady stream cannot keep a fork() waiting for the table. */
+	while (n < 4096 && (ev = pf_ring_peek())) {
 		apply(ev);
 		pf_ring_release();
 		n++;
