@@ -58,6 +58,7 @@ struct pf_proc {
 	uint64_t packets, records, lost_packets, shim_dropped, refused_maps;
 	/* Ring-buffer events. */
 	uint64_t ev_swap_faults, ev_swapins;
+	uint64_t pending_page; /* last swap fault not yet known as a miss (prefetch) */
 };
 
 /* Process table. */
@@ -92,10 +93,20 @@ void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len);
 
 /* Binds a region to its rule (policy, params, threshold) in a phase (binding.c). */
 void pf_region_bind(struct pf_rinfo *ri, const char *phase);
+/* Called after a region's binding changed (the agent sets pf_prefetch_bind). */
+extern void (*pf_binding_on_bind)(struct pf_rinfo *ri);
 /* Rebinds every region of p (phase change, rules reload). */
 void pf_proc_rebind(struct pf_proc *p);
 /* Reloads the rules file and rebinds everything; 0 or -errno with the problem in err. */
 int pf_reload_rules(char *err, size_t errlen);
+/* Prefetch (prefetch.c): per-region state for a prefetch policy, and the
+ * fault events that drive it. */
+void pf_prefetch_bind(struct pf_rinfo *ri);
+void pf_prefetch_event(const struct pfa_event *ev);
+/* Regions with a prefetch policy exist: the ring buffer is drained every 2 ms. */
+bool pf_prefetch_active(void);
+extern uint64_t pf_prefetch_pages, pf_prefetch_calls;
+
 /* Phase change: rebind and run the rules' on_entry actions. */
 void pf_reclaim_phase(struct pf_proc *p);
 

@@ -16,13 +16,16 @@
 
 struct cli_rule {
 	char pattern[64];
-	const struct pf_reclaim_ops *ops;
+	const struct pf_reclaim_ops *ops; /* NULL: a prefetch-only rule */
+	const struct pf_prefetch_ops *prefetch;
 	struct pf_policy_params params;
 };
 
 static struct cli_rule cli[MAX_CLI_RULES];
 static size_t ncli;
 static struct pf_rules *rules;
+
+void (*pf_binding_on_bind)(struct pf_rinfo *ri);
 
 static void fit_tick(struct pf_policy_params *p)
 {
@@ -109,6 +112,32 @@ int pf_binding_parse_cold_age(const char *arg, char *err, size_t errlen)
 	return cli_add(pat, "cold-age", ms, err, errlen);
 }
 
+int pf_binding_parse_prefetch(const char *arg, char *err, size_t errlen)
+{
+	const struct pf_prefetch_ops *ops;
+	char pat[64], names[256];
+	const char *val;
+
+	if (split(arg, pat, sizeof(pat), &val, err, errlen, "--prefetch", "PREFETCH"))
+		return -EINVAL;
+	ops = pf_prefetch_find(val);
+	if (!ops) {
+		pf_prefetch_names(names, sizeof(names));
+		snprintf(err, errlen, "unknown prefetch policy '%s' (known: %s)", val, names);
+		return -EINVAL;
+	}
+	/* Applies to the command-line rule for the same pattern, or a new kernel-reclaim one. */
+	for (size_t i = 0; i < ncli; i++)
+		if (!strcmp(cli[i].pattern, pat)) {
+			cli[i].prefetch = ops;
+			return 0;
+		}
+	if (cli_add(pat, "kernel", 0, err, errlen))
+		return -EINVAL;
+	cli[ncli - 1].prefetch = ops;
+	return 0;
+}
+
 int pf_binding_parse_policy(const char *arg, char *err, size_t errlen)
 {
 	char pat[64];
@@ -128,8 +157,9 @@ const char *pf_binding_cli_describe(size_t i, char *buf, size_t len)
 {
 	if (i >= ncli)
 		return NULL;
-	snprintf(buf, len, "tag '%s' -> %s (cold age %.3g s)", cli[i].pattern, cli[i].ops->name,
-		 cli[i].params.cold_age_ms / 1000.0);
+	snprintf(buf, len, "tag '%s' -> %s (cold age %.3g s), prefetch %s", cli[i].pattern,
+		 cli[i].ops->name, cli[i].params.cold_age_ms / 1000.0,
+		 cli[i].prefetch ? cli[i].prefetch->name : "none");
 	return buf;
 }
 
@@ -164,6 +194,7 @@ bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint6
 			continue;
 		snprintf(out->rule, sizeof(out->rule), "cli:%.59s", cli[i].pattern);
 		out->ops = cli[i].ops;
+		out->prefetch = cli[i].prefetch;
 		out->params = cli[i].params;
 		pf_threshold_cfg_default(&out->threshold);
 		out->threshold.mode = PF_THRESH_COLD_AGE;
@@ -176,6 +207,7 @@ bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint6
 		return false;
 	snprintf(out->rule, sizeof(out->rule), "%s", k < 0 ? "default" : b.rule);
 	out->ops = b.reclaim;
+	out->prefetch = b.prefetch;
 	out->params = b.params;
 	out->threshold = b.threshold;
 	fit_tick(&out->params);
@@ -207,6 +239,8 @@ void pf_region_bind(struct pf_rinfo *ri, const char *phase)
 		ri->state_ready = false;
 	ri->bound = bound;
 	ri->bind = nb;
+	if (pf_binding_on_bind)
+		pf_binding_on_bind(ri);
 	if (bound) {
 		pf_threshold_init(&ri->thr, &nb.threshold);
 		/* The controller wants the budget in pages of this region. */

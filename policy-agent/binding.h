@@ -25,6 +25,7 @@ struct pf_phase_actions;
 struct pf_bind {
 	char rule[64]; /* "cli:TAG", a rules-file rule name, or "default" */
 	const struct pf_reclaim_ops *ops; /* never NULL when bound */
+	const struct pf_prefetch_ops *prefetch; /* NULL: no prefetch */
 	struct pf_policy_params params;
 	struct pf_threshold_cfg threshold;
 };
@@ -32,6 +33,7 @@ struct pf_bind {
 /* Command-line rules; 0 or -EINVAL with the problem in err. */
 int pf_binding_parse_cold_age(const char *arg, char *err, size_t errlen); /* TAG=SECONDS */
 int pf_binding_parse_policy(const char *arg, char *err, size_t errlen); /* TAG=POLICY */
+int pf_binding_parse_prefetch(const char *arg, char *err, size_t errlen); /* TAG=PREFETCH */
 size_t pf_binding_cli_count(void);
 /* One line describing command-line rule i, or NULL past the end. */
 const char *pf_binding_cli_describe(size_t i, char *buf, size_t len);

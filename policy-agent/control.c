@@ -122,7 +122,7 @@ static void region_json(FILE *f, struct pf_rinfo *ri, int k)
 		"\"refaults\":%llu,\"swapin_major\":%llu,\"swapcache_hits\":%llu,"
 		"\"other_major\":%llu,\"present_faults\":%llu,\"unclassified\":%llu,"
 		"\"paged_out\":%llu,\"cooled\":%llu,\"policy\":\"%s\",\"cold_age_ms\":%llu,"
-		"\"threshold\":\"%s\",\"rule\":",
+		"\"threshold\":\"%s\",\"prefetch\":\"%s\",\"prefetched\":%llu,\"rule\":",
 		(unsigned long long)ri->callsite, (unsigned long long)ri->size,
 		(unsigned long long)ri->resident * 4096, (unsigned long long)ri->swapped * 4096,
 		(unsigned long long)ri->accessed * 4096, (unsigned long long)ri->huge * 4096,
@@ -135,7 +135,9 @@ static void region_json(FILE *f, struct pf_rinfo *ri, int k)
 		(unsigned long long)s.unknown, (unsigned long long)ri->paged_out * 4096,
 		(unsigned long long)ri->cooled * 4096, policy_name(ri),
 		(unsigned long long)(ri->bound ? ri->bind.params.cold_age_ms : 0),
-		ri->bound ? pf_threshold_mode_name(ri->bind.threshold.mode) : "none");
+		ri->bound ? pf_threshold_mode_name(ri->bind.threshold.mode) : "none",
+		ri->bound && ri->bind.prefetch ? ri->bind.prefetch->name : "none",
+		(unsigned long long)ri->prefetched * 4096);
 	json_str(f, ri->bound ? ri->bind.rule : "");
 	fputc('}', f);
 }
@@ -196,7 +198,7 @@ static void agent_json(FILE *f)
 		",\"slots_used\":%llu,\"slots_capacity\":%llu,\"scans\":%llu,\"scan_failures\":%llu,"
 		"\"scan_ms\":%.3f,\"scan_pages\":%llu,\"scan_errors\":%llu,\"pages_out\":%llu,"
 		"\"pages_cooled\":%llu,\"ringbuf_dropped\":%llu,\"shim_connections\":%llu,"
-		"\"shim_bad_packets\":%llu",
+		"\"shim_bad_packets\":%llu,\"prefetch_calls\":%llu,\"prefetch_pages\":%llu",
 		(unsigned long long)pf_slots_used(), (unsigned long long)pf_slots_capacity(),
 		(unsigned long long)pf_scan_totals.scans,
 		(unsigned long long)pf_scan_totals.failures, pf_scan_totals.ns / 1e6,
@@ -204,7 +206,8 @@ static void agent_json(FILE *f)
 		(unsigned long long)pf_reclaim_pages_out,
 		(unsigned long long)pf_reclaim_pages_cooled,
 		(unsigned long long)pf_bpf_rb_dropped(), (unsigned long long)pf_shim_connections,
-		(unsigned long long)pf_shim_bad_packets);
+		(unsigned long long)pf_shim_bad_packets, (unsigned long long)pf_prefetch_calls,
+		(unsigned long long)pf_prefetch_pages);
 	for (a = 0; a < PF_ADV_MAX; a++)
 		fprintf(f,
 			",\"madvise_%s\":{\"calls\":%llu,\"bytes\":%llu,\"errors\":%llu,"

@@ -26,6 +26,7 @@
 #include "log.h"
 
 #define TICK_MS 20
+#define PREFETCH_TICK_MS 2 /* while regions have a prefetch policy */
 
 struct pf_opts pf_opts = {
 	.scan_capacity_pages = 16ull << 18, /* 16 GiB */
@@ -73,6 +74,7 @@ static void usage(FILE *f)
 		"                           for SEC seconds; repeatable, first match wins\n"
 		"  -p, --policy TAG=NAME    bind another reclaim policy to regions tagged TAG\n"
 		"                           (command-line rules come before the rules file)\n"
+		"  -R, --prefetch TAG=NAME  prefetch policy (readahead, leap) on refaults of TAG\n"
 		"  -i, --scan-interval MS   scan period (default: the smallest cold age / 4, or 1 s)\n"
 		"      --scan-capacity GIB  memory whose pages can be tracked (default 16)\n"
 		"      --max-procs N        managed processes (default 64, at most 1024)\n"
@@ -97,6 +99,7 @@ static int parse_args(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"cold-age", required_argument, NULL, 'a'},
 		{"policy", required_argument, NULL, 'p'},
+		{"prefetch", required_argument, NULL, 'R'},
 		{"scan-interval", required_argument, NULL, 'i'},
 		{"scan-capacity", required_argument, NULL, 'K'},
 		{"max-procs", required_argument, NULL, 'P'},
@@ -113,7 +116,7 @@ static int parse_args(int argc, char **argv)
 	int c;
 
 	pf_opts.socket = getenv("PAGEFLEX_SOCKET");
-	while ((c = getopt_long(argc, argv, "s:c:a:p:i:vqh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:c:a:p:R:i:vqh", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			pf_opts.socket = optarg;
@@ -126,8 +129,10 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'a':
 		case 'p':
+		case 'R':
 			if ((c == 'a' ? pf_binding_parse_cold_age :
-					pf_binding_parse_policy)(optarg, err, sizeof(err))) {
+			     c == 'p' ? pf_binding_parse_policy :
+					pf_binding_parse_prefetch)(optarg, err, sizeof(err))) {
 				fprintf(stderr, "pageflexd: %s\n", err);
 				return -1;
 			}
@@ -202,10 +207,13 @@ static void on_event(const struct pfa_event *ev, void *arg)
 		p->ev_swap_faults++;
 	else if (ev->kind == PFA_EV_SWAPIN_MAJOR)
 		p->ev_swapins++;
+	pf_prefetch_event(ev);
 }
 
 static void timer_ready(struct pf_watch *w, uint32_t events)
 {
+	static long period_ms = TICK_MS;
+	long want = pf_prefetch_active() ? PREFETCH_TICK_MS : TICK_MS;
 	uint64_t n;
 
 	(void)events;
@@ -213,6 +221,13 @@ static void timer_ready(struct pf_watch *w, uint32_t events)
 		pf_dbg("timerfd read: %s", strerror(errno));
 	pf_bpf_poll();
 	pf_reclaim_tick();
+	if (want != period_ms) {
+		struct itimerspec its = {.it_interval = {0, want * 1000000},
+					 .it_value = {0, want * 1000000}};
+
+		timerfd_settime(w->fd, 0, &its, NULL);
+		period_ms = want;
+	}
 }
 
 static void signal_ready(struct pf_watch *w, uint32_t events)
@@ -299,6 +314,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pf_regions_on_new_id = pf_bpf_region_reset;
+	pf_binding_on_bind = pf_prefetch_bind;
 	bo.capacity_pages = pf_opts.scan_capacity_pages;
 	bo.max_procs = pf_opts.max_procs;
 	bo.stream_first_touch = pf_opts.stream_first_touch;

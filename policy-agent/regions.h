@@ -38,6 +38,8 @@ struct pf_rinfo {
 	struct pf_threshold thr; /* the threshold controller's state */
 	uint64_t last_swap_faults; /* refaults already fed to thr */
 	uint64_t hull_len; /* size at creation (rules match on it) */
+	void *pf_state; /* prefetch policy state (bind.prefetch->state_size bytes) */
+	uint64_t prefetched; /* pages asked for with WILLNEED */
 	bool slots_failed; /* no slots left: not scanned (logged once) */
 	bool state_ready; /* per-page policy state initialised */
 	uint64_t mark, size; /* scratch for reports */

@@ -571,3 +571,75 @@ Test(agent, rules_file_budget_and_reload, .timeout = 120)
 	munmap(b1, len);
 	munmap(b2, len);
 }
+
+/*
+ * Prefetch: a region paged out by cold-age and then read sequentially, with
+ * readahead bound to it. Refaults stay exact (every page read once: swap-ins
+ * + swap-cache hits == pages), and WILLNEED issued by the agent turns some of
+ * them into swap-cache hits. The reader spends ~0.2 ms on each page, like a
+ * program that processes what it reads: the agent drains fault events every
+ * 2 ms, so it cannot get ahead of a reader that only faults.
+ */
+Test(agent, prefetch_readahead_turns_refaults_into_hits, .timeout = 120)
+{
+	const size_t len = 8ul << 20, npages = len / PG;
+	char path[] = "/tmp/pf-rules-XXXXXX";
+	const char *args[] = {"--config", path, "--scan-interval", "200", NULL};
+	long long majors, hits, refaults;
+	size_t i, present, swapped;
+	struct pfa_agent a;
+	unsigned char *buf;
+	uint64_t t0, sum;
+	struct pfc c;
+	int fd;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	write_file(path, "version: 1\n"
+			 "rules:\n"
+			 "  - name: seq\n"
+			 "    match: {tag: \"seq\"}\n"
+			 "    reclaim: cold-age\n"
+			 "    prefetch: readahead\n"
+			 "    params: {cold_age_ms: 1000, ra_max_pages: 256}\n"
+			 "    threshold: {mode: cold-age}\n");
+	cr_assert_eq(agent_start(&a, args), 0);
+	buf = anon(len);
+	fill(buf, len, 11);
+	sum = checksum(buf, len);
+	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, buf, len, "seq"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "seq", 5000));
+	t0 = now_ms();
+	do {
+		usleep(100000);
+		pagemap_count(buf, len, &present, &swapped);
+	} while (swapped < npages && now_ms() - t0 < 10000);
+	cr_assert_eq(swapped, npages, "only %zu of %zu pages paged out", swapped, npages);
+	refaults = agent_region_field(&a, getpid(), "seq", "refaults");
+	for (i = 0; i < npages; i++) {
+		(void)*(volatile unsigned char *)(buf + i * PG);
+		usleep(200); /* the program's work on each page */
+	}
+	usleep(100000);
+	refaults = agent_region_field(&a, getpid(), "seq", "refaults") - refaults;
+	majors = agent_region_field(&a, getpid(), "seq", "swapin_major");
+	hits = agent_region_field(&a, getpid(), "seq", "swapcache_hits");
+	cr_log_info("sequential read of %zu paged-out pages: %lld refaults, %lld swap-ins, %lld "
+		    "swap-cache hits, %lld KiB prefetched",
+		    npages, refaults, majors, hits,
+		    agent_region_field(&a, getpid(), "seq", "prefetched") / 1024);
+	cr_assert_eq(majors + hits, refaults);
+	/* A fault racing with the agent's WILLNEED on the same page can return
+	 * without mapping it and fault again: a few refaults more than pages. */
+	cr_assert_geq(refaults, (long long)npages);
+	cr_assert_leq(refaults, (long long)(npages + npages / 100));
+	cr_assert_gt(hits, 0, "no prefetch hit at all");
+	cr_assert_eq(checksum(buf, len), sum);
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(&a), 0);
+	unlink(path);
+	munmap(buf, len);
+}

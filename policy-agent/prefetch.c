@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Prefetch: regions bound to a prefetch policy (readahead, Leap; the same
+ * policies/ code the simulator runs) see every refault of the region, in
+ * order, from the fault ring buffer. A swap fault followed by its major
+ * fault is a miss; one that is not (the next swap fault of the process
+ * arrives first) was a swap-cache hit, i.e. an earlier prefetch paid off.
+ * The pages a policy asks for are clipped to the region and brought into
+ * the swap cache with MADV_WILLNEED. While such regions exist, the agent
+ * drains the ring buffer every 2 ms instead of 20.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "actuator.h"
+#include "agent.h"
+#include "log.h"
+
+#define MAX_PREFETCH 256
+
+uint64_t pf_prefetch_pages, pf_prefetch_calls;
+
+void pf_prefetch_bind(struct pf_rinfo *ri)
+{
+	const struct pf_prefetch_ops *ops = ri->bound ? ri->bind.prefetch : NULL;
+
+	free(ri->pf_state);
+	ri->pf_state = NULL;
+	if (!ops)
+		return;
+	ri->pf_state = calloc(1, ops->state_size ? ops->state_size : 8);
+	if (!ri->pf_state) {
+		pf_warn("region %u: no memory for %s prefetch state", ri->id, ops->name);
+		return;
+	}
+	ops->init(ri->pf_state, &ri->bind.params);
+}
+
+bool pf_prefetch_active(void)
+{
+	size_t i, j;
+
+	for (i = 0; i < pf_proc_count(); i++) {
+		struct pf_proc *p = pf_proc_at(i);
+
+		for (j = 0; j < p->rt.n; j++)
+			if (p->rt.p[j].ri->pf_state)
+				return true;
+	}
+	return false;
+}
+
+/* Runs the region's policy on one refault and issues its WILLNEED. */
+static void run(struct pf_proc *p, uint64_t addr, bool hit)
+{
+	struct pf_piece *pc = pf_rt_find(&p->rt, addr);
+	uint64_t out[MAX_PREFETCH], page = addr >> 12;
+	struct pf_batch b = {0};
+	struct pf_rinfo *ri;
+	size_t n, i;
+
+	if (!pc || !pc->ri->pf_state)
+		return;
+	ri = pc->ri;
+	n = ri->bind.prefetch->fault(ri->pf_state, &ri->bind.params, page, hit, out, MAX_PREFETCH);
+	for (i = 0; i < n; i++) {
+		uint64_t a = out[i] << 12;
+
+		/* Clip to the piece that faulted: never advise memory outside the region. */
+		if (a >= pc->start && a < pc->end)
+			pf_batch_add(&b, a, 4096);
+	}
+	if (b.n) {
+		uint64_t bytes = pf_act(p->pidfd, p->pid, PF_ADV_WILLNEED, &b);
+
+		pf_prefetch_calls++;
+		pf_prefetch_pages += bytes >> 12;
+		ri->prefetched += bytes >> 12;
+	}
+	pf_batch_free(&b);
+}
+
+void pf_prefetch_event(const struct pfa_event *ev)
+{
+	struct pf_proc *p;
+
+	if (ev->kind != PFA_EV_SWAP_FAULT && ev->kind != PFA_EV_SWAPIN_MAJOR)
+		return;
+	p = pf_proc_find((pid_t)ev->tgid);
+	if (!p)
+		return;
+	if (ev->kind == PFA_EV_SWAPIN_MAJOR) {
+		if (p->pending_page == ev->addr >> 12) {
+			p->pending_page = 0;
+			run(p, ev->addr, false);
+		}
+		return;
+	}
+	/* A new swap fault: the previous one without a major fault was a hit. */
+	if (p->pending_page)
+		run(p, p->pending_page << 12, true);
+	p->pending_page = ev->addr >> 12;
+}
