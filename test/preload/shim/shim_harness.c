@@ -14,21 +14,31 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testutil.h"
-
 const char *const *h_extra_env;
 const char *h_prog_override;
 bool h_merge_stderr;
 
 static char shim_path[512], prog_path[512], rec_path[512];
 
+/*
+ * The build tree, from CTest's PAGEFLEX_BUILD_DIR (or "."). Not from
+ * pageflex_testutil: that library is sanitised in the asan build and these
+ * tests are not.
+ */
+const char *h_build_dir(void)
+{
+	const char *d = getenv("PAGEFLEX_BUILD_DIR");
+
+	return d && *d ? d : ".";
+}
+
 static void paths(void)
 {
 	if (shim_path[0])
 		return;
-	snprintf(shim_path, sizeof(shim_path), "%s/lib/libpageflex.so", tu_build_dir());
-	snprintf(prog_path, sizeof(prog_path), "%s/test-bin/pf_shim_prog", tu_build_dir());
-	snprintf(rec_path, sizeof(rec_path), "%s/test-bin/pf_recorder", tu_build_dir());
+	snprintf(shim_path, sizeof(shim_path), "%s/lib/libpageflex.so", h_build_dir());
+	snprintf(prog_path, sizeof(prog_path), "%s/test-bin/pf_shim_prog", h_build_dir());
+	snprintf(rec_path, sizeof(rec_path), "%s/test-bin/pf_recorder", h_build_dir());
 }
 
 const char *h_shim(void)
@@ -265,8 +275,9 @@ size_t get_maps(const char *rec, pid_t pid, const char *tag_prefix, struct map_l
 		struct map_line m;
 		int lpid;
 
-		if (sscanf(p, "%d MAP 0x%lx %lu %15s prot=%*u tag=%63s", &lpid, &m.start, &m.len,
-			   m.kind, m.tag) != 5 ||
+		m.site[0] = '\0';
+		if (sscanf(p, "%d MAP 0x%lx %lu %15s prot=%*u tag=%63s site=%255s", &lpid, &m.start,
+			   &m.len, m.kind, m.tag, m.site) < 5 ||
 		    lpid != pid || strncmp(m.tag, tag_prefix, strlen(tag_prefix)))
 			continue;
 		out[n++] = m;

@@ -18,6 +18,8 @@ struct recorder {
 	char out[160];
 };
 
+/* The build tree ($PAGEFLEX_BUILD_DIR, set by CTest). */
+const char *h_build_dir(void);
 /* Paths of the shim and the helper programs in the build tree. */
 const char *h_shim(void);
 const char *h_prog(void);
@@ -60,7 +62,7 @@ bool has_range(const char *rec, pid_t pid, const char *what, unsigned long start
 
 struct map_line {
 	unsigned long start, len;
-	char kind[16], tag[64];
+	char kind[16], tag[64], site[256];
 };
 /* The MAP lines of pid in a recording, whose tag starts with tag_prefix. */
 size_t get_maps(const char *rec, pid_t pid, const char *tag_prefix, struct map_line *out,
