@@ -353,12 +353,19 @@ static unsigned cycle(uint64_t *next_try)
 		pf_ring_release();
 		n++;
 	}
-	lost = pf_ring_take_dropped() + pf_table_take_lost();
+	lost = pf_ring_take_dropped();
 	if (lost) {
+		/* The agent missed events: a replay from the table repairs that. */
 		dropped_total += lost;
-		pf_debug("%lu events lost (ring or table full)", (unsigned long)lost);
+		pf_debug("%lu events lost (ring full)", (unsigned long)lost);
 		if (atomic_load(&connected))
 			resync = true;
+	}
+	lost = pf_table_take_lost();
+	if (lost) {
+		/* Sent live, but not kept for replay: a replay cannot repair that. */
+		dropped_total += lost;
+		pf_debug("%lu regions not kept (table full)", (unsigned long)lost);
 	}
 	if (atomic_load(&connected) && resync)
 		disconnect("resynchronising after lost events");
