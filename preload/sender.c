@@ -44,6 +44,7 @@ static _Atomic bool attempted; /* the first connection attempt was made */
 static bool resync;
 static uint32_t pkt_seq;
 static uint64_t dropped_total; /* events lost while nobody was told */
+static uint64_t last_resync_ms;
 
 static _Alignas(8) unsigned char pkt[PFW_MAX_PACKET];
 static struct pfw_buf buf;
@@ -331,7 +332,7 @@ static bool try_connect(void)
 	sock_dev = st.st_dev;
 	sock_ino = st.st_ino;
 	pkt_seq = 0;
-	resync = false;
+	resync = false; /* the replay below covers everything lost so far */
 	pfw_buf_init(&buf, pkt, sizeof(pkt), 0);
 	last_map_at = SIZE_MAX;
 	atomic_store(&connected, true);
@@ -367,8 +368,11 @@ static unsigned cycle(uint64_t *next_try)
 		dropped_total += lost;
 		pf_debug("%lu regions not kept (table full)", (unsigned long)lost);
 	}
-	if (atomic_load(&connected) && resync)
+	/* At most one resynchronisation a second: a replay costs the agent too. */
+	if (atomic_load(&connected) && resync && now_ms() - last_resync_ms >= 1000) {
+		last_resync_ms = now_ms();
 		disconnect("resynchronising after lost events");
+	}
 	if (atomic_load(&connected) && !n) {
 		/* Idle: notice an agent that went away, to reconnect and replay. */
 		struct pollfd p = {.fd = sock, .events = 0};
