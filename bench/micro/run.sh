@@ -7,15 +7,19 @@
 # non-zero only if a run fails or the two sides did different work.
 #
 #   bench/micro/run.sh [--build DIR] [--shim LIB] [--base LIB] [--reps N]
-#                      [--malloc-ops N] [--mmap-ops N] [--no-agent] [--quick]
+#                      [--malloc-ops N] [--mmap-ops N] [--quick]
+#                      [--agent sink|pageflexd|none]
+# --agent: pageflex-sink-agent (default; drains and validates every packet),
+# the real pageflexd with the kernel policy (root; adds its eBPF fault hooks
+# to b: the delegation cost), or none.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 BUILD=${PAGEFLEX_BUILD_DIR:-$here/../../build}
 SHIM= BASE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
-REPS=9 MALLOC_OPS=2000000 MMAP_OPS=100000 AGENT=1
+REPS=9 MALLOC_OPS=2000000 MMAP_OPS=100000 AGENT=sink
 
-usage() { sed -n '2,10s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,14s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) BUILD=$2; shift ;;
@@ -24,7 +28,8 @@ while [ $# -gt 0 ]; do
 	--reps) REPS=$2; shift ;;
 	--malloc-ops) MALLOC_OPS=$2; shift ;;
 	--mmap-ops) MMAP_OPS=$2; shift ;;
-	--no-agent) AGENT=0 ;;
+	--agent) AGENT=$2; shift ;;
+	--no-agent) AGENT=none ;;
 	--quick) REPS=3 MALLOC_OPS=200000 MMAP_OPS=10000 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -48,13 +53,25 @@ cleanup() {
 trap cleanup EXIT
 export PAGEFLEX_SOCKET=$tmp/agent.sock
 
-if [ "$AGENT" = 1 ]; then
+case $AGENT in
+sink)
 	[ -x "$SINK" ] || { echo "run.sh: $SINK not found" >&2; exit 1; }
 	"$SINK" --socket "$PAGEFLEX_SOCKET" --stats "$tmp/agent.stats" >"$tmp/agent.out" 2>&1 &
 	agent_pid=$!
 	for _ in $(seq 100); do grep -q ready "$tmp/agent.out" 2>/dev/null && break; sleep 0.05; done
 	grep -q ready "$tmp/agent.out" || { echo "run.sh: agent did not start:" >&2; cat "$tmp/agent.out" >&2; exit 1; }
-fi
+	;;
+pageflexd)
+	[ -x "$BUILD/bin/pageflexd" ] || { echo "run.sh: $BUILD/bin/pageflexd not found" >&2; exit 1; }
+	"$BUILD/bin/pageflexd" -s "$PAGEFLEX_SOCKET" --control "$tmp/control.sock" -q -p '*=kernel' \
+		>"$tmp/agent.out" 2>&1 &
+	agent_pid=$!
+	for _ in $(seq 200); do [ -S "$PAGEFLEX_SOCKET" ] && break; sleep 0.05; done
+	[ -S "$PAGEFLEX_SOCKET" ] || { echo "run.sh: pageflexd did not start:" >&2; cat "$tmp/agent.out" >&2; exit 1; }
+	;;
+none) ;;
+*) echo "run.sh: --agent is sink, pageflexd or none" >&2; exit 2 ;;
+esac
 
 # name|pageflex-micro arguments|target ratio
 WORKLOADS=(
@@ -81,7 +98,7 @@ run() {
 median() { sort -g "$1" | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 
 echo "micro: a = $BASE"
-echo "micro: b = $SHIM $([ "$AGENT" = 1 ] && echo "(agent: pageflex-sink-agent)" || echo "(no agent)")"
+echo "micro: b = $SHIM (agent: $AGENT)"
 echo "micro: $REPS interleaved repetitions per workload on $(nproc) CPUs"
 for w in "${WORKLOADS[@]}"; do
 	IFS='|' read -r name args _ <<<"$w"
@@ -111,9 +128,12 @@ for w in "${WORKLOADS[@]}"; do
 			"<=" t, r <= t ? "ok" : "OVER", c <= t ? "ok" : "OVER" }'
 done
 
-if [ -n "$agent_pid" ]; then
+if [ "$AGENT" = sink ]; then
 	kill "$agent_pid"; wait "$agent_pid" || { echo "run.sh: the agent saw malformed packets" >&2; status=1; }
 	agent_pid=
 	echo; echo "agent counters (all b runs):"; sed 's/^/  /' "$tmp/agent.stats"
+elif [ "$AGENT" = pageflexd ]; then
+	echo; echo "pageflexd status:"
+	"$BUILD/bin/pageflexctl" --socket "$tmp/control.sock" status 2>&1 | head -20 | sed 's/^/  /' || true
 fi
 exit $status
