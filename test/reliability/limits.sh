@@ -77,14 +77,14 @@ case_rate() {
 case_garbage() {
 	local b0 b1 out
 	b0=$(json "j['agent']['shim_bad_packets']")
-	out=$(R garbage 200)
+	out=$(R garbage 100)
 	b1=$(json "j['agent']['shim_bad_packets']")
-	if [ $((b1 - b0)) -lt 200 ]; then
+	if [ $((b1 - b0)) -lt 100 ]; then
 		echo "FAIL: garbage: $out; agent counted $((b1 - b0)) bad packets"
 		bad=1
 		known+=(garbage)
 	fi
-	table+=("garbage: 200 malformed packets: agent counted $((b1 - b0)) bad packets, the client saw $(field dropped "$out") of its connections dropped within 3 s")
+	table+=("garbage: 100 malformed packets: agent counted $((b1 - b0)) bad packets, the client saw $(field dropped "$out") of its connections dropped within 3 s")
 }
 
 for c in "${cases[@]}"; do

@@ -52,7 +52,7 @@ struct region {
 
 static struct opts {
 	uint64_t size_mib, seed;
-	unsigned regions, threads, seconds, pageout_ms, churn_ms, entropy, hot_pct;
+	unsigned regions, threads, seconds, pageout_ms, churn_ms, entropy, hot_pct, write_rate;
 	bool quiet, check_on_write;
 	unsigned ninject;
 	enum inject_mode inject[MAX_INJECT];
@@ -67,6 +67,7 @@ static struct opts {
 	 .check_on_write = true};
 
 static struct region *reg;
+static volatile sig_atomic_t sig_stop; /* SIGINT/SIGTERM: end the run phase early */
 static size_t total_bytes;
 static atomic_bool stop;
 static atomic_uint_fast64_t n_writes, n_checked_bytes, n_resizes, n_madv, n_madv_err, n_mismatch;
@@ -264,12 +265,22 @@ static struct region *pick_region(uint64_t *s)
 	return &reg[rnd(s) % opt.regions];
 }
 
+static void sleep_ms(unsigned ms);
+
 static void *writer_main(void *arg)
 {
 	struct worker *w = arg;
+	double t0 = now_s();
+	uint64_t mine = 0;
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		struct region *r = pick_region(&w->rng);
+
+		/* --write-rate: at most write_rate units a second per writer. */
+		while (opt.write_rate && mine >= (now_s() - t0) * opt.write_rate &&
+		       !atomic_load_explicit(&stop, memory_order_relaxed))
+			sleep_ms(1);
+		mine++;
 
 		pthread_rwlock_rdlock(&r->lock);
 		size_t n = nunits(r->size), u = rnd(&w->rng) % n;
@@ -521,13 +532,16 @@ static void usage(FILE *f)
 		"  -r, --regions N       number of regions, sizes log-uniform over 256x (default %u);\n"
 		"                        50%% private mmap, 15%% shared anonymous mmap, 35%% malloc\n"
 		"  -t, --threads N       writer (and fill/verify) threads (default %u)\n"
-		"  -d, --seconds S       run time after the fill (default %u)\n"
+		"  -d, --seconds S       run time after the fill (default %u); SIGINT or SIGTERM\n"
+		"                        ends it early, and the final check still runs\n"
 		"  -P, --pageout-ms MS   every MS ms, madvise or process_madvise(self) PAGEOUT,\n"
 		"                        COLD or WILLNEED on random ranges (default 0: off)\n"
 		"  -c, --churn-ms MS     every MS ms, resize a small region with mremap/realloc\n"
 		"                        and check what moved (default %u, 0: off)\n"
 		"  -e, --entropy PCT     pseudo-random share of each page; the rest compresses\n"
 		"                        (default %u)\n"
+		"  -w, --write-rate N    units each writer rewrites per second (default 0: as fast\n"
+		"                        as it can)\n"
 		"  -H, --hot PCT         share of writes that go to the hot fifth of the regions\n"
 		"                        (default %u)\n"
 		"  -S, --seed N          seed of sizes and content (default 1)\n"
@@ -580,7 +594,7 @@ static void parse(int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:r:t:d:P:c:e:H:S:i:qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:r:t:d:P:c:e:H:w:S:i:qh", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opt.size_mib = num("--size", optarg, 1, 1 << 20);
@@ -605,6 +619,9 @@ static void parse(int argc, char **argv)
 			break;
 		case 'H':
 			opt.hot_pct = (unsigned)num("--hot", optarg, 0, 100);
+			break;
+		case 'w':
+			opt.write_rate = (unsigned)num("--write-rate", optarg, 0, 100000000);
 			break;
 		case 'S':
 			opt.seed = num("--seed", optarg, 0, UINT64_MAX);
@@ -644,6 +661,12 @@ static void parse(int argc, char **argv)
 		    (unsigned long long)opt.size_mib, opt.regions);
 }
 
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	sig_stop = 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct worker *w, churner, adviser;
@@ -659,6 +682,8 @@ int main(int argc, char **argv)
 	if (!w)
 		die("out of memory");
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_stop_signal);
+	signal(SIGTERM, on_stop_signal);
 
 	t0 = now_s();
 	make_regions();
@@ -673,7 +698,7 @@ int main(int argc, char **argv)
 		run_workers(churn_main, 1, &churner, 3);
 	if (opt.pageout_ms)
 		run_workers(advise_main, 1, &adviser, 4);
-	for (unsigned sec = 0; sec < opt.seconds; sec++) {
+	for (unsigned sec = 0; sec < opt.seconds && !sig_stop; sec++) {
 		sleep_ms(1000);
 		m = sample_mem();
 		if (m.swap_kib > swap_peak)

@@ -6,7 +6,7 @@
 set -euo pipefail
 src=${PAGEFLEX_SOURCE_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)}
 bin=${PAGEFLEX_BUILD_DIR:-$src/build}/bin/pf-integrity
-common=(-s 96 -r 24 -t 2 -d 2 -P 20 -c 50 -q)
+common=(-s 64 -r 24 -t 2 -d 1 -P 20 -c 50 -q)
 fail=0
 
 check() { # mode verdict [extra args]
