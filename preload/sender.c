@@ -35,6 +35,7 @@ _Atomic uint64_t pf_phase_seq;
 static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_t thread;
 static _Atomic bool running;
+static _Atomic bool stop_req; /* the thread returns at its next cycle */
 
 static int sock = -1;
 static dev_t sock_dev;
@@ -397,7 +398,7 @@ static void *sender_main(void *arg)
 
 	(void)arg;
 	pf_in_hook = 1; /* this thread's own allocations are not the program's */
-	for (;;) {
+	while (!atomic_load(&stop_req)) {
 		unsigned n = cycle(&next_try);
 		uint64_t head = pf_ring_tail();
 
@@ -405,28 +406,17 @@ static void *sender_main(void *arg)
 		syscall(SYS_futex, &flush_done, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
 		if (n)
 			pf_ring_wait(1, BATCH_MS);
-		else
+		else if (!atomic_load(&stop_req))
 			pf_ring_wait(2, atomic_load(&connected) ? 1000 : RETRY_MS);
 	}
 	return NULL;
 }
 
-int pf_sender_start(void)
+static int start_thread(void)
 {
 	sigset_t all, old;
 	pthread_attr_t attr;
 	int err;
-
-	/*
-	 * First attempt right here, before main(): with an agent listening,
-	 * everything the program does from now on reaches it as it happens.
-	 */
-	pthread_mutex_lock(&table_mu);
-	/* Registered at once, even if the process _exit()s before the thread runs. */
-	if (try_connect())
-		send_packet();
-	atomic_store(&attempted, true);
-	pthread_mutex_unlock(&table_mu);
 
 	sigfillset(&all);
 	pthread_attr_init(&attr);
@@ -442,6 +432,39 @@ int pf_sender_start(void)
 	pthread_setname_np(thread, "pageflex");
 	atomic_store(&running, true);
 	return 0;
+}
+
+bool pf_sender_pause(void)
+{
+	if (!atomic_load(&running))
+		return false;
+	atomic_store(&stop_req, true);
+	pf_ring_kick();
+	pthread_join(thread, NULL);
+	atomic_store(&running, false);
+	atomic_store(&stop_req, false);
+	return true;
+}
+
+void pf_sender_resume(void)
+{
+	if (start_thread() < 0)
+		pf_debug("cannot restart the sender thread");
+}
+
+int pf_sender_start(void)
+{
+	/*
+	 * First attempt right here, before main(): with an agent listening,
+	 * everything the program does from now on reaches it as it happens.
+	 */
+	pthread_mutex_lock(&table_mu);
+	/* Registered at once, even if the process _exit()s before the thread runs. */
+	if (try_connect())
+		send_packet();
+	atomic_store(&attempted, true);
+	pthread_mutex_unlock(&table_mu);
+	return start_thread();
 }
 
 void pf_sender_flush(long timeout_ms)

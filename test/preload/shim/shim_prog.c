@@ -16,6 +16,8 @@
  *             handler that allocates, and a dlopen'ed library (zlib)
  *   early     prints the 1 MiB mapping made by a constructor, before main()
  *   stack     one MAP_STACK|MAP_GROWSDOWN mapping of 256 KiB
+ *   userns    unshare(CLONE_NEWUSER) (the kernel wants a single-threaded
+ *             process), then one 1 MiB mapping
  *   thread    a new thread allocates 1000 x 4000 bytes and prints them
  *   spawn     a posix_spawn child and a vfork child, each running "mmap1"
  *   churn N   N mmap/munmap pairs of 64 KiB
@@ -24,7 +26,9 @@
  *             same, and a signal handler that allocates
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -353,8 +357,9 @@ SITE(1)
 SITE(2)
 SITE(3)
 SITE(4)
-SITE(5) SITE(6) SITE(7) SITE(8) SITE(9) SITE(10) SITE(11) SITE(12) SITE(13) SITE(14) SITE(15)
-	SITE(16) SITE(17) SITE(18) SITE(19)
+SITE(5)
+SITE(6) SITE(7) SITE(8) SITE(9) SITE(10) SITE(11) SITE(12) SITE(13) SITE(14) SITE(15) SITE(16)
+	SITE(17) SITE(18) SITE(19)
 
 		static void *(*const sites[20])(size_t) = {
 			site0,	site1,	site2,	site3,	site4,	site5,	site6,
@@ -462,6 +467,13 @@ int main(int argc, char **argv)
 		printf("early %p %lu\n", early_map, 1 * MiB);
 		return 0;
 	}
+	if (!strcmp(m, "userns")) {
+		int r = unshare(CLONE_NEWUSER);
+
+		printf("unshare %d %s\n", r, r ? strerror(errno) : "ok");
+		fflush(stdout);
+		return mode_mmap1();
+	}
 	if (!strcmp(m, "thread")) {
 		pthread_t t;
 
@@ -490,6 +502,6 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: pf_shim_prog "
 			"mmap|scope|large|phase|fork|exec|mmap1|hold|output|early|stack|"
-			"churn N|stress|spawn|thread\n");
+			"churn N|stress|spawn|thread|userns\n");
 	return 2;
 }
