@@ -6,11 +6,16 @@
 #   agent  LD_PRELOAD=LIB, an agent listening on PAGEFLEX_SOCKET (if there is one)
 #   hung   (cases that set CASE_HUNG_AGENT=1) LD_PRELOAD=LIB, an agent that
 #          listens but never accepts or reads: the program must not wait for it
+#   paged  (cases that set CASE_PAGED=1; root, swap) LD_PRELOAD=LIB under the
+#          real pageflexd with a 2 s cold age: idle memory is paged out while
+#          the program runs (the case calls paged_pause where it idles), and
+#          pageflexd must really have paged something out
 # Every run happens in the same working directory path, so paths that end up in
 # the output are the same. The library is a parameter, so the harness itself
 # can be checked against plain libjemalloc.so.2.
 #
-#   compare.sh --lib LIB [--agent SINK_AGENT] [--expect-events] CASE.sh
+#   compare.sh --lib LIB [--agent SINK_AGENT] [--expect-events]
+#              [--pageflexd PAGEFLEXD] CASE.sh
 #
 # --agent: a pageflex-sink-agent binary (validates every packet; a malformed
 # one fails the test). --expect-events: the agent must have seen at least one
@@ -20,16 +25,18 @@
 # LD_PRELOAD of the current mode and a time limit); optionally case_cleanup
 # (after every mode and on exit), CASE_MIN_MAP_BYTES (with --expect-events,
 # the agent must have seen at least that many bytes mapped) and
-# CASE_HUNG_AGENT=1 (add the hung-agent run).
+# CASE_HUNG_AGENT=1 (add the hung-agent run), CASE_PAGED=1 (add the paged
+# run; the case calls paged_pause MIB SECONDS where the program sits idle).
 set -euo pipefail
 unset LD_PRELOAD PAGEFLEX_LOG
 
-LIB= AGENT= EXPECT_EVENTS=0
+LIB= AGENT= EXPECT_EVENTS=0 PAGEFLEXD=
 while [ $# -gt 1 ]; do
 	case $1 in
 	--lib) LIB=$2; shift ;;
 	--agent) AGENT=$2; shift ;;
 	--expect-events) EXPECT_EVENTS=1 ;;
+	--pageflexd) PAGEFLEXD=$2; shift ;;
 	*) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -60,11 +67,11 @@ under_test() {
 
 TMP=$(mktemp -d /tmp/pageflex-real.XXXXXX)
 WORK=$TMP/work
-agent_pid=
+agent_pid= pfd_pid=
 case_cleanup() { :; }
 cleanup() {
 	case_cleanup
-	if [ -n "$agent_pid" ]; then kill "$agent_pid" 2>/dev/null || true; wait "$agent_pid" 2>/dev/null || true; fi
+	for p in $agent_pid $pfd_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 	[ -n "${KEEP_TMP:-}" ] && echo "kept $TMP" || rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -103,9 +110,56 @@ stop_agent() {
 	fi
 }
 
+# The paged run: pageflexd pages out what has been idle for 2 s.
+PF_CONTROL=$TMP/pf-control.sock
+[ -z "$PAGEFLEXD" ] || PAGEFLEXD=$(realpath -m "$PAGEFLEXD")
+PAGEFLEXCTL=$(dirname "${PAGEFLEXD:-.}")/pageflexctl
+paged_out_mib() {
+	"$PAGEFLEXCTL" -s "$PF_CONTROL" status 2>/dev/null | sed -n 's/^paged out \([0-9.]*\) MiB.*/\1/p'
+}
+# paged_pause MIB SECONDS: in the paged run, wait until pageflexd has paged
+# out MIB MiB (or SECONDS have passed); elsewhere do nothing. Prints nothing.
+paged_pause() {
+	[ "$MODE" = paged ] || return 0
+	for _ in $(seq $(($2 * 10))); do
+		awk -v m="$(paged_out_mib)" -v w="$1" 'BEGIN {exit !(m + 0 >= w)}' && return 0
+		sleep 0.1
+	done
+}
+start_pageflexd() {
+	"$PAGEFLEXD" -s "$PAGEFLEX_SOCKET" --control "$PF_CONTROL" -q --cold-age '*=2' -i 500 \
+		>"$TMP/pageflexd.out" 2>&1 &
+	pfd_pid=$!
+	for _ in $(seq 200); do [ -S "$PF_CONTROL" ] && break; sleep 0.05; done
+	[ -S "$PF_CONTROL" ] || { echo "FAIL: pageflexd did not start:"; cat "$TMP/pageflexd.out"; exit 1; }
+}
+stop_pageflexd() {
+	local mib
+	mib=$(paged_out_mib)
+	kill "$pfd_pid"
+	wait "$pfd_pid" || true
+	pfd_pid=
+	echo "pageflexd: paged out ${mib:-?} MiB; $(grep -c warning "$TMP/pageflexd.out") warnings"
+	awk -v m="$mib" 'BEGIN {exit !(m + 0 > 0)}' ||
+		{ echo "FAIL: pageflexd paged nothing out: the paged run tested nothing"; exit 1; }
+}
+paged_check() {
+	[ -n "$PAGEFLEXD" ] || { echo "no --pageflexd"; return 1; }
+	[ -x "$PAGEFLEXD" ] && [ -x "$PAGEFLEXCTL" ] || { echo "pageflexd is not built"; return 1; }
+	[ "$(id -u)" = 0 ] || { echo "pageflexd needs root"; return 1; }
+	if [ "$(wc -l </proc/swaps)" -lt 2 ]; then
+		local src=${PAGEFLEX_SOURCE_DIR:-$HERE/../../..}
+		bash "$src/scripts/swap-setup.sh" >&2 || true
+		[ "$(wc -l </proc/swaps)" -ge 2 ] || { echo "no swap (scripts/swap-setup.sh failed)"; return 1; }
+	fi
+}
+
 modes=(plain shim)
 [ -n "$AGENT" ] && modes+=(agent)
 [ -n "$AGENT" ] && [ "${CASE_HUNG_AGENT:-0}" = 1 ] && modes+=(hung)
+if [ "${CASE_PAGED:-0}" = 1 ]; then
+	if why=$(paged_check); then modes+=(paged); else echo "note: the paged run is skipped: $why"; fi
+fi
 mkdir -p "$TMP/out"
 for MODE in "${modes[@]}"; do
 	rm -rf "$WORK"
@@ -115,6 +169,7 @@ for MODE in "${modes[@]}"; do
 	shim) PF_PRELOAD=$LIB; export PAGEFLEX_SOCKET=$TMP/no-agent.sock ;;
 	agent) PF_PRELOAD=$LIB; export PAGEFLEX_SOCKET=$TMP/agent.sock; start_agent ;;
 	hung) PF_PRELOAD=$LIB; export PAGEFLEX_SOCKET=$TMP/hung.sock; start_agent --stall ;;
+	paged) PF_PRELOAD=$LIB; export PAGEFLEX_SOCKET=$TMP/pf.sock; start_pageflexd ;;
 	esac
 	t0=$EPOCHREALTIME
 	rc=0
@@ -123,6 +178,7 @@ for MODE in "${modes[@]}"; do
 	printf '%s: %-5s %5.1fs exit %d, %d lines\n' "$name" "$MODE" \
 		"$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {print b - a}')" $rc "$(wc -l <"$TMP/out/$MODE.out")"
 	[ -n "$agent_pid" ] && stop_agent
+	[ -n "$pfd_pid" ] && stop_pageflexd
 	echo "$rc" >"$TMP/out/$MODE.rc"
 done
 

@@ -9,6 +9,9 @@
 # started and stopped by this case; case_cleanup kills it on any exit.
 # Many short processes: also run against a hung agent (they must not wait).
 CASE_HUNG_AGENT=1
+# Under pageflexd (2 s cold age) the loaded dataset is paged out while the
+# server idles, then every value is read back for the digest.
+CASE_PAGED=1
 case_check() {
 	for p in redis-server redis-cli redis-benchmark; do
 		command -v $p >/dev/null || { echo "$p is not installed"; return 1; }
@@ -77,6 +80,7 @@ case_run() {
 		-t set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,mset >bench.log 2>&1
 	echo "redis-benchmark exit $?"
 	bulk_load | under_test redis-cli -p "$port" --pipe 2>&1 | tail -1
+	paged_pause 32 8
 	echo "dbsize $(cli dbsize)"
 	echo "digest $(cli debug digest)"
 	for k in k:0 k:1 k:199999 h:7 l:3 z big:0 big:39 key:__rand_int__ counter:__rand_int__ mylist myset; do
