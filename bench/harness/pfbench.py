@@ -109,6 +109,29 @@ def run_faultlat(item, ctx):
             "status": "ok" if ok else f"FAIL: {r['stderr'].strip()[-120:]}"}
 
 
+def report_only(a, ctx, wls, cfgs):
+    """Markdown and plots again from a CSV (no runs; no fault probe table)."""
+    outdir = a.out or os.path.join(SRC, "bench", "results", *(["tmp"] if a.quick else []))
+    stem = a.stem or ("quick" if a.quick else "baseline")
+    rows = report.read_csv(os.path.join(outdir, f"{stem}.csv"))
+    wl_names = [w.name for w in wls if any(r["workload"] == w.name for r in rows)]
+    cfg_names = [c.name for c in cfgs if any(r["config"] == c.name for r in rows)]
+    tiers = [t for t in ("zram", "disk") if any(r["tier"] == t for r in rows)]
+    reps = int(max(r["rep"] for r in rows)) if rows else 0
+    slots = [(c.name, c.note, c.available(ctx)[1]) for c in cfgs
+             if c.name not in cfg_names and not c.available(ctx)[0]]
+    meta = {"mode": "quick" if a.quick else "full", "reps": reps, "stem": stem,
+            "date": "(report rebuilt from the CSV) "
+            + datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(), "limits": ", ".join(f"{w.name} {ctx.limit_mib(w)} MiB"
+                                                      for w in wls if w.name in wl_names),
+            "command": " ".join(["pfbench.py"] + sys.argv[1:])}
+    log("pfbench: " + report.plots(outdir, stem, rows, tiers, wl_names, cfg_names))
+    report.write_markdown(os.path.join(outdir, f"{stem}.md"), meta, rows, slots, [], tiers,
+                          wl_names, cfg_names)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,6 +151,8 @@ def main():
     ap.add_argument("--no-faultlat", action="store_true", help="skip the per-fault probe")
     ap.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up runs")
     ap.add_argument("--list", action="store_true", help="list workloads and configs")
+    ap.add_argument("--report-only", action="store_true",
+                    help="rebuild <stem>.md and plots from an existing <stem>.csv")
     ap.add_argument("--seed", type=int, default=1, help="seed of the interleaving order")
     a = ap.parse_args()
 
@@ -143,6 +168,8 @@ def main():
             ok, why = c.available(ctx)
             print(f"config   {c.name:22} {c.note}" + ("" if ok else f"   [not available: {why}]"))
         return 0
+    if a.report_only:
+        return report_only(a, ctx, wls, cfgs)
     if os.geteuid() != 0:
         print("pfbench: needs root (cgroups, swap set-up, userfaultfd)", file=sys.stderr)
         return 77
@@ -227,7 +254,7 @@ def main():
                 log(f"  warm-up of {w.name} failed: {e}")
             finally:
                 prep.finish()
-    swap = C.Tiers(SRC)
+    swap = C.Tiers(SRC, disk_size="1G" if a.quick else "4G")
     rng = random.Random(a.seed)
     done, t_start, failures = 0, time.monotonic(), []
     faultlat = []
@@ -262,6 +289,8 @@ def main():
                         row["offloaded_mib"] = row.get("swap_peak_mib")
                     row["swapins"] = row.get("swapins_uffd", row.get("majflt"))
                     rows.append(row)
+                    # kept current, so an interrupted run still leaves its data
+                    report.write_csv(os.path.join(outdir, f"{stem}.csv"), rows)
                     dt = time.monotonic() - t0
                     msg = f" {row['status']} {dt:6.1f}s"
                     if row["status"] == "ok":

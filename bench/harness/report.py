@@ -22,6 +22,21 @@ def write_csv(path, rows):
             w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in FIELDS})
 
 
+def read_csv(path):
+    """Rows of a CSV written by write_csv, numbers as numbers."""
+    num = {"runtime_s", "throughput", "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib",
+           "offloaded_mib", "swapins", "agent_cpu_s", "managed_mib", "store_mib", "prefetched",
+           "rep"}
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            for k in num:
+                v = r.get(k)
+                r[k] = None if v in (None, "") else float(v)
+            rows.append(r)
+    return rows
+
+
 def med(rows, key):
     vals = [r[key] for r in rows if r.get(key) not in (None, "")]
     return statistics.median(vals) if vals else None
@@ -98,7 +113,8 @@ def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs)
                          f"{fmt(s['rss_avg_mib'], 0)} | "
                          f"{fmt(saved * 100, 0) + '%' if saved is not None else '–'} | "
                          f"{fmt(s['rss_peak_mib'], 0)} | {fmt(s['offloaded_mib'], 0)} | "
-                         f"{fmt(s['swapins'])} | {fmt(s['agent_cpu_s'], 2)} | {status} |")
+                         f"{fmt(None if s['swapins'] is None else int(s['swapins']))} | "
+                         f"{fmt(s['agent_cpu_s'], 2)} | {status} |")
     if faultlat:
         L.append("\n## Per-fault cost (pf-uffd-faultlat)\n")
         L.append("Mean time per page as the application sees it: first touch of a fresh "
