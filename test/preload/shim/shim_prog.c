@@ -18,6 +18,8 @@
  *   stack     one MAP_STACK|MAP_GROWSDOWN mapping of 256 KiB
  *   userns    unshare(CLONE_NEWUSER) (the kernel wants a single-threaded
  *             process), then one 1 MiB mapping
+ *   setid     as root: keep capabilities in this thread only (capset), drop
+ *             to uid 65534, then setresgid (glibc applies it to all threads)
  *   thread    a new thread allocates 1000 x 4000 bytes and prints them
  *   spawn     a posix_spawn child and a vfork child, each running "mmap1"
  *   churn N   N mmap/munmap pairs of 64 KiB
@@ -36,7 +38,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -211,6 +216,31 @@ static void *thread_allocs(void *arg)
 	return NULL;
 }
 
+static int mode_setid(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	if (geteuid() != 0) {
+		printf("not root\n");
+		return 0;
+	}
+	if (prctl(PR_SET_KEEPCAPS, 1) || setresuid(65534, 65534, 65534))
+		return 1;
+	/* Effective capabilities back, in this thread only (as setpriv does). */
+	if (syscall(SYS_capget, &h, d))
+		return 1;
+	d[0].effective = d[0].permitted;
+	d[1].effective = d[1].permitted;
+	if (syscall(SYS_capset, &h, d))
+		return 1;
+	if (setresgid(65534, 65534, 65534))
+		return 1;
+	printf("uid %d gid %d\n", (int)getuid(), (int)getgid());
+	fflush(stdout);
+	return mode_mmap1();
+}
+
 extern char **environ;
 
 static int mode_spawn(const char *self)
@@ -358,8 +388,9 @@ SITE(2)
 SITE(3)
 SITE(4)
 SITE(5)
-SITE(6) SITE(7) SITE(8) SITE(9) SITE(10) SITE(11) SITE(12) SITE(13) SITE(14) SITE(15) SITE(16)
-	SITE(17) SITE(18) SITE(19)
+SITE(6)
+SITE(7) SITE(8) SITE(9) SITE(10) SITE(11) SITE(12) SITE(13) SITE(14) SITE(15) SITE(16) SITE(17)
+	SITE(18) SITE(19)
 
 		static void *(*const sites[20])(size_t) = {
 			site0,	site1,	site2,	site3,	site4,	site5,	site6,
@@ -467,6 +498,8 @@ int main(int argc, char **argv)
 		printf("early %p %lu\n", early_map, 1 * MiB);
 		return 0;
 	}
+	if (!strcmp(m, "setid"))
+		return mode_setid();
 	if (!strcmp(m, "userns")) {
 		int r = unshare(CLONE_NEWUSER);
 
@@ -502,6 +535,6 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: pf_shim_prog "
 			"mmap|scope|large|phase|fork|exec|mmap1|hold|output|early|stack|"
-			"churn N|stress|spawn|thread|userns\n");
+			"churn N|stress|spawn|thread|userns|setid\n");
 	return 2;
 }

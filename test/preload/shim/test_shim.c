@@ -579,3 +579,21 @@ Test(shim, user_namespace_unshare_as_without_shim)
 	free(out);
 	free(ev);
 }
+
+/* glibc applies set*id to all threads: the shim's thread must not be one. */
+Test(shim, setresgid_with_per_thread_capabilities)
+{
+	unsigned long p, len;
+	char *out, *ev;
+	int child;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root (drops to uid 65534)");
+	pid = run_recorded("setid", &out, &ev);
+	cr_expect(strstr(out, "uid 65534 gid 65534\n"), "output: %s", out);
+	cr_assert_eq(sscanf(strstr(out, "pid "), "pid %d anon 0x%lx %lu", &child, &p, &len), 3);
+	cr_expect(has_map(ev, pid, p, len, "anon", "mmap"), "map after setresgid not reported");
+	free(out);
+	free(ev);
+}
