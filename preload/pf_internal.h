@@ -168,8 +168,9 @@ PF_HIDDEN void pf_push_range(int type, uint64_t start, uint64_t len);
 /* ---- sender thread (sender.c) and region table (table.c) ---- */
 PF_HIDDEN int pf_sender_start(void);
 PF_HIDDEN void pf_sender_flush(long timeout_ms);
-/* Stops the sender thread (true if it was running) and starts it again:
- * around system calls that need a single-threaded process (namespaces.c). */
+/* Stops the sender thread (true if it was running) and, in resume, starts it
+ * again: around calls that need a single-threaded process (single_thread.c).
+ * Every pause must be followed by a resume (they hold a lock in between). */
 PF_HIDDEN bool pf_sender_pause(void);
 PF_HIDDEN void pf_sender_resume(void);
 PF_HIDDEN void pf_sender_atfork_prepare(void);

@@ -434,22 +434,32 @@ static int start_thread(void)
 	return 0;
 }
 
+/* Serialises pause/resume between threads; recursive for nested calls. */
+static pthread_mutex_t pause_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static unsigned pause_depth;
+static bool paused_thread;
+
 bool pf_sender_pause(void)
 {
-	if (!atomic_load(&running))
-		return false;
-	atomic_store(&stop_req, true);
-	pf_ring_kick();
-	pthread_join(thread, NULL);
-	atomic_store(&running, false);
-	atomic_store(&stop_req, false);
-	return true;
+	pthread_mutex_lock(&pause_mu);
+	if (pause_depth++)
+		return paused_thread;
+	paused_thread = atomic_load(&running);
+	if (paused_thread) {
+		atomic_store(&stop_req, true);
+		pf_ring_kick();
+		pthread_join(thread, NULL);
+		atomic_store(&running, false);
+		atomic_store(&stop_req, false);
+	}
+	return paused_thread;
 }
 
 void pf_sender_resume(void)
 {
-	if (start_thread() < 0)
+	if (!--pause_depth && paused_thread && start_thread() < 0)
 		pf_debug("cannot restart the sender thread");
+	pthread_mutex_unlock(&pause_mu);
 }
 
 int pf_sender_start(void)
@@ -510,9 +520,15 @@ void pf_sender_atfork_parent(void)
 
 void pf_sender_atfork_child(void)
 {
+	pthread_mutexattr_t ma;
 	struct pf_event *ev;
 
 	pthread_mutex_init(&table_mu, NULL);
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&pause_mu, &ma);
+	pthread_mutexattr_destroy(&ma);
+	pause_depth = 0;
 	/* The parent's socket: not ours to use (nor to shut down). */
 	if (sock >= 0)
 		close(sock);

@@ -70,7 +70,7 @@ static long single_threaded(long nr, long a, long b)
 		if (threads() > 1 && i > 20)
 			break; /* the program has threads of its own */
 	}
-	if (paused) {
+	{
 		int saved = errno;
 
 		pf_sender_resume();
@@ -104,7 +104,6 @@ static void *next(const char *name)
 	PF_EXPORT int name params                     \
 	{                                             \
 		static int(*real) params;             \
-		bool paused;                          \
 		int ret_, saved;                      \
 		if (!real) {                          \
 			void *f = next(#name);        \
@@ -114,11 +113,10 @@ static void *next(const char *name)
 			errno = ENOSYS;               \
 			return -1;                    \
 		}                                     \
-		paused = pf_sender_pause();           \
+		pf_sender_pause();                    \
 		ret_ = real args;                     \
 		saved = errno;                        \
-		if (paused)                           \
-			pf_sender_resume();           \
+		pf_sender_resume();                   \
 		errno = saved;                        \
 		return ret_;                          \
 	}
