@@ -2,7 +2,7 @@
 /*
  * mmap/munmap churn: a window of 64 live anonymous mappings; each operation
  * unmaps the oldest and maps a new one, touching its first page. Every 16th
- * operation also grows a mapping with mremap, and every 16th (offset by 8)
+ * operation also grows a mapping by a page with mremap, and every 16th (offset by 8)
  * discards its pages with MADV_DONTNEED: both are hooked by the shim. Sizes
  * are either all below the shim's 64 KiB region threshold (pass-through
  * cost), all at or above it (each one becomes a region event), or mixed.
@@ -15,7 +15,7 @@
 
 #define WINDOW 64u
 
-static const size_t small_sizes[] = {4 << 10, 8 << 10, 16 << 10, 32 << 10, 60 << 10};
+static const size_t small_sizes[] = {4 << 10, 8 << 10, 16 << 10, 32 << 10, 56 << 10};
 static const size_t large_sizes[] = {64 << 10, 128 << 10, 256 << 10, 1 << 20, 4 << 20};
 
 static size_t pick_size(uint64_t *rng, enum micro_mmap_class cls)
@@ -51,12 +51,13 @@ uint64_t micro_mmap_run(uint64_t ops, uint64_t seed, enum micro_mmap_class cls)
 			die("micro: mmap");
 		p[0] = (unsigned char)i;
 		if (i % 16 == 0) {
-			unsigned char *q = mremap(p, n, 2 * n, MREMAP_MAYMOVE);
+			/* Grow by one page: small mappings stay below 64 KiB. */
+			unsigned char *q = mremap(p, n, n + 4096, MREMAP_MAYMOVE);
 
 			if (q == MAP_FAILED)
 				die("micro: mremap");
 			p = q;
-			n *= 2;
+			n += 4096;
 		} else if (i % 16 == 8) {
 			if (madvise(p, n, MADV_DONTNEED))
 				die("micro: madvise");
