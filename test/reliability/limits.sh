@@ -6,6 +6,7 @@
 # agent's CPU and memory for each case.
 #
 # Usage: limits.sh [-n REGIONS] [CASE...]   cases: regions rate garbage
+#   FLOODERS=K: processes flooding regions at once (default 2)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 rel_init root agent rogue swap
@@ -40,23 +41,31 @@ honest() {
 	fi
 }
 
+# FLOODERS processes (default 2: one user can start as many as it likes)
+# each send NREG one-page regions; then the honest client registers.
 case_regions() {
-	local c0 r0 fpid
+	local c0 r0 k jobs=() fpids=() held=0 refused=0
 	c0=$(agent_cpu_ms) r0=$(agent_rss_kib)
-	R regions "$NREG" $((HOLD + 4)) >"$rel_tmp/flood.out" &
-	local job=$!
-	track $job
-	wait_for 60 grep -qs READY "$rel_tmp/flood.out" || fail "regions: flooder did not finish sending"
-	fpid=$(sed -n 's/READY pid=\([0-9]*\).*/\1/p' "$rel_tmp/flood.out")
+	for k in $(seq "${FLOODERS:-2}"); do
+		R regions "$NREG" $((HOLD + 4)) >"$rel_tmp/flood.$k.out" &
+		jobs+=($!)
+		track $!
+	done
+	for k in $(seq "${FLOODERS:-2}"); do
+		wait_for 60 grep -qs READY "$rel_tmp/flood.$k.out" || fail "regions: flooder $k did not finish sending"
+		fpids+=("$(sed -n 's/READY pid=\([0-9]*\).*/\1/p' "$rel_tmp/flood.$k.out")")
+	done
 	sleep 1
-	local held refused
-	held=$(json "sum(len(p['regions']) for p in j['processes'] if p['pid'] == $fpid)")
-	refused=$(json "sum(p['refused_maps'] for p in j['processes'] if p['pid'] == $fpid)")
+	for k in "${fpids[@]}"; do
+		held=$((held + $(json "sum(len(p['regions']) for p in j['processes'] if p['pid'] == $k)")))
+		refused=$((refused + $(json "sum(p['refused_maps'] for p in j['processes'] if p['pid'] == $k)")))
+	done
 	honest regions
-	table+=("regions: flooder sent $NREG regions, agent holds $held, refused $refused;" \
+	table+=("regions: ${FLOODERS:-2} flooders sent $NREG regions each, agent holds $held, refused $refused;" \
+		"slots used $(json "j['agent']['slots_used']") of $(json "j['agent']['slots_capacity']");" \
 		"agent RSS ${r0} -> $(agent_rss_kib) KiB, CPU $(($(agent_cpu_ms) - c0)) ms;" \
 		"log: $(grep -m1 -Ei 'full|limit|too many' "$rel_tmp/agent.log" | cut -c1-150 || echo none)")
-	wait "$job" 2>/dev/null || true
+	wait "${jobs[@]}" 2>/dev/null || true
 }
 
 case_rate() {
