@@ -48,6 +48,13 @@ int pf_scan_proc(pid_t pid, struct pf_rtable *t)
 	for (i = 0; i < t->n; i++) {
 		struct pf_piece *pc = &t->p[i];
 
+		/*
+		 * Regions with a policy get per-page slots first; observed-only ones
+		 * (shown in the status) only while half the capacity is still free.
+		 */
+		if (pc->ri->slot_base == PF_NO_SLOT && !pc->ri->bound &&
+		    pf_slots_used() + pc->ri->nchunks * PFA_CHUNK_PAGES > pf_slots_capacity() / 2)
+			continue;
 		if (!pf_rinfo_slots(pc->ri))
 			continue;
 		for (va = pc->start & ~(HUGE_SZ - 1); va < pc->end; va += HUGE_SZ) {
