@@ -217,7 +217,8 @@ static void conn_ready(struct pf_watch *w, uint32_t events)
 			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_CREDENTIALS)
 				continue;
 			memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
-			if (uc.pid != c->pid) {
+			/* pid 0: no credentials were attached (sent before SO_PASSCRED). */
+			if (uc.pid && uc.pid != c->pid) {
 				pf_shim_bad_packets++;
 				pf_warn("pid %d: packet sent by pid %d on its socket ignored "
 					"(an inherited socket?)",
@@ -307,10 +308,16 @@ int pf_unix_listen(const char *path, int type, mode_t mode)
 
 int pf_shim_listen(const char *path)
 {
-	int fd = pf_unix_listen(path, SOCK_SEQPACKET, 0666);
+	int fd = pf_unix_listen(path, SOCK_SEQPACKET, 0666), one = 1;
 
 	if (fd < 0)
 		return fd;
+	/*
+	 * On the listener, so that accepted sockets have it from the start: a
+	 * packet sent between accept() and a later setsockopt() would arrive
+	 * without credentials.
+	 */
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
 	snprintf(listen_path, sizeof(listen_path), "%s", path);
 	listen_w = (struct pf_watch){.fd = fd, .ready = listen_ready};
 	return pf_loop_add(&listen_w);

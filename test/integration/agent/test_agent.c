@@ -655,3 +655,48 @@ Test(agent, prefetch_readahead_turns_refaults_into_hits, .timeout = 120)
 	unlink(path);
 	munmap(buf, len);
 }
+
+/*
+ * Many shims at once, each sending its HELLO and a region right after
+ * connect (the race between accept() and the agent's socket options): every
+ * one is registered, with its own pid.
+ */
+Test(agent, many_clients_register_at_once, .timeout = 60)
+{
+	enum { N = 40 };
+	struct pfa_agent a;
+	pid_t kids[N];
+	int k, pipefd[2], registered = 0;
+	char *log;
+
+	TU_SKIP_UNLESS(tu_need_root());
+	cr_assert_eq(agent_start(&a, NULL), 0);
+	cr_assert_eq(pipe(pipefd), 0);
+	for (k = 0; k < N; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0) {
+			struct pfc c;
+			void *m = anon(PG);
+			char ch;
+
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			close(pipefd[1]);
+			if (pfc_connect(&c, a.sock, 0) || pfc_map(&c, m, PG, "many"))
+				_exit(1);
+			if (read(pipefd[0], &ch, 1) < 0) /* until the parent closes the pipe */
+				_exit(1);
+			_exit(0);
+		}
+	}
+	close(pipefd[0]);
+	for (k = 0; k < N; k++)
+		registered += agent_wait_region(&a, kids[k], "many", 10000);
+	log = agent_log(&a);
+	cr_assert_eq(registered, N, "%d of %d clients registered; log:\n%s", registered, N, log);
+	cr_assert_null(strstr(log, "dropping"), "a client was dropped:\n%s", log);
+	free(log);
+	close(pipefd[1]);
+	for (k = 0; k < N; k++)
+		waitpid(kids[k], NULL, 0);
+	cr_assert_eq(agent_stop(&a), 0);
+}
