@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Shim micro benchmarks, one command: runs each workload of pageflex-micro
 # under (a) LD_PRELOAD=libjemalloc.so.2 and (b) LD_PRELOAD=libpageflex.so with
-# an agent connected, in interleaved repetitions (a b, b a, a b, ...) in one
-# run, and prints the medians and the ratios b/a against the issue's targets
-# (malloc/free <= 1.02, mmap churn <= 1.10). A benchmark, not a test: it exits
-# non-zero only if a run fails or the two sides did different work.
+# an agent connected, plus a' (a again, the noise floor), in interleaved
+# repetitions (a b a', b a' a, a' a b, ...) in one run, and prints the medians
+# and the ratios b/a and a'/a against the issue's targets (malloc/free <= 1.02,
+# mmap churn <= 1.10). A benchmark, not a test: it exits non-zero only if a
+# run fails or the sides did different work.
 #
 #   bench/micro/run.sh [--build DIR] [--shim LIB] [--base LIB] [--reps N]
 #                      [--malloc-ops N] [--mmap-ops N] [--quick]
@@ -19,7 +20,7 @@ BUILD=${PAGEFLEX_BUILD_DIR:-$here/../../build}
 SHIM= BASE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 REPS=9 MALLOC_OPS=2000000 MMAP_OPS=100000 AGENT=sink
 
-usage() { sed -n '2,14s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,15s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) BUILD=$2; shift ;;
@@ -87,7 +88,7 @@ WORKLOADS=(
 run() {
 	local side=$1 name=$2 lib out
 	shift 2
-	[ "$side" = a ] && lib=$BASE || lib=$SHIM
+	[ "$side" = b ] && lib=$SHIM || lib=$BASE
 	out=$(LD_PRELOAD=$lib "$MICRO" "$@") || { echo "run.sh: $name under $lib failed" >&2; exit 1; }
 	set -- $out
 	echo "$3" >>"$tmp/$name.$side"
@@ -104,28 +105,35 @@ for w in "${WORKLOADS[@]}"; do
 	IFS='|' read -r name args _ <<<"$w"
 	run a "$name" $args # warm-up (page cache, CPU frequency), not counted
 	rm -f "$tmp/$name".*
+	# a' is a again: a'/a shows how much two identical sides differ here.
 	for i in $(seq "$REPS"); do
-		if [ $((i % 2)) = 1 ]; then run a "$name" $args; run b "$name" $args
-		else run b "$name" $args; run a "$name" $args; fi
+		case $((i % 3)) in
+		1) order="a b c" ;;
+		2) order="b c a" ;;
+		0) order="c a b" ;;
+		esac
+		for side in $order; do run $side "$name" $args; done
 	done
 done
 
 echo
 echo "wall: wall-clock ns per operation (per thread); cpu: CPU ns of the whole process"
-echo "(all threads, the shim's sender included) per operation. Medians; ratio = b/a."
-printf '\n%-12s %10s %10s %7s %10s %10s %7s %7s  %s\n' workload "a wall" "b wall" "ratio" \
-	"a cpu" "b cpu" "ratio" target "verdict (wall, cpu)"
+echo "(all threads, the shim's sender included) per operation. Medians of $REPS."
+echo "b/a: the shim's cost. a'/a: a second, identical run of a: the noise floor."
+printf '\n%-12s %9s %9s %6s %6s %9s %9s %6s %6s %6s  %s\n' workload "a wall" "b wall" "b/a" "a'/a" \
+	"a cpu" "b cpu" "b/a" "a'/a" target "b/a: wall, cpu"
 status=0
 for w in "${WORKLOADS[@]}"; do
 	IFS='|' read -r name _ target <<<"$w"
-	if [ "$(sort -u "$tmp/$name.sum.a" "$tmp/$name.sum.b" | wc -l)" != 1 ]; then
+	if [ "$(sort -u "$tmp/$name.sum".? | wc -l)" != 1 ]; then
 		echo "run.sh: $name: a and b computed different checksums" >&2; status=1
 	fi
 	awk -v n="$name" -v a="$(median "$tmp/$name.a")" -v b="$(median "$tmp/$name.b")" \
-		-v ca="$(median "$tmp/$name.cpu.a")" -v cb="$(median "$tmp/$name.cpu.b")" -v t="$target" 'BEGIN {
+		-v a2="$(median "$tmp/$name.c")" -v ca="$(median "$tmp/$name.cpu.a")" \
+		-v cb="$(median "$tmp/$name.cpu.b")" -v ca2="$(median "$tmp/$name.cpu.c")" -v t="$target" 'BEGIN {
 		r = b / a; c = cb / ca
-		printf "%-12s %10.1f %10.1f %7.3f %10.1f %10.1f %7.3f %7s  %s, %s\n", n, a, b, r, ca, cb, c,
-			"<=" t, r <= t ? "ok" : "OVER", c <= t ? "ok" : "OVER" }'
+		printf "%-12s %9.1f %9.1f %6.3f %6.3f %9.1f %9.1f %6.3f %6.3f %6s  %s, %s\n", n, a, b, r,
+			a2 / a, ca, cb, c, ca2 / ca, "<=" t, r <= t ? "ok" : "OVER", c <= t ? "ok" : "OVER" }'
 done
 
 if [ "$AGENT" = sink ]; then
