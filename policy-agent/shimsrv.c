@@ -277,6 +277,8 @@ static void listen_ready(struct pf_watch *w, uint32_t events)
 int pf_unix_listen(const char *path, int type, mode_t mode)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	mode_t old_mask;
 	int fd, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -293,11 +295,20 @@ int pf_unix_listen(const char *path, int type, mode_t mode)
 		return -EADDRINUSE;
 	}
 	close(fd);
+	/* Only ever remove a stale socket, never another kind of file. */
+	if (!lstat(path, &st) && !S_ISSOCK(st.st_mode)) {
+		pf_err("%s exists and is not a socket: refusing to replace it", path);
+		return -EEXIST;
+	}
 	unlink(path);
 	fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, mode) || listen(fd, 128)) {
+	/* The mode comes from the umask at bind time: no chmod on a path that could change. */
+	old_mask = umask(~mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old_mask);
+	if (rc || listen(fd, 128)) {
 		rc = -errno;
 		pf_err("cannot listen on %s: %s", path, strerror(errno));
 		close(fd);

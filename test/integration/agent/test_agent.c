@@ -376,6 +376,23 @@ Test(agent, pageflexctl_errors_and_unprivileged, .timeout = 60)
 		 "%s/x.sock 2>&1 | grep -q 'needs root'",
 		 tu_build_dir(), a.dir);
 	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "pageflexd as nobody: no clear message");
+	/* A --socket path that is some other file is never replaced. */
+	{
+		char file[256];
+		FILE *f;
+
+		snprintf(file, sizeof(file), "%s/not-a-socket", a.dir);
+		f = fopen(file, "w");
+		cr_assert_not_null(f);
+		fputs("precious\n", f);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd),
+			 "%s/bin/pageflexd --socket %s 2>&1 | grep -q 'is not a socket'",
+			 tu_build_dir(), file);
+		cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "no refusal for a regular file");
+		cr_assert_eq(access(file, F_OK), 0, "pageflexd removed a regular file");
+		unlink(file);
+	}
 	cr_assert_eq(agent_stop(&a), 0);
 }
 
