@@ -46,7 +46,7 @@ struct pf_proc *pf_proc_new(pid_t pid, const char *exe, size_t exe_len, int *err
 	}
 	if (exe_len >= sizeof(p->exe))
 		exe_len = sizeof(p->exe) - 1;
-	memcpy(p->exe, exe, exe_len);
+	pf_copy_name(p->exe, exe, exe_len);
 	rc = pf_bpf_proc_add(&p->bp, pid);
 	if (rc) {
 		*err = rc;

@@ -58,9 +58,7 @@ bool pf_rinfo_slots(struct pf_rinfo *ri)
 
 	if (ri->slot_base != PF_NO_SLOT)
 		return true;
-	if (ri->slots_failed)
-		return false;
-	/* First fit over the chunk map. */
+	/* First fit over the chunk map (retried on every scan: slots come back). */
 	for (i = 0; i < nchunks_total && need; i++) {
 		run = chunk_used[i] ? 0 : run + 1;
 		if (run == need) {
@@ -72,10 +70,11 @@ bool pf_rinfo_slots(struct pf_rinfo *ri)
 			return true;
 		}
 	}
+	if (!ri->slots_failed)
+		pf_warn("no per-page slots left for region %u (%s, %llu MiB): not scanned until "
+			"some are freed; raise --scan-capacity",
+			ri->id, ri->tag, (unsigned long long)(ri->nchunks * 2));
 	ri->slots_failed = true;
-	pf_warn("no per-page slots left for region %u (%s, %llu MiB): not scanned; raise "
-		"--scan-capacity",
-		ri->id, ri->tag, (unsigned long long)(ri->nchunks * 2));
 	return false;
 }
 
@@ -90,6 +89,15 @@ static void rinfo_put(struct pf_rinfo *ri)
 	free_ids[nfree_ids++] = ri->id;
 	free(ri->pf_state);
 	free(ri);
+}
+
+void pf_copy_name(char *dst, const char *src, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
+	dst[len] = 0;
 }
 
 /* Index of the first piece whose end is > addr. */
@@ -187,10 +195,10 @@ struct pf_rinfo *pf_rt_map(struct pf_rtable *t, uint64_t start, uint64_t len, ui
 	ri->prot = prot;
 	if (tag_len > PFW_MAX_TAG)
 		tag_len = PFW_MAX_TAG;
-	memcpy(ri->tag, tag, tag_len);
+	pf_copy_name(ri->tag, tag, tag_len);
 	if (module_len >= sizeof(ri->module))
 		module_len = sizeof(ri->module) - 1;
-	memcpy(ri->module, module, module_len);
+	pf_copy_name(ri->module, module, module_len);
 	ri->callsite = callsite;
 	ri->hull = start & ~(HUGE_SZ - 1);
 	ri->nchunks = (((end + HUGE_SZ - 1) & ~(HUGE_SZ - 1)) - ri->hull) / HUGE_SZ;

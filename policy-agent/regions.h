@@ -40,7 +40,7 @@ struct pf_rinfo {
 	uint64_t hull_len; /* size at creation (rules match on it) */
 	void *pf_state; /* prefetch policy state (bind.prefetch->state_size bytes) */
 	uint64_t prefetched; /* pages asked for with WILLNEED */
-	bool slots_failed; /* no slots left: not scanned (logged once) */
+	bool slots_failed; /* no slots were left at some scan (logged once) */
 	bool state_ready; /* per-page policy state initialised */
 	uint64_t mark, size; /* scratch for reports */
 	/* Last scan (pages). */
@@ -61,6 +61,10 @@ struct pf_rtable {
 	size_t n, cap;
 	bool dirty; /* changed since the last BPF sync */
 };
+
+/* Names come from the shim, i.e. from any process: copies len bytes,
+ * NUL-terminated, non-printable bytes replaced by '?' (dst holds len + 1). */
+void pf_copy_name(char *dst, const char *src, size_t len);
 
 /* Global allocators. capacity_pages: per-page slots for all processes. */
 int pf_regions_init(uint64_t capacity_pages);

@@ -134,8 +134,7 @@ static int on_record(const struct pfw_event *ev, void *arg)
 		pf_reclaim_discard(&p->rt, ev->range.start, ev->range.len);
 		break;
 	case PFW_PHASE:
-		memcpy(p->phase, ev->phase.name, ev->phase.name_len);
-		p->phase[ev->phase.name_len] = 0;
+		pf_copy_name(p->phase, ev->phase.name, ev->phase.name_len);
 		p->phase_seq = ev->phase.seq;
 		pf_dbg("pid %d: phase '%s'", p->pid, p->phase);
 		pf_reclaim_phase(p);

@@ -177,3 +177,18 @@ Test(binding, command_line_rules)
 	cr_assert(pf_binding_lookup("other", "", PFW_KIND_ANON, MB, NULL, &b));
 	cr_assert_eq(b.params.cold_age_ms, 120000);
 }
+
+Test(regions, untrusted_names_are_made_printable)
+{
+	struct pf_rtable t = {0};
+	struct pf_rinfo *ri;
+	int err = 0;
+
+	init();
+	ri = pf_rt_map(&t, 0x50000000, PG, PFW_KIND_ANON, 3, "a\nb\033c", 5, "lib\n.so", 7, 0,
+		       &err);
+	cr_assert_not_null(ri);
+	cr_assert_str_eq(ri->tag, "a?b?c");
+	cr_assert_str_eq(ri->module, "lib?.so");
+	pf_rt_clear(&t);
+}
