@@ -44,8 +44,9 @@ for i in $(seq "$N"); do
 done
 
 # sample: "time_s processes regions fault_events ringbuf_dropped cpu_ms"
+# (refaults = swapin_major + swapcache_hits: counted once, as refaults)
 sample() {
-	json "'%.3f %d %d %d %d %.1f' % (__import__('time').monotonic(), len(j['processes']), sum(len(p['regions']) for p in j['processes']), sum(r['first_touch'] + r['refaults'] + r['swapin_major'] + r['swapcache_hits'] + r['other_major'] + r['present_faults'] + r['unclassified'] for p in j['processes'] for r in p['regions']), j['agent']['ringbuf_dropped'], j['agent']['cpu_user_ms'] + j['agent']['cpu_sys_ms'])"
+	json "'%.3f %d %d %d %d %.1f' % (__import__('time').monotonic(), len(j['processes']), sum(len(p['regions']) for p in j['processes']), sum(r['first_touch'] + r['refaults'] + r['other_major'] + r['present_faults'] + r['unclassified'] for p in j['processes'] for r in p['regions']), j['agent']['ringbuf_dropped'], j['agent']['cpu_user_ms'] + j['agent']['cpu_sys_ms'])"
 }
 # The fault counters by kind, summed over every region (one line).
 kinds() {
