@@ -48,27 +48,37 @@ static long threads(void)
 	return p ? strtol(p + 1, NULL, 10) : -1;
 }
 
+static void sleep_100us(void)
+{
+	struct timespec ts = {0, 100000};
+
+	nanosleep(&ts, NULL);
+}
+
 /*
- * Runs a namespace system call with the sender thread stopped. pthread_join
- * returns a moment before the kernel has removed the thread from the thread
- * group, so an EINVAL is retried briefly while the thread count says so.
+ * Runs a namespace system call with the sender thread stopped.
+ * pthread_join returns when the thread clears its tid, a moment before the
+ * kernel removes it from the thread group (release_task), and until then the
+ * kernel still answers EINVAL. So: wait (at most 20 ms) until the thread
+ * count has dropped by the one thread we stopped, then call; an EINVAL is
+ * still retried a few times (2 ms at most), since the count and the thread
+ * group are not updated in one step. A program with threads of its own gets
+ * its genuine EINVAL after those retries.
  */
 static long single_threaded(long nr, long a, long b)
 {
+	long before = threads();
 	bool paused = pf_sender_pause();
 	long r;
+	int i;
 
-	for (int i = 0;; i++) {
+	for (i = 0; paused && before > 1 && i < 200 && threads() >= before; i++)
+		sleep_100us();
+	for (i = 0;; i++) {
 		r = syscall(nr, a, b);
-		if (r == 0 || errno != EINVAL || !paused || i == 200 || threads() <= 1)
+		if (r == 0 || errno != EINVAL || !paused || i == 20)
 			break;
-		{
-			struct timespec ts = {0, 100000};
-
-			nanosleep(&ts, NULL);
-		}
-		if (threads() > 1 && i > 20)
-			break; /* the program has threads of its own */
+		sleep_100us();
 	}
 	{
 		int saved = errno;
