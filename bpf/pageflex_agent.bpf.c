@@ -321,6 +321,13 @@ static __always_inline int classify(struct task_struct *task, __u64 addr)
 	return CLS_SWAP;
 }
 
+/*
+ * Regions whose refaults wake the agent at once (a prefetch policy is bound
+ * to them): their refault events pay for a wakeup so that the prefetch
+ * comes before the program gets there. Every other event never wakes it.
+ */
+__u8 region_wake[PFA_MAX_REGIONS] = {};
+
 static __always_inline void emit(__u32 tgid, __u32 region, __u64 addr, __u32 kind)
 {
 	struct pfa_event ev = {
@@ -330,8 +337,11 @@ static __always_inline void emit(__u32 tgid, __u32 region, __u64 addr, __u32 kin
 		.region = region,
 		.kind = kind,
 	};
+	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), BPF_RB_NO_WAKEUP))
+	if (kind != PFA_EV_FIRST_TOUCH && region_wake[region & (PFA_MAX_REGIONS - 1)])
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), flags))
 		__sync_fetch_and_add(&rb_dropped, 1);
 }
 

@@ -558,11 +558,23 @@ void pf_bpf_region_reset(uint32_t id)
 		return;
 	memset(v, 0, sizeof(v));
 	bpf_map_update_elem(bpf_map__fd(skel->maps.region_stats), &id, v, BPF_ANY);
+	pf_bpf_region_wake(id, false);
 }
 
 int pf_bpf_poll(void)
 {
 	return rb ? ring_buffer__consume(rb) : 0;
+}
+
+int pf_bpf_events_fd(void)
+{
+	return rb ? ring_buffer__epoll_fd(rb) : -1;
+}
+
+void pf_bpf_region_wake(uint32_t id, bool wake)
+{
+	if (skel && id < PFA_MAX_REGIONS)
+		__atomic_store_n(&skel->bss->region_wake[id], wake ? 1 : 0, __ATOMIC_RELAXED);
 }
 
 uint64_t pf_bpf_rb_dropped(void)

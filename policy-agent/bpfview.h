@@ -60,6 +60,10 @@ void pf_bpf_region_reset(uint32_t id);
 
 /* Consumes pending ring-buffer events; returns how many. */
 int pf_bpf_poll(void);
+/* An fd that becomes readable when a waking event was written (epoll). */
+int pf_bpf_events_fd(void);
+/* Refaults of region id wake the agent at once (prefetch) or never. */
+void pf_bpf_region_wake(uint32_t id, bool wake);
 uint64_t pf_bpf_rb_dropped(void);
 
 /*

@@ -26,7 +26,7 @@
 #include "log.h"
 
 #define TICK_MS 20
-#define PREFETCH_TICK_MS 2 /* while regions have a prefetch policy */
+#define PREFETCH_TICK_MS 10 /* while regions have a prefetch policy (a safety net: their refaults wake us) */
 
 struct pf_opts pf_opts = {
 	.scan_capacity_pages = 16ull << 18, /* 16 GiB */
@@ -230,6 +230,13 @@ static void timer_ready(struct pf_watch *w, uint32_t events)
 	}
 }
 
+static void events_ready(struct pf_watch *w, uint32_t events)
+{
+	(void)w;
+	(void)events;
+	pf_bpf_poll();
+}
+
 static void signal_ready(struct pf_watch *w, uint32_t events)
 {
 	struct signalfd_siginfo si;
@@ -273,7 +280,7 @@ int main(int argc, char **argv)
 	static char ctl[4096];
 	struct itimerspec its = {.it_interval = {0, TICK_MS * 1000000},
 				 .it_value = {0, TICK_MS * 1000000}};
-	struct pf_watch sig_w, tim_w;
+	struct pf_watch sig_w, tim_w, ev_w;
 	struct pf_bpf_opts bo = {0};
 	sigset_t mask;
 	int rc = 1, i;
@@ -333,6 +340,10 @@ int main(int argc, char **argv)
 	timerfd_settime(tim_w.fd, 0, &its, NULL);
 	pf_loop_add(&sig_w);
 	pf_loop_add(&tim_w);
+	/* Woken only by refaults of regions with a prefetch policy. */
+	ev_w = (struct pf_watch){.fd = pf_bpf_events_fd(), .ready = events_ready};
+	if (ev_w.fd >= 0)
+		pf_loop_add(&ev_w);
 	pf_info("listening on %s (control %s); %zu command-line rules, %zu rules from %s",
 		pf_opts.socket, pf_opts.control, pf_binding_cli_count(), pf_binding_rules_count(),
 		pf_opts.config ? pf_opts.config : "no rules file");

@@ -6,8 +6,9 @@
  * fault is a miss; one that is not (the next swap fault of the process
  * arrives first) was a swap-cache hit, i.e. an earlier prefetch paid off.
  * The pages a policy asks for are clipped to the region and brought into
- * the swap cache with MADV_WILLNEED. While such regions exist, the agent
- * drains the ring buffer every 2 ms instead of 20.
+ * the swap cache with MADV_WILLNEED. The refault events of these regions
+ * (only these) wake the agent at once, so the prefetch can come before the
+ * program gets there; the 2 ms drain while they exist is a safety net.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ void pf_prefetch_bind(struct pf_rinfo *ri)
 
 	free(ri->pf_state);
 	ri->pf_state = NULL;
+	pf_bpf_region_wake(ri->id, ops != NULL);
 	if (!ops)
 		return;
 	ri->pf_state = calloc(1, ops->state_size ? ops->state_size : 8);

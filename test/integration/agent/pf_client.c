@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -295,4 +296,42 @@ void pagemap_count(const void *p, size_t len, size_t *present, size_t *swapped)
 	}
 	close(fd);
 	free(e);
+}
+
+void *tc_anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		abort();
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+uint64_t tc_checksum(const unsigned char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+	size_t i;
+
+	for (i = 0; i < len; i += 64)
+		h = (h ^ *(const uint64_t *)(p + i)) * 1099511628211ull;
+	return h;
+}
+
+void tc_fill(unsigned char *p, size_t len, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i += 64)
+		*(uint64_t *)(p + i) = (i / 64) * 2654435761u + seed;
+}
+
+void tc_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		abort();
+	fputs(text, f);
+	fclose(f);
 }

@@ -52,4 +52,11 @@ char *agent_log(struct pfa_agent *a);
 void pagemap_count(const void *p, size_t len, size_t *present, size_t *swapped);
 uint64_t now_ms(void);
 
+/* Test memory: an anonymous mapping without THP (asserts on failure). */
+void *tc_anon(size_t len);
+/* Fills with a pattern derived from seed; a checksum that reads every 64th byte. */
+void tc_fill(unsigned char *p, size_t len, unsigned seed);
+uint64_t tc_checksum(const unsigned char *p, size_t len);
+void tc_write_file(const char *path, const char *text);
+
 #endif

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -22,33 +23,6 @@
 
 #define PG 4096ul
 
-static void *anon(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	cr_assert_neq(p, MAP_FAILED);
-	madvise(p, len, MADV_NOHUGEPAGE);
-	return p;
-}
-
-static uint64_t checksum(const unsigned char *p, size_t len)
-{
-	uint64_t h = 1469598103934665603ull;
-	size_t i;
-
-	for (i = 0; i < len; i += 64)
-		h = (h ^ *(const uint64_t *)(p + i)) * 1099511628211ull;
-	return h;
-}
-
-static void fill(unsigned char *p, size_t len, unsigned seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i += 64)
-		*(uint64_t *)(p + i) = (i / 64) * 2654435761u + seed;
-}
-
 Test(agent, refault_exact, .timeout = 120)
 {
 	const size_t n = 4096, m = 1000, len = n * PG;
@@ -61,7 +35,7 @@ Test(agent, refault_exact, .timeout = 120)
 
 	TU_SKIP_UNLESS(tu_ensure_swap());
 	cr_assert_eq(agent_start(&a, args), 0, "pageflexd did not start");
-	buf = anon(len);
+	buf = tc_anon(len);
 	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
 	cr_assert_eq(pfc_map(&c, (void *)buf, len, "refault"), 0);
 	cr_assert(agent_wait_region(&a, getpid(), "refault", 5000));
@@ -136,12 +110,12 @@ Test(agent, cold_age_idle_out_hot_kept, .timeout = 180)
 
 	TU_SKIP_UNLESS(tu_ensure_swap());
 	cr_assert_eq(agent_start(&a, args), 0, "pageflexd did not start");
-	cold = anon(cold_len);
-	hot = anon(hot_len);
-	fill(cold, cold_len, 7);
-	fill(hot, hot_len, 9);
-	cold_sum = checksum(cold, cold_len);
-	hot_sum = checksum(hot, hot_len);
+	cold = tc_anon(cold_len);
+	hot = tc_anon(hot_len);
+	tc_fill(cold, cold_len, 7);
+	tc_fill(hot, hot_len, 9);
+	cold_sum = tc_checksum(cold, cold_len);
+	hot_sum = tc_checksum(hot, hot_len);
 	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
 	cr_assert_eq(pfc_map(&c, cold, cold_len, "cold"), 0);
 	cr_assert_eq(pfc_map(&c, hot, hot_len, "hot"), 0);
@@ -185,8 +159,8 @@ Test(agent, cold_age_idle_out_hot_kept, .timeout = 180)
 		      hot_swapped_max);
 	cr_assert_leq(agent_region_field(&a, getpid(), "hot", "refaults"),
 		      (long long)hot_swapped_max);
-	cr_assert_eq(checksum(cold, cold_len), cold_sum, "cold region corrupted");
-	cr_assert_eq(checksum(hot, hot_len), hot_sum, "hot region corrupted");
+	cr_assert_eq(tc_checksum(cold, cold_len), cold_sum, "cold region corrupted");
+	cr_assert_eq(tc_checksum(hot, hot_len), hot_sum, "hot region corrupted");
 	cr_log_info("cold refaults after reading it back: %lld",
 		    agent_region_field(&a, getpid(), "cold", "refaults"));
 	pfc_close(&c);
@@ -208,9 +182,9 @@ Test(agent, sigkill_and_restart_replay, .timeout = 120)
 
 	TU_SKIP_UNLESS(tu_ensure_swap());
 	cr_assert_eq(agent_start(&a, args), 0);
-	buf = anon(len);
-	fill(buf, len, 3);
-	sum = checksum(buf, len);
+	buf = tc_anon(len);
+	tc_fill(buf, len, 3);
+	sum = tc_checksum(buf, len);
 	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
 	cr_assert_eq(pfc_map(&c, buf, len, "work"), 0);
 	cr_assert(agent_wait_region(&a, getpid(), "work", 5000));
@@ -219,7 +193,7 @@ Test(agent, sigkill_and_restart_replay, .timeout = 120)
 	agent_kill9(&a);
 	/* The workload goes on: its sends fail without hurting it, and it works on. */
 	for (round = 0; round < 3; round++) {
-		cr_assert_eq(checksum(buf, len), sum, "data lost after the agent died");
+		cr_assert_eq(tc_checksum(buf, len), sum, "data lost after the agent died");
 		rc = pfc_map(&c, buf, PG, "work");
 		cr_assert_neq(rc, 0, "send to a dead agent succeeded?");
 	}
@@ -252,7 +226,7 @@ Test(agent, sigkill_and_restart_replay, .timeout = 120)
 			break;
 	}
 	cr_assert_gt(agent_region_field(&a, getpid(), "work", "paged_out"), 0);
-	cr_assert_eq(checksum(buf, len), sum);
+	cr_assert_eq(tc_checksum(buf, len), sum);
 	pfc_close(&c);
 	cr_assert_eq(agent_stop(&a), 0);
 	munmap(buf, len);
@@ -287,7 +261,7 @@ static pid_t bad_child(struct pfa_agent *a, int kind)
 Test(agent, bad_input_drops_only_that_client, .timeout = 60)
 {
 	struct pfa_agent a;
-	void *buf = anon(4 * PG);
+	void *buf = tc_anon(4 * PG);
 	char *log;
 	pid_t kids[2];
 	struct pfc c;
@@ -418,7 +392,7 @@ Test(agent, bad_calibration_refuses_to_scan, .timeout = 60)
 		  "stats: %s", r);
 	free(r);
 	/* Still serving: regions are learned and faults counted, nothing is paged out. */
-	buf = anon(len);
+	buf = tc_anon(len);
 	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
 	cr_assert_eq(pfc_map(&c, buf, len, "x"), 0);
 	cr_assert(agent_wait_region(&a, getpid(), "x", 5000));
@@ -446,7 +420,7 @@ Test(agent, process_exit_and_exec_clean_up, .timeout = 60)
 		kid = fork();
 		if (kid == 0) {
 			struct pfc c;
-			void *m = anon(PG);
+			void *m = tc_anon(PG);
 			char ch;
 
 			if (pfc_connect(&c, a.sock, 0) || pfc_map(&c, m, PG, "kid"))
@@ -480,15 +454,6 @@ Test(agent, process_exit_and_exec_clean_up, .timeout = 60)
 	cr_assert_eq(agent_stop(&a), 0);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 Test(agent, config_file_errors_name_the_line, .timeout = 30)
 {
 	char path[] = "/tmp/pf-rules-XXXXXX", cmd[512];
@@ -498,8 +463,8 @@ Test(agent, config_file_errors_name_the_line, .timeout = 30)
 	fd = mkstemp(path);
 	cr_assert_geq(fd, 0);
 	close(fd);
-	write_file(path, "version: 1\nrules:\n  - name: x\n    match:\n      tag: \"x\"\n"
-			 "    reclaim: nosuch\n");
+	tc_write_file(path, "version: 1\nrules:\n  - name: x\n    match:\n      tag: \"x\"\n"
+			    "    reclaim: nosuch\n");
 	snprintf(cmd, sizeof(cmd),
 		 "%s/bin/pageflexd --socket /tmp/pf-none/x.sock --config %s 2>&1 | grep -q "
 		 "'%s:6:.*unknown reclaim policy'",
@@ -538,21 +503,21 @@ Test(agent, rules_file_budget_and_reload, .timeout = 120)
 	fd = mkstemp(path);
 	cr_assert_geq(fd, 0);
 	close(fd);
-	write_file(path, "version: 1\n"
-			 "rules:\n"
-			 "  - name: quarter\n"
-			 "    match: {tag: \"budget\"}\n"
-			 "    reclaim: lru\n"
-			 "    threshold: {mode: budget, budget_pct: 25}\n"
-			 "  - name: later\n"
-			 "    match: {tag: \"later\"}\n"
-			 "    reclaim: kernel\n");
+	tc_write_file(path, "version: 1\n"
+			    "rules:\n"
+			    "  - name: quarter\n"
+			    "    match: {tag: \"budget\"}\n"
+			    "    reclaim: lru\n"
+			    "    threshold: {mode: budget, budget_pct: 25}\n"
+			    "  - name: later\n"
+			    "    match: {tag: \"later\"}\n"
+			    "    reclaim: kernel\n");
 	cr_assert_eq(agent_start(&a, args), 0);
-	b1 = anon(len);
-	b2 = anon(len);
-	fill(b1, len, 5);
-	fill(b2, len, 6);
-	sum = checksum(b1, len);
+	b1 = tc_anon(len);
+	b2 = tc_anon(len);
+	tc_fill(b1, len, 5);
+	tc_fill(b2, len, 6);
+	sum = tc_checksum(b1, len);
 	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
 	cr_assert_eq(pfc_map(&c, b1, len, "budget"), 0);
 	cr_assert_eq(pfc_map(&c, b2, len, "later"), 0);
@@ -571,19 +536,19 @@ Test(agent, rules_file_budget_and_reload, .timeout = 120)
 	pagemap_count(b2, len, &present, &swapped);
 	cr_assert_eq(swapped, 0);
 	/* A broken file is refused and the old rules stay. */
-	write_file(path, "version: 1\nrules: [ {name: broken\n");
+	tc_write_file(path, "version: 1\nrules: [ {name: broken\n");
 	r = agent_query(&a, "reload");
 	cr_assert(r && !strncmp(r, "error: ", 7), "reply: %s", r);
 	free(r);
 	cr_assert_eq(agent_region_field(&a, getpid(), "later", "id") >= 0, 1);
 	/* A good one rebinds the live regions: "later" becomes cold-age 1 s. */
-	write_file(path, "version: 1\n"
-			 "rules:\n"
-			 "  - name: later\n"
-			 "    match: {tag: \"later\"}\n"
-			 "    reclaim: cold-age\n"
-			 "    params: {cold_age_ms: 1000}\n"
-			 "    threshold: {mode: cold-age}\n");
+	tc_write_file(path, "version: 1\n"
+			    "rules:\n"
+			    "  - name: later\n"
+			    "    match: {tag: \"later\"}\n"
+			    "    reclaim: cold-age\n"
+			    "    params: {cold_age_ms: 1000}\n"
+			    "    threshold: {mode: cold-age}\n");
 	r = agent_query(&a, "reload");
 	cr_assert(r && !strncmp(r, "ok", 2), "reply: %s", r);
 	free(r);
@@ -593,84 +558,12 @@ Test(agent, rules_file_budget_and_reload, .timeout = 120)
 		pagemap_count(b2, len, &present, &swapped);
 	} while (swapped < npages * 95 / 100 && now_ms() - t0 < 10000);
 	cr_assert_geq(swapped, npages * 95 / 100, "reloaded cold-age rule not applied");
-	cr_assert_eq(checksum(b1, len), sum);
+	cr_assert_eq(tc_checksum(b1, len), sum);
 	pfc_close(&c);
 	cr_assert_eq(agent_stop(&a), 0);
 	unlink(path);
 	munmap(b1, len);
 	munmap(b2, len);
-}
-
-/*
- * Prefetch: a region paged out by cold-age and then read sequentially, with
- * readahead bound to it. Refaults stay exact (every page read once: swap-ins
- * + swap-cache hits == pages), and WILLNEED issued by the agent turns some of
- * them into swap-cache hits. The reader spends ~0.2 ms on each page, like a
- * program that processes what it reads: the agent drains fault events every
- * 2 ms, so it cannot get ahead of a reader that only faults.
- */
-Test(agent, prefetch_readahead_turns_refaults_into_hits, .timeout = 120)
-{
-	const size_t len = 8ul << 20, npages = len / PG;
-	char path[] = "/tmp/pf-rules-XXXXXX";
-	const char *args[] = {"--config", path, "--scan-interval", "200", NULL};
-	long long majors, hits, refaults;
-	size_t i, present, swapped;
-	struct pfa_agent a;
-	unsigned char *buf;
-	uint64_t t0, sum;
-	struct pfc c;
-	int fd;
-
-	TU_SKIP_UNLESS(tu_ensure_swap());
-	fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	close(fd);
-	write_file(path, "version: 1\n"
-			 "rules:\n"
-			 "  - name: seq\n"
-			 "    match: {tag: \"seq\"}\n"
-			 "    reclaim: cold-age\n"
-			 "    prefetch: readahead\n"
-			 "    params: {cold_age_ms: 1000, ra_max_pages: 256}\n"
-			 "    threshold: {mode: cold-age}\n");
-	cr_assert_eq(agent_start(&a, args), 0);
-	buf = anon(len);
-	fill(buf, len, 11);
-	sum = checksum(buf, len);
-	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
-	cr_assert_eq(pfc_map(&c, buf, len, "seq"), 0);
-	cr_assert(agent_wait_region(&a, getpid(), "seq", 5000));
-	t0 = now_ms();
-	do {
-		usleep(100000);
-		pagemap_count(buf, len, &present, &swapped);
-	} while (swapped < npages && now_ms() - t0 < 10000);
-	cr_assert_eq(swapped, npages, "only %zu of %zu pages paged out", swapped, npages);
-	refaults = agent_region_field(&a, getpid(), "seq", "refaults");
-	for (i = 0; i < npages; i++) {
-		(void)*(volatile unsigned char *)(buf + i * PG);
-		usleep(200); /* the program's work on each page */
-	}
-	usleep(100000);
-	refaults = agent_region_field(&a, getpid(), "seq", "refaults") - refaults;
-	majors = agent_region_field(&a, getpid(), "seq", "swapin_major");
-	hits = agent_region_field(&a, getpid(), "seq", "swapcache_hits");
-	cr_log_info("sequential read of %zu paged-out pages: %lld refaults, %lld swap-ins, %lld "
-		    "swap-cache hits, %lld KiB prefetched",
-		    npages, refaults, majors, hits,
-		    agent_region_field(&a, getpid(), "seq", "prefetched") / 1024);
-	cr_assert_eq(majors + hits, refaults);
-	/* A fault racing with the agent's WILLNEED on the same page can return
-	 * without mapping it and fault again: a few refaults more than pages. */
-	cr_assert_geq(refaults, (long long)npages);
-	cr_assert_leq(refaults, (long long)(npages + npages / 100));
-	cr_assert_gt(hits, 0, "no prefetch hit at all");
-	cr_assert_eq(checksum(buf, len), sum);
-	pfc_close(&c);
-	cr_assert_eq(agent_stop(&a), 0);
-	unlink(path);
-	munmap(buf, len);
 }
 
 /*
@@ -693,7 +586,7 @@ Test(agent, many_clients_register_at_once, .timeout = 60)
 		kids[k] = fork();
 		if (kids[k] == 0) {
 			struct pfc c;
-			void *m = anon(PG);
+			void *m = tc_anon(PG);
 			char ch;
 
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
