@@ -19,6 +19,8 @@
  *    major faults. A swap fault followed by a major fault on the same page
  *    in the same task is a swap-in; a swap fault without one is a
  *    swap-cache hit.
+ *  - pf_exec (tp_btf/sched_process_exec): a managed process that execs is
+ *    unmanaged at once and the agent is told (its regions are gone).
  *  - pf_scan (iter/task_vma): walks the page tables of the chunks listed in
  *    scan_req and writes 4 bits per page (accessed, present, swapped, huge).
  *  - pf_calib (iter/task_vma on the agent itself): finds the direct-map base
@@ -389,6 +391,30 @@ int BPF_PROG(pf_fault, unsigned long address, struct pt_regs *regs, unsigned lon
 		st->unknown++;
 		break;
 	}
+	return 0;
+}
+
+/*
+ * A managed process exec'd (a client can keep its shim socket across exec by
+ * clearing FD_CLOEXEC): its faults stop counting at once, and the agent is
+ * woken to drop the process; a new image that runs the shim registers anew.
+ */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(pf_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+	__u64 *w = bpf_map_lookup_elem(&proc_tab, &tgid);
+	struct pfa_event ev = {};
+
+	if (!w || !*w)
+		return 0;
+	*w = 0;
+	ev.ts_ns = bpf_ktime_get_ns();
+	ev.tgid = tgid;
+	ev.region = PFA_NO_REGION;
+	ev.kind = PFA_EV_EXEC;
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), BPF_RB_FORCE_WAKEUP))
+		__sync_fetch_and_add(&rb_dropped, 1);
 	return 0;
 }
 

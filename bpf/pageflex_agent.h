@@ -51,6 +51,7 @@ enum pfa_event_kind {
 	PFA_EV_FIRST_TOUCH = 1, /* only with stream_first_touch */
 	PFA_EV_SWAP_FAULT = 2, /* entry of a fault on a swap PTE */
 	PFA_EV_SWAPIN_MAJOR = 3, /* that fault was a major fault (perf event) */
+	PFA_EV_EXEC = 4, /* a managed process exec'd: its regions are gone */
 };
 
 struct pfa_event {

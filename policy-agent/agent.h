@@ -53,6 +53,7 @@ struct pf_proc {
 	struct pf_rtable rt;
 	struct pf_bpf_proc bp;
 	uint64_t started_ms, next_scan_ms;
+	uint64_t registered_ns; /* CLOCK_MONOTONIC, to order it against exec events */
 	bool replayed; /* HELLO carried PFW_HELLO_REPLAY */
 	/* Shim traffic. */
 	uint64_t packets, records, lost_packets, shim_dropped, refused_maps;
@@ -62,7 +63,8 @@ struct pf_proc {
 };
 
 /* Process table. */
-struct pf_proc *pf_proc_new(pid_t pid, const char *exe, size_t exe_len, int *err);
+/* pidfd: the connection's (SO_PEERPIDFD, duplicated) or -1. */
+struct pf_proc *pf_proc_new(pid_t pid, int pidfd, const char *exe, size_t exe_len, int *err);
 struct pf_proc *pf_proc_find(pid_t pid);
 void pf_proc_free(struct pf_proc *p, const char *why);
 size_t pf_proc_count(void);

@@ -31,7 +31,7 @@
 #define CALIB_CANDIDATES 65536 /* 1 GiB steps: 64 TiB below mm->pgd */
 
 static struct pageflex_agent_bpf *skel;
-static struct bpf_link *fault_link;
+static struct bpf_link *fault_link, *exec_link;
 static struct bpf_link **major_links;
 static int *major_fds;
 static int ncpus;
@@ -327,6 +327,12 @@ int pf_bpf_open(const struct pf_bpf_opts *o)
 		pf_err("failed to attach tp_btf/page_fault_user: %s", strerror(-rc));
 		goto fail;
 	}
+	exec_link = bpf_program__attach(skel->progs.pf_exec);
+	if (!exec_link) {
+		rc = -errno;
+		pf_err("failed to attach tp_btf/sched_process_exec: %s", strerror(-rc));
+		goto fail;
+	}
 	rc = attach_major();
 	if (rc)
 		pf_warn("no perf_event major-fault program (%s): swap-ins and swap-cache hits "
@@ -368,6 +374,8 @@ void pf_bpf_close(void)
 	}
 	bpf_link__destroy(fault_link);
 	fault_link = NULL;
+	bpf_link__destroy(exec_link);
+	exec_link = NULL;
 	ring_buffer__free(rb);
 	rb = NULL;
 	if (reqs)

@@ -26,7 +26,8 @@
 #include "log.h"
 
 #define TICK_MS 20
-#define PREFETCH_TICK_MS 10 /* while regions have a prefetch policy (a safety net: their refaults wake us) */
+#define PREFETCH_TICK_MS \
+	10 /* while regions have a prefetch policy (a safety net: their refaults wake us) */
 
 struct pf_opts pf_opts = {
 	.scan_capacity_pages = 16ull << 18, /* 16 GiB */
@@ -203,6 +204,12 @@ static void on_event(const struct pfa_event *ev, void *arg)
 	(void)arg;
 	if (!p)
 		return;
+	if (ev->kind == PFA_EV_EXEC) {
+		/* Unless the new image has registered since (its HELLO came later). */
+		if (p->registered_ns < ev->ts_ns)
+			pf_proc_free(p, "it exec'd another program: its regions are gone");
+		return;
+	}
 	if (ev->kind == PFA_EV_SWAP_FAULT)
 		p->ev_swap_faults++;
 	else if (ev->kind == PFA_EV_SWAPIN_MAJOR)

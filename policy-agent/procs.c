@@ -6,9 +6,12 @@
  * HELLO from the same pid replaces the entry, so exec cleans up too.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -23,7 +26,7 @@ static void pidfd_ready(struct pf_watch *w, uint32_t events)
 	pf_proc_free(w->ptr, "process exited");
 }
 
-struct pf_proc *pf_proc_new(pid_t pid, const char *exe, size_t exe_len, int *err)
+struct pf_proc *pf_proc_new(pid_t pid, int pidfd, const char *exe, size_t exe_len, int *err)
 {
 	struct pf_proc *p;
 	int rc;
@@ -38,11 +41,25 @@ struct pf_proc *pf_proc_new(pid_t pid, const char *exe, size_t exe_len, int *err
 		return NULL;
 	}
 	p->pid = pid;
-	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	/* The connection's pidfd names the process that connected, even if the
+	 * pid was reused since; fall back to pidfd_open() without it. */
+	p->pidfd = pidfd >= 0 ? fcntl(pidfd, F_DUPFD_CLOEXEC, 3) :
+				(int)syscall(SYS_pidfd_open, pid, 0);
 	if (p->pidfd < 0) {
 		*err = -errno;
 		free(p);
 		return NULL;
+	}
+	/* Readable already: the process exited before it could be managed. */
+	{
+		struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+
+		if (poll(&pfd, 1, 0) == 1) {
+			close(p->pidfd);
+			free(p);
+			*err = -ESRCH;
+			return NULL;
+		}
 	}
 	if (exe_len >= sizeof(p->exe))
 		exe_len = sizeof(p->exe) - 1;
@@ -57,6 +74,12 @@ struct pf_proc *pf_proc_new(pid_t pid, const char *exe, size_t exe_len, int *err
 	p->pidw = (struct pf_watch){.fd = p->pidfd, .ready = pidfd_ready, .ptr = p};
 	pf_loop_add(&p->pidw);
 	p->started_ms = pf_now_ms();
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		p->registered_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
 	p->next_scan_ms = p->started_ms;
 	procs[nprocs++] = p;
 	return p;

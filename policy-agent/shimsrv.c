@@ -24,8 +24,14 @@
 #define MAX_CONNS 4096
 #define PACKETS_PER_WAKEUP 64
 
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
 struct pf_conn {
 	struct pf_watch w;
+	int pidfd; /* SO_PEERPIDFD: the process that connected, or -1 */
+	bool benign; /* the drop reason is not a protocol error */
 	pid_t pid;
 	uid_t uid;
 	struct pf_proc *proc;
@@ -44,6 +50,8 @@ void pf_shim_conn_free(struct pf_conn *c, const char *why)
 		pf_warn("dropping shim connection of pid %d: %s", c->pid, why);
 	pf_loop_del(&c->w);
 	close(c->w.fd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	if (c->proc)
 		c->proc->conn = NULL;
 	free(c);
@@ -80,9 +88,13 @@ static int on_hello(struct pf_conn *c, const struct pfw_event *ev)
 	old = pf_proc_find(c->pid);
 	if (old)
 		pf_proc_free(old, "registered again (exec or reconnect)");
-	c->proc = pf_proc_new(c->pid, ev->hello.exe, ev->hello.exe_len, &err);
+	c->proc = pf_proc_new(c->pid, c->pidfd, ev->hello.exe, ev->hello.exe_len, &err);
 	if (!c->proc) {
-		snprintf(c->err, sizeof(c->err), "cannot manage it: %s", strerror(-err));
+		c->benign = err == -ESRCH;
+		snprintf(c->err, sizeof(c->err), "%s",
+			 err == -ESRCH	? "the process exited before it could be managed" :
+			 err == -ENOSPC ? "too many managed processes (--max-procs)" :
+					  strerror(-err));
 		return -1;
 	}
 	c->proc->conn = c;
@@ -226,6 +238,11 @@ static void conn_ready(struct pf_watch *w, uint32_t events)
 			}
 		}
 		why = on_packet(c, buf, (size_t)n);
+		if (why && c->benign) {
+			snprintf(msg, sizeof(msg), "%s", why);
+			conn_fail(c, msg, true);
+			return;
+		}
 		if (why) {
 			pf_shim_bad_packets++;
 			snprintf(msg, sizeof(msg), "malformed packet: %s", why);
@@ -264,6 +281,9 @@ static void listen_ready(struct pf_watch *w, uint32_t events)
 		}
 		c->pid = uc.pid;
 		c->uid = uc.uid;
+		len = sizeof(c->pidfd);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &c->pidfd, &len))
+			c->pidfd = -1;
 		c->w = (struct pf_watch){.fd = fd, .ready = conn_ready, .ptr = c};
 		nconns++;
 		pf_shim_connections++;

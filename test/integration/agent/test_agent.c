@@ -6,6 +6,7 @@
  * through the control socket and /proc/self/pagemap.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -415,7 +416,8 @@ Test(agent, process_exit_and_exec_clean_up, .timeout = 60)
 
 	TU_SKIP_UNLESS(tu_need_root());
 	cr_assert_eq(agent_start(&a, NULL), 0);
-	for (k = 0; k < 2; k++) {
+	/* k = 0: exit; 1: exec; 2: exec with the socket kept open (FD_CLOEXEC cleared). */
+	for (k = 0; k < 3; k++) {
 		cr_assert_eq(pipe(pipefd), 0);
 		kid = fork();
 		if (kid == 0) {
@@ -429,8 +431,10 @@ Test(agent, process_exit_and_exec_clean_up, .timeout = 60)
 			close(pipefd[1]);
 			if (read(pipefd[0], &ch, 1) != 1)
 				_exit(1);
-			if (k == 1)
-				execl("/bin/sleep", "sleep", "2", (char *)NULL);
+			if (k == 2)
+				fcntl(c.fd, F_SETFD, 0);
+			if (k >= 1)
+				execl("/bin/sleep", "sleep", "30", (char *)NULL);
 			_exit(0);
 		}
 		close(pipefd[0]);
@@ -446,7 +450,10 @@ Test(agent, process_exit_and_exec_clean_up, .timeout = 60)
 			r = NULL;
 			usleep(20000);
 		}
-		cr_assert_not_null(r, "pid %d still managed after %s", kid, k ? "exec" : "exit");
+		cr_assert_not_null(r, "pid %d still managed after %s", kid,
+				   k == 0 ? "exit" :
+				   k == 1 ? "exec" :
+					    "exec keeping the socket");
 		free(r);
 		kill(kid, SIGKILL);
 		waitpid(kid, NULL, 0);
