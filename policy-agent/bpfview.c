@@ -42,6 +42,9 @@ static uint32_t *states;
 const uint64_t *pf_bpf_scan_words;
 static size_t reqs_sz, words_sz, states_sz;
 static struct pf_bpf_opts opts;
+static uint32_t *reset_ids; /* region ids whose counters must be zeroed */
+static size_t nreset, reset_cap;
+static int flush_resets(void);
 static uint32_t max_procs;
 static uint64_t *proc_tab; /* mmapped proc_tab map, proc_tab_len words */
 static size_t proc_tab_len, proc_tab_sz;
@@ -393,6 +396,9 @@ void pf_bpf_close(void)
 	pageflex_agent_bpf__destroy(skel);
 	skel = NULL;
 	dmap_ok = false;
+	free(reset_ids);
+	reset_ids = NULL;
+	nreset = reset_cap = 0;
 }
 
 int pf_bpf_fault_attach(bool on)
@@ -511,6 +517,10 @@ int pf_bpf_proc_sync(struct pf_bpf_proc *bp, pid_t pid, const struct pf_rtable *
 		return -EINVAL;
 	if (t->n > PFA_PROC_TABLE)
 		return -E2BIG;
+	/* Counters of new regions are zeroed before the regions become visible. */
+	rc = flush_resets();
+	if (rc)
+		return rc;
 	if (count) {
 		keys = malloc(count * sizeof(*keys));
 		vals = calloc(count, sizeof(*vals));
@@ -558,15 +568,46 @@ int pf_bpf_region_stats(uint32_t id, struct pfa_region_stats *out)
 	return 0;
 }
 
+/*
+ * New region ids get zeroed counters, in one batched bpf() call per table
+ * publish instead of one per region (a process mapping thousands of regions
+ * a second must not make the agent slow per packet).
+ */
 void pf_bpf_region_reset(uint32_t id)
 {
-	struct pfa_region_stats v[ncpus > 0 ? ncpus : 1];
-
 	if (!skel)
 		return;
-	memset(v, 0, sizeof(v));
-	bpf_map_update_elem(bpf_map__fd(skel->maps.region_stats), &id, v, BPF_ANY);
 	pf_bpf_region_wake(id, false);
+	if (nreset == reset_cap) {
+		size_t cap = reset_cap ? reset_cap * 2 : 256;
+		uint32_t *ids = realloc(reset_ids, cap * sizeof(*ids));
+
+		if (!ids)
+			return;
+		reset_ids = ids;
+		reset_cap = cap;
+	}
+	reset_ids[nreset++] = id;
+}
+
+static int flush_resets(void)
+{
+	size_t per = (size_t)(ncpus > 0 ? ncpus : 1) * sizeof(struct pfa_region_stats);
+	uint32_t count = (uint32_t)nreset;
+	void *zeros;
+	int rc = 0;
+
+	if (!nreset)
+		return 0;
+	zeros = calloc(nreset, per);
+	if (!zeros)
+		return -ENOMEM;
+	if (bpf_map_update_batch(bpf_map__fd(skel->maps.region_stats), reset_ids, zeros, &count,
+				 NULL))
+		rc = -errno;
+	free(zeros);
+	nreset = 0;
+	return rc;
 }
 
 int pf_bpf_poll(void)

@@ -56,6 +56,7 @@ int pf_bpf_proc_sync(struct pf_bpf_proc *bp, pid_t pid, const struct pf_rtable *
 
 /* Sums a region's per-CPU fault counters. */
 int pf_bpf_region_stats(uint32_t id, struct pfa_region_stats *out);
+/* Queues a new region id's counters for zeroing (done by the next pf_bpf_proc_sync). */
 void pf_bpf_region_reset(uint32_t id);
 
 /* Consumes pending ring-buffer events; returns how many. */

@@ -217,6 +217,20 @@ static void on_event(const struct pfa_event *ev, void *arg)
 	pf_prefetch_event(ev);
 }
 
+/* Fault events lost to a full ring buffer: counted in BPF, said here (once a second). */
+static void report_drops(void)
+{
+	static uint64_t reported, last_ms;
+	uint64_t now = pf_now_ms(), d = pf_bpf_rb_dropped();
+
+	if (d == reported || now - last_ms < 1000)
+		return;
+	pf_warn("ring buffer full: %llu fault events dropped in the last %.1f s (%llu in all)",
+		(unsigned long long)(d - reported), (now - last_ms) / 1e3, (unsigned long long)d);
+	reported = d;
+	last_ms = now;
+}
+
 static void timer_ready(struct pf_watch *w, uint32_t events)
 {
 	static long period_ms = TICK_MS;
@@ -228,6 +242,7 @@ static void timer_ready(struct pf_watch *w, uint32_t events)
 		pf_dbg("timerfd read: %s", strerror(errno));
 	pf_bpf_poll();
 	pf_reclaim_tick();
+	report_drops();
 	if (want != period_ms) {
 		struct itimerspec its = {.it_interval = {0, want * 1000000},
 					 .it_value = {0, want * 1000000}};

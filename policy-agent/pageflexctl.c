@@ -121,7 +121,10 @@ int main(int argc, char **argv)
 				strerror(errno));
 		return 1;
 	}
-	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd)) {
+	/* The agent may answer (e.g. refuse) and close before reading: read its
+	 * reply even when the send fails, and never die of SIGPIPE. */
+	if (send(fd, cmd, strlen(cmd), MSG_NOSIGNAL) != (ssize_t)strlen(cmd) && errno != EPIPE &&
+	    errno != ECONNRESET) {
 		fprintf(stderr, "pageflexctl: cannot send to %s: %s\n", path, strerror(errno));
 		return 1;
 	}

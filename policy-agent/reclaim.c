@@ -180,10 +180,15 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now)
 	static struct pf_piece **pcs;
 	static size_t cap;
 	size_t i, j, n = 0;
-	uint64_t bytes;
+	uint64_t bytes, share;
 	int rc;
 
-	rc = pf_scan_proc(p->pid, &p->rt);
+	/*
+	 * Fair share of the per-page slots: capacity / (processes + 1), so that
+	 * those who came first always leave room for one more.
+	 */
+	share = pf_slots_capacity() / (pf_proc_count() + 1);
+	rc = pf_scan_proc(p->pid, &p->rt, share);
 	if (rc) {
 		pf_log_limited(&last, PF_LOG_WARN, "scan of pid %d failed: %s", p->pid,
 			       rc == -EOPNOTSUPP ? pf_bpf_dmap_error() : strerror(-rc));

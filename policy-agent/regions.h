@@ -43,6 +43,7 @@ struct pf_rinfo {
 	bool slots_failed; /* no slots were left at some scan (logged once) */
 	bool state_ready; /* per-page policy state initialised */
 	uint64_t mark, size; /* scratch for reports */
+	uint64_t scan_mark; /* scratch for the scanner */
 	/* Last scan (pages). */
 	uint64_t resident, swapped, accessed, huge;
 	uint64_t scans;

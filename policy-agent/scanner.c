@@ -36,17 +36,34 @@ static void count_piece(const struct pf_piece *pc)
 	}
 }
 
-int pf_scan_proc(pid_t pid, struct pf_rtable *t)
+int pf_scan_proc(pid_t pid, struct pf_rtable *t, uint64_t slot_cap)
 {
-	uint64_t max, n = 0, t0 = now_ns(), va;
+	static uint64_t gen;
+	uint64_t max, n = 0, t0 = now_ns(), va, held = 0;
 	struct pfa_scan_req *req = pf_bpf_scan_reqs(&max);
 	size_t i;
 	int rc;
 
 	if (!pf_bpf_dmap_ok())
 		return -EOPNOTSUPP;
+	/* Slots this process already holds. */
+	gen++;
+	for (i = 0; i < t->n; i++) {
+		struct pf_rinfo *ri = t->p[i].ri;
+
+		if (ri->scan_mark == gen || ri->slot_base == PF_NO_SLOT)
+			continue;
+		ri->scan_mark = gen;
+		held += ri->nchunks * PFA_CHUNK_PAGES;
+	}
 	for (i = 0; i < t->n; i++) {
 		struct pf_piece *pc = &t->p[i];
+
+		/* No more than its share, so one process cannot starve the others. */
+		if (pc->ri->slot_base == PF_NO_SLOT) {
+			if (held + pc->ri->nchunks * PFA_CHUNK_PAGES > slot_cap)
+				continue;
+		}
 
 		/*
 		 * Regions with a policy get per-page slots first; observed-only ones
@@ -55,8 +72,11 @@ int pf_scan_proc(pid_t pid, struct pf_rtable *t)
 		if (pc->ri->slot_base == PF_NO_SLOT && !pc->ri->bound &&
 		    pf_slots_used() + pc->ri->nchunks * PFA_CHUNK_PAGES > pf_slots_capacity() / 2)
 			continue;
-		if (!pf_rinfo_slots(pc->ri))
-			continue;
+		if (pc->ri->slot_base == PF_NO_SLOT) {
+			if (!pf_rinfo_slots(pc->ri))
+				continue;
+			held += pc->ri->nchunks * PFA_CHUNK_PAGES;
+		}
 		for (va = pc->start & ~(HUGE_SZ - 1); va < pc->end; va += HUGE_SZ) {
 			if (n == max) {
 				pf_warn("scan of pid %d truncated at %llu chunks", pid,

@@ -19,7 +19,10 @@ struct pf_scan_totals {
 };
 extern struct pf_scan_totals pf_scan_totals;
 
-/* 0, or -errno (-EOPNOTSUPP when calibration failed). */
-int pf_scan_proc(pid_t pid, struct pf_rtable *t);
+/*
+ * 0, or -errno (-EOPNOTSUPP when calibration failed). slot_cap: per-page
+ * slots this process may hold (its fair share; UINT64_MAX: no limit).
+ */
+int pf_scan_proc(pid_t pid, struct pf_rtable *t, uint64_t slot_cap);
 
 #endif

@@ -217,7 +217,7 @@ static int bench_scan(size_t gib)
 		pf_rt_map(&t, (uintptr_t)p, len, PFW_KIND_ANON, 3, "bench", 5, "", 0, 0, &err);
 		for (i = 0; i < 10; i++) {
 			t0 = now_s();
-			pf_scan_proc(getpid(), &t);
+			pf_scan_proc(getpid(), &t, UINT64_MAX);
 			dt = now_s() - t0;
 			if (dt < best)
 				best = dt;

@@ -617,3 +617,70 @@ Test(agent, many_clients_register_at_once, .timeout = 60)
 		waitpid(kids[k], NULL, 0);
 	cr_assert_eq(agent_stop(&a), 0);
 }
+
+/*
+ * Per-page slots are shared fairly: two processes flooding the agent with
+ * one-page regions 2 MiB apart (each takes a 512-slot chunk) cannot take the
+ * slots an honest process needs; its idle region is still paged out.
+ */
+Test(agent, slot_flood_leaves_a_fair_share, .timeout = 120)
+{
+	const size_t len = 32ul << 20, npages = len / PG;
+	const char *args[] = {"--scan-capacity", "1",	"--cold-age", "*=1",
+			      "--scan-interval", "200", NULL};
+	struct pfa_agent a;
+	unsigned char *buf;
+	size_t present, swapped;
+	pid_t kids[2];
+	uint64_t t0, sum;
+	struct pfc c;
+	int k;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	cr_assert_eq(agent_start(&a, args), 0);
+	for (k = 0; k < 2; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0) {
+			struct pfc fc;
+			int i;
+
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (pfc_connect(&fc, a.sock, 0))
+				_exit(1);
+			/* 400 x 512 slots = 204800: most of the 262144 of 1 GiB. */
+			for (i = 0; i < 400; i++)
+				while (pfc_map(&fc,
+					       (void *)(0x100000000000ul + ((uintptr_t)k << 40) +
+							((uintptr_t)i << 21)),
+					       PG, "flood"))
+					usleep(1000);
+			pause();
+			_exit(0);
+		}
+	}
+	for (k = 0; k < 2; k++)
+		cr_assert(agent_wait_region(&a, kids[k], "flood", 10000));
+	usleep(500000); /* let the flooders' regions be scanned first */
+	buf = tc_anon(len);
+	tc_fill(buf, len, 21);
+	sum = tc_checksum(buf, len);
+	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, buf, len, "honest"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "honest", 5000));
+	t0 = now_ms();
+	do {
+		usleep(100000);
+		pagemap_count(buf, len, &present, &swapped);
+	} while (swapped < npages * 95 / 100 && now_ms() - t0 < 10000);
+	cr_log_info("honest 32 MiB next to two flooders: %zu of %zu pages paged out", swapped,
+		    npages);
+	cr_assert_geq(swapped, npages * 95 / 100, "the flooders starved the honest process");
+	cr_assert_eq(tc_checksum(buf, len), sum);
+	for (k = 0; k < 2; k++) {
+		kill(kids[k], SIGKILL);
+		waitpid(kids[k], NULL, 0);
+	}
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(&a), 0);
+	munmap(buf, len);
+}

@@ -97,7 +97,7 @@ Test(scanner, every_third_page_of_256mib_exact, .timeout = 120)
 		advise(pidfd, PF_ADV_COLD, (void *)buf, len);
 		for (i = 0; i < npages; i += 3)
 			(void)buf[i * PG];
-		cr_assert_eq(pf_scan_proc(getpid(), &t), 0);
+		cr_assert_eq(pf_scan_proc(getpid(), &t, UINT64_MAX), 0);
 		slot0 = pf_rinfo_slot(ri, (uintptr_t)buf); /* slots exist after the first scan */
 		acc = 0;
 		for (i = 0; i < npages; i++) {
@@ -131,7 +131,7 @@ Test(scanner, every_third_page_of_256mib_exact, .timeout = 120)
 		pf_act(pidfd, getpid(), PF_ADV_PAGEOUT, &b);
 		pf_batch_free(&b);
 	}
-	cr_assert_eq(pf_scan_proc(getpid(), &t), 0);
+	cr_assert_eq(pf_scan_proc(getpid(), &t, UINT64_MAX), 0);
 	pm = pagemap((void *)buf, npages);
 	bad = 0;
 	for (i = 0; i < npages; i++) {
@@ -179,7 +179,7 @@ Test(scanner, thp_pmd_leaf, .timeout = 60)
 	memset(buf, 1, len);
 	ri = pf_rt_map(&t, (uintptr_t)buf, len, PFW_KIND_ANON, 3, "thp", 3, "", 0, 0, &err);
 	cr_assert_not_null(ri);
-	cr_assert_eq(pf_scan_proc(getpid(), &t), 0);
+	cr_assert_eq(pf_scan_proc(getpid(), &t, UINT64_MAX), 0);
 	slot0 = pf_rinfo_slot(ri, (uintptr_t)buf);
 	for (i = 0; i < len / PG; i++) {
 		unsigned nib = pf_bpf_scan_nibble(slot0 + i);
