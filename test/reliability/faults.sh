@@ -7,7 +7,8 @@
 # a log line and a counter that says so.
 #
 # Usage: faults.sh [-d SECONDS] [CASE...]
-#   cases: kill9-restart stop-cont slow gone ringbuf-full eperm exited swap-full
+#   cases: kill9-restart stop-cont slow gone socket-full ringbuf-full eperm exited
+#          swap-full
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 rel_init root agent shim rogue swap
@@ -20,7 +21,7 @@ fi
 DLONG=$((D > 6 ? D : 6))
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] ||
-	cases=(kill9-restart stop-cont slow gone ringbuf-full eperm exited swap-full)
+	cases=(kill9-restart stop-cont slow gone socket-full ringbuf-full eperm exited swap-full)
 AGENT_ARGS=(--cold-age '*=1' --scan-interval 200)
 WD=
 bad=0
@@ -196,6 +197,37 @@ case_exited() { # clients exit while the agent pages them out
 	wl_check exited || true
 	agent_alive || { echo "FAIL: exited: agent dead"; bad=1; }
 	note "exited: madvise errors $(json "j['agent']['madvise_PAGEOUT']['errors']"), processes still listed $(json "len([p for p in j['processes'] if 'rogue' in p['exe']])")"
+	agent_stop || true
+}
+
+# Socket full: an mmap/munmap churn (~100k region events/s) under the shim
+# while the agent is stopped the whole time, so its socket fills at once.
+# The program must give the same checksum and must not wait for the agent:
+# its time per operation is compared with a run beside a running agent.
+case_socket_full() {
+	local micro=$rel_bld/bin/pageflex-micro a b ra rb
+	[ -x "$micro" ] || { note "socket-full: $micro not built: not run"; return; }
+	agent_start "${AGENT_ARGS[@]}"
+	a=$(under_shim "$micro" mmap-large --ops 20000)
+	kill -STOP "$AGENT_PID"
+	b=$(PAGEFLEX_LOG=debug under_shim "$micro" mmap-large --ops 20000 2>"$rel_tmp/shim.log")
+	kill -CONT "$AGENT_PID"
+	ra=$(sed -n 's/.*ns_per_op \([0-9.]*\).*/\1/p' <<<"$a")
+	rb=$(sed -n 's/.*ns_per_op \([0-9.]*\).*/\1/p' <<<"$b")
+	local ca cb
+	ca=$(sed -n 's/.*checksum \([0-9a-f]*\).*/\1/p' <<<"$a")
+	cb=$(sed -n 's/.*checksum \([0-9a-f]*\).*/\1/p' <<<"$b")
+	if [ -z "$cb" ] || [ "$ca" != "$cb" ]; then
+		echo "FAIL: socket-full: output differs with the agent stopped: '$a' vs '$b'"
+		bad=1
+	fi
+	if awk -v a="$ra" -v b="$rb" 'BEGIN {exit !(b > 2 * a)}'; then
+		echo "FAIL: socket-full: ${rb} ns/op with the agent stopped vs ${ra} running: the program waited"
+		bad=1
+	fi
+	summary+=("socket-full: same checksum; ${rb} ns/op with the agent stopped vs ${ra} running;" \
+		"shim: $(grep -Eo '[0-9]+ events lost[^,]*' "$rel_tmp/shim.log" | head -1 || echo 'no loss reported')")
+	agent_alive || { echo "FAIL: socket-full: agent dead"; bad=1; }
 	agent_stop || true
 }
 
