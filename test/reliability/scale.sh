@@ -75,8 +75,7 @@ for i in $(seq "$N"); do
 		bad=1
 	}
 done
-verified=$(cat "$rel_tmp"/wl.* | sed -n 's/.* bytes_verified=\([0-9]*\).*/\1/p' | paste -sd+ | bc 2>/dev/null ||
-	awk '{s += $1} END {print s}' <(cat "$rel_tmp"/wl.* | sed -n 's/.* bytes_verified=\([0-9]*\).*/\1/p'))
+verified=$(sed -n 's/.* bytes_verified=\([0-9]*\).*/\1/p' "$rel_tmp"/wl.* | awk '{s += $1} END {print s + 0}')
 python3 - "$t0" "$t1" "$f0" "$f1" "$d0" "$d1" "$c0" "$c1" "$mj0" "$mj1" "$p1" "$r1" "$rss" "$verified" "$c_start" "$NICE" <<'EOF' | tee "$rel_tmp/scale.txt"
 import sys
 t0, t1, f0, f1, d0, d1, c0, c1, mj0, mj1, p, r, rss, ver, cs, NICE = map(float, sys.argv[1:])
