@@ -5,7 +5,7 @@
 # out by cold-age) and the agent must stay up with bounded memory. Prints the
 # agent's CPU and memory for each case.
 #
-# Usage: limits.sh [-n REGIONS] [CASE...]   cases: regions rate garbage
+# Usage: limits.sh [-n REGIONS] [CASE...]   cases: regions rate garbage shim-churn
 #   FLOODERS=K: processes flooding regions at once (default 2)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -96,8 +96,28 @@ case_garbage() {
 	table+=("garbage: 100 malformed packets: agent counted $((b1 - b0)) bad packets, the client saw $(field dropped "$out") of its connections dropped within 3 s")
 }
 
+# A real program over the rate: mmap/munmap churn (~50k region events/s)
+# under the shim, beside a running agent. It may be degraded (events
+# coalesced or dropped, counted), but it must stay registered: every
+# reconnection drops its per-page policy state (h7-findings F5).
+case_shim_churn() {
+	local micro=$rel_bld/bin/pageflex-micro out n
+	[ -f "$SHIM" ] && [ -x "$micro" ] || { note "shim-churn: shim or $micro not built: not run"; return; }
+	: >"$rel_tmp/churn.log"
+	out=$(PAGEFLEX_LOG=debug PAGEFLEX_SOCKET="$rel_tmp/agent.sock" LD_PRELOAD="$SHIM" \
+		"$micro" mmap-large --ops 60000 2>"$rel_tmp/churn.log")
+	n=$(grep -c 'connected to' "$rel_tmp/churn.log" || true)
+	table+=("shim-churn: $out; the shim connected $n times," \
+		"$(grep -Eo '[0-9]+ events lost' "$rel_tmp/churn.log" | awk '{s += $1} END {print s + 0}') events lost")
+	if [ "$n" -gt 1 ]; then
+		echo "FAIL: shim-churn: the shim reconnected $((n - 1)) times; the agent dropped the process each time"
+		bad=1
+		known+=(shim-churn)
+	fi
+}
+
 for c in "${cases[@]}"; do
-	"case_$c"
+	"case_${c//-/_}"
 done
 kill -0 "$AGENT_PID" 2>/dev/null && ctl status >/dev/null || fail "pageflexd died"
 printf '%s\n' "${table[@]}"
