@@ -8,14 +8,14 @@
 # paged out in the same time, or the run proves nothing.
 #
 # Usage: isolation.sh [CASE...]  (default: all; cases: control forge outside
-#        unpriv control-socket pid-reuse exec-keep exec-setuid)
+#        unpriv unpriv-shim control-socket pid-reuse exec-keep exec-setuid)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 rel_init root agent rogue swap
 
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] ||
-	cases=(control forge outside unpriv control-socket pid-reuse exec-keep exec-setuid)
+	cases=(control forge outside unpriv unpriv-shim control-socket pid-reuse exec-keep exec-setuid)
 MIB=32
 HOLD=5
 FIXED=0x6f0000000000 # the victim's address in the pid-reuse and exec cases
@@ -94,6 +94,26 @@ case_unpriv() { # the same attacks from an unprivileged process
 	"${nobody[@]}" "$PFROGUE" forge "$VPID" "$VADDR" "$VLEN" >/dev/null
 	"${nobody[@]}" "$PFROGUE" map "$VADDR" "$VLEN" $HOLD >/dev/null
 	victim_check "unpriv (nobody attacking a root process)"
+}
+
+case_unpriv_shim() { # the real shim in nobody's program: served, on its own memory only
+	local out p0 p1
+	[ -f "$SHIM" ] || { note "unpriv-shim: libpageflex.so not built: not run"; return; }
+	p0=$(json "j['agent']['pages_out']")
+	victim_start
+	out=$("${nobody[@]}" env PAGEFLEX_SOCKET="$rel_tmp/agent.sock" LD_PRELOAD="$SHIM" \
+		"$PFINT" -s 64 -r 8 -t 1 -d $HOLD -H 100 -c 0 -q 2>&1 || true)
+	p1=$(json "j['agent']['pages_out']")
+	if ! grep -q '^RESULT.* ok=1 ' <<<"$out"; then
+		echo "FAIL: unpriv-shim: nobody's program lost data or failed: $(grep -E '^(RESULT|MISMATCH|pf-)' <<<"$out" | head -3)"
+		bad=1
+	elif [ $((p1 - p0)) -le 0 ]; then
+		echo "FAIL: unpriv-shim: nobody's idle memory was not paged out (the agent ignored it)"
+		bad=1
+	else
+		note "ok: unpriv-shim: nobody's program under the shim was served ($(((p1 - p0) / 256)) MiB paged out, every byte intact)"
+	fi
+	victim_check "unpriv-shim (a root process beside it)"
 }
 
 case_control_socket() { # pageflexctl is root's alone, even if the mode were wrong
