@@ -109,6 +109,18 @@ void pf_prefetch_event(const struct pfa_event *ev);
 bool pf_prefetch_active(void);
 extern uint64_t pf_prefetch_pages, pf_prefetch_calls;
 
+/* Recording one process as a pageflex-sim trace (recorder.c). */
+int pf_record_start(struct pf_proc *p, const char *path, uint64_t seconds, char *err,
+		    size_t errlen);
+void pf_record_stop(const char *why);
+bool pf_record_active(pid_t pid);
+void pf_record_region(struct pf_rinfo *ri);
+void pf_record_region_end(struct pf_rinfo *ri);
+void pf_record_phase(struct pf_proc *p);
+void pf_record_event(const struct pfa_event *ev);
+void pf_record_scan(struct pf_proc *p);
+void pf_record_tick(void);
+
 /* Phase change: rebind and run the rules' on_entry actions. */
 void pf_reclaim_phase(struct pf_proc *p);
 

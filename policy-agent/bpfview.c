@@ -615,6 +615,12 @@ int pf_bpf_poll(void)
 	return rb ? ring_buffer__consume(rb) : 0;
 }
 
+void pf_bpf_stream_first_touch(bool on)
+{
+	if (skel)
+		skel->bss->stream_first_touch = on || opts.stream_first_touch;
+}
+
 int pf_bpf_events_fd(void)
 {
 	return rb ? ring_buffer__epoll_fd(rb) : -1;

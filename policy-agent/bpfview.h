@@ -61,6 +61,8 @@ void pf_bpf_region_reset(uint32_t id);
 
 /* Consumes pending ring-buffer events; returns how many. */
 int pf_bpf_poll(void);
+/* Streams first-touch fault events too (while recording). */
+void pf_bpf_stream_first_touch(bool on);
 /* An fd that becomes readable when a waking event was written (epoll). */
 int pf_bpf_events_fd(void);
 /* Refaults of region id wake the agent at once (prefetch) or never. */

@@ -9,6 +9,7 @@
  *   regions PID [--json]     the regions of one process
  *   stats [--json]           everything, as JSON (the same as status --json)
  *   reload                   re-read the rules file (kept if it has an error)
+ *   record PID FILE SECONDS  write PID's paging as a pageflex-sim trace; record --stop
  */
 #include <errno.h>
 #include <stdio.h>
@@ -234,7 +235,7 @@ static pid_t parse_pid(const char *s)
 /* Writes the reply for one command line into f (body) and returns NULL or an error. */
 static const char *run(char *line, FILE *f, char *err, size_t errlen)
 {
-	char *argv[4] = {0}, *save, *s;
+	char *argv[5] = {0}, *save, *s;
 	bool json = false;
 	int argc = 0;
 	size_t i;
@@ -242,7 +243,7 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 	for (s = strtok_r(line, " \t\r\n", &save); s; s = strtok_r(NULL, " \t\r\n", &save)) {
 		if (!strcmp(s, "--json"))
 			json = true;
-		else if (argc < 3)
+		else if (argc < 4)
 			argv[argc++] = s;
 		else
 			return "too many arguments";
@@ -278,6 +279,45 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 			(unsigned long long)pf_scan_totals.scans, pf_scan_totals.ns / 1e6);
 		for (i = 0; i < pf_proc_count(); i++)
 			proc_text(f, pf_proc_at(i));
+		return NULL;
+	}
+	if (!strcmp(argv[0], "record")) {
+		struct pf_proc *p;
+		unsigned long long secs;
+		char *end;
+		pid_t pid;
+
+		if (argc == 2 && !strcmp(argv[1], "--stop")) {
+			pf_record_stop("stopped by pageflexctl");
+			fprintf(f, "recording stopped\n");
+			return NULL;
+		}
+		if (argc != 4)
+			return "usage: record PID FILE SECONDS | record --stop";
+		pid = parse_pid(argv[1]);
+		if (!pid) {
+			snprintf(err, errlen, "'%s' is not a pid", argv[1]);
+			return err;
+		}
+		p = pf_proc_find(pid);
+		if (!p) {
+			snprintf(err, errlen, "pid %d is not managed by this agent", pid);
+			return err;
+		}
+		errno = 0;
+		secs = strtoull(argv[3], &end, 10);
+		if (errno || *end || !secs || secs > 86400) {
+			snprintf(err, errlen, "bad duration '%.20s': want seconds, 1..86400",
+				 argv[3]);
+			return err;
+		}
+		if (argv[2][0] != '/') {
+			snprintf(err, errlen, "the trace file must be an absolute path");
+			return err;
+		}
+		if (pf_record_start(p, argv[2], secs, err, errlen))
+			return err;
+		fprintf(f, "recording pid %d to %s for %llu s\n", pid, argv[2], secs);
 		return NULL;
 	}
 	if (!strcmp(argv[0], "reload")) {

@@ -215,6 +215,7 @@ static void on_event(const struct pfa_event *ev, void *arg)
 	else if (ev->kind == PFA_EV_SWAPIN_MAJOR)
 		p->ev_swapins++;
 	pf_prefetch_event(ev);
+	pf_record_event(ev);
 }
 
 /* Fault events lost to a full ring buffer: counted in BPF, said here (once a second). */
@@ -242,6 +243,7 @@ static void timer_ready(struct pf_watch *w, uint32_t events)
 		pf_dbg("timerfd read: %s", strerror(errno));
 	pf_bpf_poll();
 	pf_reclaim_tick();
+	pf_record_tick();
 	report_drops();
 	if (want != period_ms) {
 		struct itimerspec its = {.it_interval = {0, want * 1000000},
@@ -344,6 +346,7 @@ int main(int argc, char **argv)
 	}
 	pf_regions_on_new_id = pf_bpf_region_reset;
 	pf_binding_on_bind = pf_prefetch_bind;
+	pf_regions_on_free = pf_record_region_end;
 	bo.capacity_pages = pf_opts.scan_capacity_pages;
 	bo.max_procs = pf_opts.max_procs;
 	bo.stream_first_touch = pf_opts.stream_first_touch;
@@ -390,6 +393,7 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	pf_record_stop("agent stopping");
 	while (pf_proc_count())
 		pf_proc_free(pf_proc_at(0), "agent stopping");
 	pf_shim_close();

@@ -27,6 +27,8 @@ static void usage(FILE *f)
 		"  regions PID [--json]   the regions of one process\n"
 		"  stats [--json]         everything, as JSON\n"
 		"  reload                 re-read the agent's rules file (kept if it has an error)\n"
+		"  record PID FILE SECS   write PID's paging as a pageflex-sim trace (FILE is\n"
+		"                         written by the agent); record --stop ends it early\n"
 		"\n"
 		"  -s, --socket PATH      the agent's control socket (default $PAGEFLEX_CONTROL\n"
 		"                         or " DEFAULT_CONTROL ")\n"
@@ -79,12 +81,25 @@ int main(int argc, char **argv)
 	}
 	/* Check the command line here, so typos never reach the agent. */
 	if (strcmp(argv[optind], "status") && strcmp(argv[optind], "stats") &&
-	    strcmp(argv[optind], "regions") && strcmp(argv[optind], "reload")) {
+	    strcmp(argv[optind], "regions") && strcmp(argv[optind], "reload") &&
+	    strcmp(argv[optind], "record")) {
 		fprintf(stderr,
 			"pageflexctl: unknown command '%s' (want status, regions PID, "
-			"stats or reload)\n",
+			"stats, reload or record)\n",
 			argv[optind]);
 		return 2;
+	}
+	if (!strcmp(argv[optind], "record") && argc - optind >= 3 && argv[optind + 2][0] != '/') {
+		/* The agent writes the file: give it an absolute path. */
+		static char abs[4096];
+		char cwd[3000];
+
+		if (!getcwd(cwd, sizeof(cwd))) {
+			fprintf(stderr, "pageflexctl: getcwd: %s\n", strerror(errno));
+			return 1;
+		}
+		snprintf(abs, sizeof(abs), "%s/%s", cwd, argv[optind + 2]);
+		argv[optind + 2] = abs;
 	}
 	off = 0;
 	for (i = optind; i < argc; i++) {

@@ -194,6 +194,7 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now)
 			       rc == -EOPNOTSUPP ? pf_bpf_dmap_error() : strerror(-rc));
 		return;
 	}
+	pf_record_scan(p);
 	if (cap < p->rt.n) {
 		free(pcs);
 		cap = p->rt.n * 2;

@@ -12,6 +12,7 @@
 #define HUGE_SZ (2ull << 20)
 
 void (*pf_regions_on_new_id)(uint32_t id);
+void (*pf_regions_on_free)(struct pf_rinfo *ri);
 
 static uint32_t *free_ids; /* stack of free region ids */
 static uint32_t nfree_ids;
@@ -82,6 +83,8 @@ static void rinfo_put(struct pf_rinfo *ri)
 {
 	if (--ri->refs)
 		return;
+	if (pf_regions_on_free)
+		pf_regions_on_free(ri);
 	if (ri->slot_base != PF_NO_SLOT) {
 		memset(chunk_used + ri->slot_base / PFA_CHUNK_PAGES, 0, ri->nchunks);
 		nchunks_used -= ri->nchunks;
@@ -204,6 +207,7 @@ struct pf_rinfo *pf_rt_map(struct pf_rtable *t, uint64_t start, uint64_t len, ui
 	ri->nchunks = (((end + HUGE_SZ - 1) & ~(HUGE_SZ - 1)) - ri->hull) / HUGE_SZ;
 	ri->slot_base = PF_NO_SLOT;
 	ri->hull_len = len;
+	ri->start0 = start;
 	if (pf_regions_on_new_id)
 		pf_regions_on_new_id(ri->id);
 

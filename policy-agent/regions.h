@@ -38,6 +38,7 @@ struct pf_rinfo {
 	struct pf_threshold thr; /* the threshold controller's state */
 	uint64_t last_swap_faults; /* refaults already fed to thr */
 	uint64_t hull_len; /* size at creation (rules match on it) */
+	uint64_t start0; /* start at creation */
 	void *pf_state; /* prefetch policy state (bind.prefetch->state_size bytes) */
 	uint64_t prefetched; /* pages asked for with WILLNEED */
 	bool slots_failed; /* no slots were left at some scan (logged once) */
@@ -96,7 +97,9 @@ static inline uint64_t pf_rinfo_slot(const struct pf_rinfo *ri, uint64_t addr)
 	return ri->slot_base + ((addr - ri->hull) >> 12);
 }
 
-/* Called when a region id is handed out or released (resets BPF counters). */
+/* Called when a region id is handed out (resets BPF counters). */
 extern void (*pf_regions_on_new_id)(uint32_t id);
+/* Called just before a region is freed (its last piece went away). */
+extern void (*pf_regions_on_free)(struct pf_rinfo *ri);
 
 #endif

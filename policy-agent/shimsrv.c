@@ -134,6 +134,8 @@ static int on_record(const struct pfw_event *ev, void *arg)
 			break;
 		}
 		pf_region_bind(ri, p->phase);
+		if (pf_record_active(p->pid))
+			pf_record_region(ri);
 		pf_dbg("pid %d: region %u %#llx+%llu tag '%s' kind %s%s%s", p->pid, ri->id,
 		       (unsigned long long)ev->map.start, (unsigned long long)ev->map.len, ri->tag,
 		       pfw_kind_name(ri->kind), ri->bound ? " policy " : "",
@@ -150,6 +152,7 @@ static int on_record(const struct pfw_event *ev, void *arg)
 		p->phase_seq = ev->phase.seq;
 		pf_dbg("pid %d: phase '%s'", p->pid, p->phase);
 		pf_reclaim_phase(p);
+		pf_record_phase(p);
 		break;
 	case PFW_DROPPED:
 		p->shim_dropped += ev->dropped.events;

@@ -20,6 +20,7 @@
 
 #include "pageflex_wire.h"
 #include "pf_client.h"
+#include "trace.h"
 #include "testutil.h"
 
 #define PG 4096ul
@@ -680,6 +681,84 @@ Test(agent, slot_flood_leaves_a_fair_share, .timeout = 120)
 		kill(kids[k], SIGKILL);
 		waitpid(kids[k], NULL, 0);
 	}
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(&a), 0);
+	munmap(buf, len);
+}
+
+/*
+ * pageflexctl record: a managed process's paging becomes a pageflex-sim
+ * trace with its region, every first touch, the refaults after the agent
+ * paged the region out, and the scans; pageflex-sim replays it.
+ */
+Test(agent, record_writes_a_trace_the_simulator_replays, .timeout = 120)
+{
+	const size_t n = 1024, m = 100, len = n * PG;
+	const char *args[] = {"--cold-age", "rec=1", "--scan-interval", "100", NULL};
+	size_t counts[8] = {0}, faults[3] = {0}, i, present, swapped;
+	char trace[256], cmd[512], err[256], *r;
+	struct pf_trace_reader *tr;
+	struct pf_trace_event ev;
+	unsigned char *buf;
+	struct pfa_agent a;
+	uint64_t t0;
+	struct pfc c;
+	int rc;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	cr_assert_eq(agent_start(&a, args), 0);
+	snprintf(trace, sizeof(trace), "%s/rec.pftrace", a.dir);
+	buf = tc_anon(len);
+	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, buf, len, "rec"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "rec", 5000));
+	snprintf(cmd, sizeof(cmd), "record %d %s 3", getpid(), trace);
+	r = agent_query(&a, cmd);
+	cr_assert(r && !strncmp(r, "ok", 2), "reply: %s", r);
+	free(r);
+	for (i = 0; i < n; i++) /* first touches */
+		buf[i * PG] = (unsigned char)i;
+	t0 = now_ms();
+	do { /* the agent pages the idle region out after ~1 s */
+		usleep(100000);
+		pagemap_count(buf, len, &present, &swapped);
+	} while (swapped < n && now_ms() - t0 < 2500);
+	cr_assert_eq(swapped, n);
+	for (i = 0; i < m; i++) /* refaults */
+		cr_assert_eq(buf[i * 7 * PG], (unsigned char)(i * 7));
+	t0 = now_ms(); /* the 3 s recording ends */
+	for (;;) {
+		r = agent_log(&a);
+		if (strstr(r, "recording of pid") && strstr(r, "done (time is up)"))
+			break;
+		cr_assert_lt(now_ms() - t0, 8000, "the recording did not end; log:\n%s", r);
+		free(r);
+		usleep(100000);
+	}
+	free(r);
+	tr = pf_trace_open(trace, err, sizeof(err));
+	cr_assert_not_null(tr, "trace: %s", err);
+	while ((rc = pf_trace_next(tr, &ev, err, sizeof(err))) == 1) {
+		counts[ev.type < 8 ? ev.type : 0]++;
+		if (ev.type == PF_TR_FAULT && ev.kind < 3)
+			faults[ev.kind]++;
+		if (ev.type == PF_TR_REGION)
+			cr_assert_str_eq(ev.tag, "rec");
+	}
+	cr_assert_eq(rc, 0, "trace: %s", err);
+	pf_trace_close(tr);
+	cr_log_info("trace: %zu regions, %zu scans, faults: %zu first touches, %zu swap-ins, %zu "
+		    "swap-cache hits",
+		    counts[PF_TR_REGION], counts[PF_TR_SCAN], faults[PF_FAULT_FIRST_TOUCH],
+		    faults[PF_FAULT_SWAPIN], faults[PF_FAULT_SWAPCACHE]);
+	cr_assert_eq(counts[PF_TR_REGION], 1);
+	cr_assert_eq(faults[PF_FAULT_FIRST_TOUCH], n);
+	cr_assert_eq(faults[PF_FAULT_SWAPIN] + faults[PF_FAULT_SWAPCACHE], m);
+	cr_assert_geq(counts[PF_TR_SCAN], 5);
+	snprintf(cmd, sizeof(cmd), "%s/bin/pageflex-sim --trace %s -r cold-age >/dev/null",
+		 tu_build_dir(), trace);
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "pageflex-sim could not replay the trace");
+	unlink(trace);
 	pfc_close(&c);
 	cr_assert_eq(agent_stop(&a), 0);
 	munmap(buf, len);
