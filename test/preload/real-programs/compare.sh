@@ -61,7 +61,8 @@ PF_PRELOAD=
 under_test() {
 	local rc=0
 	timeout -k 5 "$PF_STEP_TIMEOUT" env ${PF_PRELOAD:+"LD_PRELOAD=$PF_PRELOAD"} "$@" || rc=$?
-	[ $rc -eq 124 ] && echo "$name: '$*' timed out after ${PF_STEP_TIMEOUT}s (mode $MODE)" >&2
+	[ $rc -eq 124 ] || [ $rc -eq 137 ] &&
+		echo "$name: '$*' timed out after ${PF_STEP_TIMEOUT}s (mode $MODE)" >&2
 	return $rc
 }
 
