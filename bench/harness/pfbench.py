@@ -17,6 +17,7 @@ import datetime
 import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -110,7 +111,7 @@ def run_faultlat(item, ctx):
 
 
 def report_only(a, ctx, wls, cfgs):
-    """Markdown and plots again from a CSV (no runs; no fault probe table)."""
+    """Markdown and plots again from the CSVs of a run (no new measurements)."""
     outdir = a.out or os.path.join(SRC, "bench", "results", *(["tmp"] if a.quick else []))
     stem = a.stem or ("quick" if a.quick else "baseline")
     rows = report.read_csv(os.path.join(outdir, f"{stem}.csv"))
@@ -120,15 +121,24 @@ def report_only(a, ctx, wls, cfgs):
     reps = int(max(r["rep"] for r in rows)) if rows else 0
     slots = [(c.name, c.note, c.available(ctx)[1]) for c in cfgs
              if c.name not in cfg_names and not c.available(ctx)[0]]
+    # keep when and how it was measured from the previous report
+    when, command = "(unknown date)", "pfbench.py"
+    try:
+        with open(os.path.join(outdir, f"{stem}.md")) as f:
+            txt = f.read()
+        when = re.search(r"Measured (.*?) on ", txt).group(1)
+        command = re.search(r"Command: `(.*?)`", txt).group(1)
+    except (OSError, AttributeError):
+        pass
     meta = {"mode": "quick" if a.quick else "full", "reps": reps, "stem": stem,
-            "date": "(report rebuilt from the CSV) "
-            + datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": when,
             "machine": machine(), "limits": ", ".join(f"{w.name} {ctx.limit_mib(w)} MiB"
                                                       for w in wls if w.name in wl_names),
-            "command": " ".join(["pfbench.py"] + sys.argv[1:])}
+            "command": command}
     log("pfbench: " + report.plots(outdir, stem, rows, tiers, wl_names, cfg_names))
-    report.write_markdown(os.path.join(outdir, f"{stem}.md"), meta, rows, slots, [], tiers,
-                          wl_names, cfg_names)
+    faultlat = report.read_faultlat(os.path.join(outdir, f"{stem}-faultlat.csv"))
+    report.write_markdown(os.path.join(outdir, f"{stem}.md"), meta, rows, slots, faultlat,
+                          tiers, wl_names, cfg_names)
     return 0
 
 
@@ -332,6 +342,8 @@ def main():
             "limits": ", ".join(f"{w.name} {ctx.limit_mib(w)} MiB" for w in run_wls),
             "command": " ".join(["pfbench.py"] + sys.argv[1:])}
     report.write_csv(os.path.join(outdir, f"{stem}.csv"), rows)
+    if faultlat:
+        report.write_faultlat(os.path.join(outdir, f"{stem}-faultlat.csv"), faultlat)
     wl_names = [w.name for w in run_wls]
     cfg_names = [c.name for c in run_cfgs]
     log("pfbench: " + report.plots(outdir, stem, rows, tiers, wl_names, cfg_names))

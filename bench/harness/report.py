@@ -14,6 +14,27 @@ FIELDS = ["tier", "workload", "config", "rep", "status", "runtime_s", "throughpu
           "agent_cpu_s", "managed_mib", "store_mib", "prefetched", "checksum", "params", "error"]
 
 
+FAULT_FIELDS = ["setup", "first_touch_us", "reread_us", "status"]
+
+
+def write_faultlat(path, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FAULT_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def read_faultlat(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k in ("first_touch_us", "reread_us"):
+            r[k] = float(r[k]) if r[k] else None
+    return rows
+
+
 def write_csv(path, rows):
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
@@ -82,14 +103,17 @@ def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs)
              f"{meta['limits']}. Command: `{meta['command']}`.\n")
     L.append("Ratios are against the `none` run (kernel alone, no limit) of the same workload "
              "in this session. *slowdown* = runtime / runtime(none); *RSS saved* = "
-             "1 - avg RSS / avg RSS(none). Offloaded = peak VmSwap (kernel) or peak bytes in "
+             "1 - avg RSS / avg RSS(none); *spread* = half the range of the runtimes over "
+             "the repetitions, relative to the median (how much the machine's noise moves a "
+             "cell: ratios within it are not findings). Offloaded = peak VmSwap (kernel) or peak bytes in "
              "the pager's store (uffd, uncompressed). Swap-ins = major faults (kernel) or "
              "pages the pager read back from its store (uffd).\n")
     for tier in tiers:
         L.append(f"\n## Tier: {tier}\n")
-        L.append("| workload | config | runtime s | slowdown | throughput | p99 µs | avg RSS MiB "
-                 "| RSS saved | peak RSS MiB | offloaded MiB | swap-ins | agent CPU s | status |")
-        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        L.append("| workload | config | runtime s | spread | slowdown | throughput | p99 µs "
+                 "| avg RSS MiB | RSS saved | peak RSS MiB | offloaded MiB | swap-ins "
+                 "| agent CPU s | status |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for wl in workloads:
             base = S.get(("-", wl, "none"))
             for cfg in configs:
@@ -108,7 +132,8 @@ def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs)
                         base["rss_peak_mib"] and s["managed_mib"] < 0.25 * base["rss_peak_mib"]:
                     status += f" (pager sees only {s['managed_mib']:.0f} MiB)"
                 tp = f"{s['throughput']:.4g} {s['unit']}" if s["throughput"] else "–"
-                L.append(f"| {wl} | {cfg} | {fmt(s['runtime_s'], 2)} | "
+                spread = f"±{s['spread'] * 50:.0f}%" if s["spread"] is not None else "–"
+                L.append(f"| {wl} | {cfg} | {fmt(s['runtime_s'], 2)} | {spread} | "
                          f"{fmt(slow, 2) + 'x' if slow else '–'} | {tp} | {fmt(s['p99_us'])} | "
                          f"{fmt(s['rss_avg_mib'], 0)} | "
                          f"{fmt(saved * 100, 0) + '%' if saved is not None else '–'} | "
