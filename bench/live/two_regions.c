@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pf-live-two: the two-region workload of the live acceptance run
+ * (bench/live/two_regions.sh). An "index" region is walked in passes at a
+ * stride of 7 pages (Leap's case: a stride the kernel's readahead misses);
+ * between two index pages, a few zipf-distributed lookups hit a "cache"
+ * region (Hyperbolic's case: popularity, not recency). Both are tagged with
+ * pageflex_tag() so the rules file binds a policy to each. Every page holds
+ * words derived from its index and each read is checked, so a lost or stale
+ * page fails the run. With -g FILE it maps and tags, then waits for FILE to
+ * exist before touching anything (so a recording can start first); with
+ * -e FILE it waits for FILE before exiting (so its counters can be read).
+ */
+#include "pageflex.h"
+#include "wl_common.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WORDS (WL_PAGE / sizeof(uint64_t))
+#define STRIDE 7
+
+static uint64_t word(uint64_t region, uint64_t pg, unsigned j)
+{
+	return wl_mix((region << 40) ^ (pg << 9) ^ j);
+}
+
+static void wait_for(const char *path)
+{
+	struct stat st;
+
+	while (stat(path, &st))
+		usleep(10000);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: pf-live-two [-i INDEX_MIB] [-c CACHE_MIB] [-p PASSES] [-l LOOKUPS]\n"
+		"                   [-z ZIPF_S] [-w WORK] [-g GOFILE] [-e ENDFILE]\n"
+		"  -i  index region MiB, walked at a stride of 7 pages (default 64)\n"
+		"  -c  cache region MiB, zipf lookups (default 64)\n"
+		"  -p  passes over the index (default 4)\n"
+		"  -l  cache lookups per index page (default 4)\n"
+		"  -z  zipf exponent of the cache lookups (default 0.9)\n"
+		"  -w  extra work per index page, in mixing rounds (default 2000)\n"
+		"  -g  wait until GOFILE exists before the first access\n"
+		"  -e  after the RESULT line, wait until ENDFILE exists before exiting\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t imib = 64, cmib = 64, lookups = 4, work = 2000;
+	unsigned passes = 4;
+	double zs = 0.9;
+	const char *go = NULL, *end = NULL;
+	int c;
+
+	while ((c = getopt(argc, argv, "i:c:p:l:z:w:g:e:h")) != -1) {
+		switch (c) {
+		case 'i':
+			imib = strtoull(optarg, NULL, 0);
+			break;
+		case 'c':
+			cmib = strtoull(optarg, NULL, 0);
+			break;
+		case 'p':
+			passes = (unsigned)strtoul(optarg, NULL, 0);
+			break;
+		case 'l':
+			lookups = strtoull(optarg, NULL, 0);
+			break;
+		case 'z':
+			zs = strtod(optarg, NULL);
+			break;
+		case 'w':
+			work = strtoull(optarg, NULL, 0);
+			break;
+		case 'g':
+			go = optarg;
+			break;
+		case 'e':
+			end = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!imib || !cmib || !passes || zs <= 0 || zs >= 1)
+		usage();
+
+	uint64_t ip = imib * (1024 * 1024 / WL_PAGE), cp = cmib * (1024 * 1024 / WL_PAGE);
+	uint64_t *idx = wl_map(ip * WL_PAGE, "index");
+	uint64_t *cache = wl_map(cp * WL_PAGE, "cache");
+	pageflex_tag(idx, ip * WL_PAGE, "index");
+	pageflex_tag(cache, cp * WL_PAGE, "cache");
+	if (go)
+		wait_for(go);
+
+	uint64_t t0 = wl_now_ns();
+	for (uint64_t pg = 0; pg < ip; pg++)
+		for (unsigned j = 0; j < WORDS; j++)
+			idx[pg * WORDS + j] = word(1, pg, j);
+	for (uint64_t pg = 0; pg < cp; pg++)
+		for (unsigned j = 0; j < WORDS; j++)
+			cache[pg * WORDS + j] = word(2, pg, j);
+
+	struct wl_zipf z;
+	struct wl_rng rng = {42};
+	uint64_t bad = 0, sum = 0, nlook = 0;
+
+	wl_zipf_init(&z, cp, zs);
+	uint64_t t1 = wl_now_ns();
+	for (unsigned p = 0; p < passes; p++) {
+		for (uint64_t s = 0; s < STRIDE; s++) {
+			for (uint64_t pg = s; pg < ip; pg += STRIDE) {
+				const uint64_t *w = idx + pg * WORDS;
+				uint64_t x = 0;
+
+				for (unsigned j = 0; j < WORDS; j += 8)
+					if (w[j] != word(1, pg, j))
+						bad++;
+				for (uint64_t k = 0; k < work; k++)
+					x = wl_mix(x ^ k);
+				sum += x;
+				for (uint64_t l = 0; l < lookups; l++) {
+					uint64_t cpg = wl_scatter(wl_zipf_next(&z, &rng), cp);
+					unsigned j = (unsigned)(wl_rand(&rng) % WORDS);
+
+					if (cache[cpg * WORDS + j] != word(2, cpg, j))
+						bad++;
+					nlook++;
+				}
+			}
+		}
+	}
+	uint64_t t2 = wl_now_ns();
+	printf("RESULT wl=live-two index_mib=%llu cache_mib=%llu passes=%u lookups=%llu "
+	       "fill_s=%.3f work_s=%.3f checksum=0x%016llx verify=%s\n",
+	       (unsigned long long)imib, (unsigned long long)cmib, passes,
+	       (unsigned long long)nlook, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (unsigned long long)sum,
+	       bad ? "FAIL" : "ok");
+	fflush(stdout);
+	if (end)
+		wait_for(end);
+	return bad ? 1 : 0;
+}
