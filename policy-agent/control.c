@@ -89,6 +89,18 @@ static const char *policy_name(const struct pf_rinfo *ri)
 	return ri->bound ? ri->bind.ops->name : "none";
 }
 
+/* The threshold in force: the budget (MiB) or the promotion target, and the
+ * last cut (weight bucket, pages it took). */
+static void threshold_text(FILE *f, const struct pf_rinfo *ri)
+{
+	if (ri->bind.threshold.mode == PF_THRESH_BUDGET)
+		fprintf(f, " budget=%.1fM", ri->thr.cfg.budget_pages * 4096 / 1048576.0);
+	else
+		fprintf(f, " %s=%uppm", pf_threshold_mode_name(ri->bind.threshold.mode),
+			ri->bind.threshold.promotion_ppm);
+	fprintf(f, " cut=b%u/%llu", ri->cut_bucket, (unsigned long long)ri->cut_pages);
+}
+
 static void region_text(FILE *f, struct pf_rinfo *ri, int k)
 {
 	struct pfa_region_stats s;
@@ -96,15 +108,22 @@ static void region_text(FILE *f, struct pf_rinfo *ri, int k)
 
 	(void)k;
 	pf_bpf_region_stats(ri->id, &s);
-	fprintf(f, "  %6u %-20s %-6s %10.1f %10.1f %10.1f %10llu %9llu %9llu %6llu  %s", ri->id,
-		plain(ri->tag, tag, sizeof(tag)), pfw_kind_name(ri->kind), ri->size / 1048576.0,
-		ri->resident * 4096 / 1048576.0, ri->swapped * 4096 / 1048576.0,
-		(unsigned long long)s.first_touch, (unsigned long long)s.swap_faults,
-		(unsigned long long)s.swapin_major, (unsigned long long)ri->scans, policy_name(ri));
+	fprintf(f, "  %6u %-20s %-6s %10.1f %10.1f %10.1f %10llu %9llu %9llu %8llu %6llu  %s/%s",
+		ri->id, plain(ri->tag, tag, sizeof(tag)), pfw_kind_name(ri->kind),
+		ri->size / 1048576.0, ri->resident * 4096 / 1048576.0,
+		ri->swapped * 4096 / 1048576.0, (unsigned long long)s.first_touch,
+		(unsigned long long)s.swap_faults, (unsigned long long)s.swapin_major,
+		(unsigned long long)(s.swap_faults > s.swapin_major ?
+					     s.swap_faults - s.swapin_major :
+					     0),
+		(unsigned long long)ri->scans, policy_name(ri),
+		ri->bound && ri->bind.prefetch ? ri->bind.prefetch->name : "none");
 	if (ri->bound && ri->bind.threshold.mode == PF_THRESH_COLD_AGE && ri->bind.ops->victim)
 		fprintf(f, " T=%.3gs", ri->bind.params.cold_age_ms / 1000.0);
 	else if (ri->bound && !(ri->bind.ops->flags & PF_RECLAIM_PASSIVE))
-		fprintf(f, " %s", pf_threshold_mode_name(ri->bind.threshold.mode));
+		threshold_text(f, ri);
+	if (ri->prefetched)
+		fprintf(f, " prefetched=%llu", (unsigned long long)ri->prefetched);
 	fputc('\n', f);
 }
 
@@ -140,7 +159,11 @@ static void region_json(FILE *f, struct pf_rinfo *ri, int k)
 		ri->bound && ri->bind.prefetch ? ri->bind.prefetch->name : "none",
 		(unsigned long long)ri->prefetched * 4096);
 	json_str(f, ri->bound ? ri->bind.rule : "");
-	fputc('}', f);
+	fprintf(f,
+		",\"budget_pages\":%llu,\"promotion_ppm\":%u,\"cut_bucket\":%u,\"cut_pages\":%llu}",
+		(unsigned long long)(ri->bound ? ri->thr.cfg.budget_pages : 0),
+		ri->bound ? ri->bind.threshold.promotion_ppm : 0, ri->cut_bucket,
+		(unsigned long long)ri->cut_pages);
 }
 
 static void proc_text(FILE *f, struct pf_proc *p)
@@ -150,9 +173,9 @@ static void proc_text(FILE *f, struct pf_proc *p)
 	fprintf(f, "pid %d  %s  phase %s  regions %zu%s\n", p->pid, plain(p->exe, exe, sizeof(exe)),
 		plain(p->phase, phase, sizeof(phase)), p->rt.n,
 		p->replayed ? "  (replayed after reconnect)" : "");
-	fprintf(f, "  %6s %-20s %-6s %10s %10s %10s %10s %9s %9s %6s  %s\n", "id", "tag", "kind",
-		"size MiB", "resid MiB", "swap MiB", "1st-touch", "refaults", "swap-ins", "scans",
-		"policy");
+	fprintf(f, "  %6s %-20s %-6s %10s %10s %10s %10s %9s %9s %8s %6s  %s\n", "id", "tag",
+		"kind", "size MiB", "resid MiB", "swap MiB", "1st-touch", "refaults", "swap-ins",
+		"pf-hits", "scans", "reclaim/prefetch threshold");
 	each_region(p, region_text, f);
 }
 

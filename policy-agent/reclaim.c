@@ -170,6 +170,8 @@ static void reclaim_region(struct pf_piece **pcs, size_t n, uint64_t now)
 			pf_threshold_refault(&ri->thr);
 	}
 	cut = pf_threshold_decide(&ri->thr, &hist, ws, now);
+	ri->cut_bucket = cut.bucket;
+	ri->cut_pages = cut.pages;
 	for (i = 0; i < n && cut.pages; i++)
 		cut_piece(pcs[i], now, &cut);
 }

@@ -37,6 +37,8 @@ struct pf_rinfo {
 	struct pf_bind bind;
 	struct pf_threshold thr; /* the threshold controller's state */
 	uint64_t last_swap_faults; /* refaults already fed to thr */
+	unsigned cut_bucket; /* last threshold: weight bucket below which pages go */
+	uint64_t cut_pages; /* and how many pages that cut took */
 	uint64_t hull_len; /* size at creation (rules match on it) */
 	uint64_t start0; /* start at creation */
 	void *pf_state; /* prefetch policy state (bind.prefetch->state_size bytes) */

@@ -16,11 +16,11 @@ for f in "$PFD" "$PFCTL" "$SIM" "$SHIM"; do [ -e "$f" ] || skip "$f not built (P
 "$REPO/scripts/swap-setup.sh" >/dev/null 2>&1 || skip "no swap (scripts/swap-setup.sh failed)"
 
 TMP=$(mktemp -d /tmp/pf-live.XXXXXX)
-AGENT_PID=
+AGENT_PIDS=()
 WL_PID=
 cleanup() {
 	[ -n "$WL_PID" ] && kill -9 "$WL_PID" 2>/dev/null
-	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
+	for a in "${AGENT_PIDS[@]}"; do kill "$a" 2>/dev/null && wait "$a" 2>/dev/null; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -31,38 +31,37 @@ swap_note() {
 	awk 'NR > 1 && $2 == "file" { print "NOTE: disk swap active: " $1 " priority " $5 }' /proc/swaps
 }
 
-# agent_start RULES [ARGS...]: our own pageflexd on $TMP/agent.sock.
+# agent_start [--name NAME] RULES [ARGS...]: our own pageflexd on
+# $TMP/NAME.sock, control socket $TMP/NAME.ctl (NAME: agent by default).
 agent_start() {
+	local name=agent
+	if [ "$1" = --name ]; then
+		name=$2
+		shift 2
+	fi
 	local rules=$1
 	shift
-	rm -f "$TMP/agent.sock" "$TMP/control.sock"
-	"$PFD" --socket "$TMP/agent.sock" --control "$TMP/control.sock" --config "$rules" "$@" \
-		>"$TMP/agent.log" 2>&1 &
-	AGENT_PID=$!
+	rm -f "$TMP/$name.sock" "$TMP/$name.ctl"
+	"$PFD" --socket "$TMP/$name.sock" --control "$TMP/$name.ctl" --config "$rules" "$@" \
+		>"$TMP/$name.log" 2>&1 &
+	local pid=$!
+	AGENT_PIDS+=("$pid")
 	for _ in $(seq 500); do
-		[ -S "$TMP/control.sock" ] && ctl status >/dev/null 2>&1 && return 0
-		kill -0 "$AGENT_PID" 2>/dev/null || break
+		[ -S "$TMP/$name.ctl" ] && "$PFCTL" --socket "$TMP/$name.ctl" status >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.02
 	done
-	cat "$TMP/agent.log" >&2
-	echo "FAIL: pageflexd did not start" >&2
+	cat "$TMP/$name.log" >&2
+	echo "FAIL: pageflexd ($name) did not start" >&2
 	exit 1
 }
+# agent_stop: stops every agent started so far.
 agent_stop() {
-	kill "$AGENT_PID" 2>/dev/null || true
-	wait "$AGENT_PID" 2>/dev/null || true
-	AGENT_PID=
-}
-ctl() { "$PFCTL" --socket "$TMP/control.sock" "$@"; }
-
-# wait_regions PID N: until the agent knows N regions of PID (10 s at most).
-wait_regions() {
-	for _ in $(seq 500); do
-		n=$(ctl regions "$1" --json 2>/dev/null |
-			python3 -c 'import json,sys; print(len(json.load(sys.stdin)["regions"]))' 2>/dev/null) || n=0
-		[ "${n:-0}" -ge "$2" ] && return 0
-		sleep 0.02
+	for a in "${AGENT_PIDS[@]}"; do
+		kill "$a" 2>/dev/null || true
+		wait "$a" 2>/dev/null || true
 	done
-	echo "FAIL: the agent never learned $2 regions of pid $1" >&2
-	exit 1
+	AGENT_PIDS=()
 }
+ctl() { "$PFCTL" --socket "$TMP/agent.ctl" "$@"; }
+
