@@ -4,7 +4,7 @@
 set -eu
 LIVE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$LIVE_DIR/../.." && pwd)
-BLD=${PF_BUILD:-$REPO/build}
+BLD=${PF_BUILD:-${PAGEFLEX_BUILD_DIR:-$REPO/build}}
 PFD=$BLD/bin/pageflexd
 PFCTL=$BLD/bin/pageflexctl
 SIM=$BLD/bin/pageflex-sim
