@@ -19,16 +19,35 @@ TMP=$(mktemp -d /tmp/pf-live.XXXXXX)
 AGENT_PIDS=()
 WL_PID=
 cleanup() {
+	[ -n "$SWAP_WATCH" ] && kill "$SWAP_WATCH" 2>/dev/null
 	[ -n "$WL_PID" ] && kill -9 "$WL_PID" 2>/dev/null
 	for a in "${AGENT_PIDS[@]}"; do kill "$a" 2>/dev/null && wait "$a" 2>/dev/null; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-# A disk swap at a higher priority than zram keeps swapped pages in the
-# swap cache differently: say so, never remove it (it is someone else's).
-swap_note() {
-	awk 'NR > 1 && $2 == "file" { print "NOTE: disk swap active: " $1 " priority " $5 }' /proc/swaps
+# A disk swap tier (another helper's bench, e.g. /var/lib/pageflex/bench-swap-*)
+# changes what a refault costs and adds the kernel's swap readahead (swap-cache
+# hits without any prefetch of ours): the runs are distorted while one is
+# active. Never removed here (not ours): watched every 100 ms, and reported.
+SWAP_WATCH=
+swap_watch_start() {
+	: >"$TMP/diskswap"
+	while :; do
+		grep -E '^[^ ]+ +file ' /proc/swaps >>"$TMP/diskswap"
+		sleep 0.1
+	done &
+	SWAP_WATCH=$!
+}
+# distorted: true (and says so) if a disk swap was active at any time.
+distorted() {
+	[ -n "$SWAP_WATCH" ] && kill "$SWAP_WATCH" 2>/dev/null && wait "$SWAP_WATCH" 2>/dev/null
+	SWAP_WATCH=
+	awk '{ print $1 " priority " $5 }' "$TMP/diskswap" | sort -u >"$TMP/diskswap.u"
+	[ -s "$TMP/diskswap.u" ] || return 1
+	echo "NOTE: a disk swap tier was active during the runs (not ours, left alone):"
+	sed 's/^/  /' "$TMP/diskswap.u"
+	return 0
 }
 
 # agent_start [--name NAME] RULES [ARGS...]: our own pageflexd on
