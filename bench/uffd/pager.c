@@ -22,7 +22,8 @@
  * pages never touched, so a sequential first touch takes few faults); the
  * window doubles
  * up to PF_UFFD_PREFETCH while the pattern holds (readahead + stride, Leap's
- * trend detection without its majority vote).
+ * trend detection without its majority vote). With the file store, a
+ * sequential window is read with one pread per contiguous span.
  */
 #include "pager.h"
 
@@ -292,8 +293,31 @@ static void ensure_room(unsigned n)
 		evict_batch();
 }
 
+/* prefetch batch pages whose data is still to be read (file store): read
+ * together at flush time, one pread per contiguous span */
+static uint8_t pending[257];
+
 static void flush_prefetch(struct region *r, int64_t first, unsigned n)
 {
+	for (unsigned b = 0; b < n;) {
+		if (!pending[b]) {
+			b++;
+			continue;
+		}
+		unsigned e = b;
+		while (e < n && pending[e])
+			e++;
+		if (store_get_run(r, (uint64_t)(first + b), e - b, pf.bounce + (size_t)b * PG)) {
+			fprintf(stderr, "pf-uffd: store read failed at %#lx: data lost\n",
+				(unsigned long)(r->start + (uint64_t)(first + b) * PG));
+			abort();
+		}
+		for (unsigned k = b; k < e; k++) {
+			store_drop(r, (uint64_t)(first + k));
+			pending[k] = 0;
+		}
+		b = e;
+	}
 	copy_in(r->start + (uint64_t)first * PG, pf.bounce, (size_t)n * PG);
 	for (unsigned b = 0; b < n; b++)
 		mark_resident(r, (uint64_t)first + b);
@@ -334,8 +358,11 @@ static void prefetch(struct region *r, int64_t idx)
 			batched = 0;
 		}
 		char *dst = pf.bounce + (size_t)batched * PG;
+		pending[batched] = 0;
 		if (st == PG_NONE) {
 			memset(dst, 0, PG);
+		} else if (pf.store == STORE_FILE && delta == 1) {
+			pending[batched] = 1; /* read with its neighbours at flush */
 		} else {
 			if (!take || store_get(r, (uint64_t)j, dst))
 				continue;

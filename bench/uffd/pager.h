@@ -102,6 +102,8 @@ int store_put(struct region *r, uint64_t pgidx, const void *src);
 int store_put_run(struct region *r, uint64_t pgidx, const char *src, unsigned n);
 /* Reads one page back into dst (page aligned). */
 int store_get(struct region *r, uint64_t pgidx, void *dst);
+/* Reads n pages of one region back (one pread when their slots are contiguous). */
+int store_get_run(struct region *r, uint64_t pgidx, unsigned n, char *dst);
 void store_drop(struct region *r, uint64_t pgidx);
 
 /* pager.c */

@@ -145,6 +145,33 @@ int store_get(struct region *r, uint64_t pgidx, void *dst)
 	return n == (int)PG ? 0 : -EIO;
 }
 
+int store_get_run(struct region *r, uint64_t pgidx, unsigned n, char *dst)
+{
+	struct pg_meta *m = &r->meta[pgidx];
+	bool contiguous = pf.store == STORE_FILE;
+	for (unsigned i = 1; contiguous && i < n; i++)
+		contiguous = m[i].loc == m[0].loc + i;
+	if (!contiguous) {
+		for (unsigned i = 0; i < n; i++) {
+			int rc = store_get(r, pgidx + i, dst + (size_t)i * PG);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	size_t len = (size_t)n * PG, done = 0;
+	while (done < len) {
+		ssize_t got =
+			pread(pf.file_fd, dst + done, len - done, (off_t)(m->loc * PG + done));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return got < 0 ? -errno : -EIO;
+		done += (size_t)got;
+	}
+	return 0;
+}
+
 void store_drop(struct region *r, uint64_t pgidx)
 {
 	struct pg_meta *m = &r->meta[pgidx];
