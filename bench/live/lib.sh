@@ -34,7 +34,7 @@ SWAP_WATCH=
 swap_watch_start() {
 	: >"$TMP/diskswap"
 	while :; do
-		grep -E '^[^ ]+ +file ' /proc/swaps >>"$TMP/diskswap"
+		awk 'NR > 1 && $2 == "file"' /proc/swaps >>"$TMP/diskswap"
 		sleep 0.1
 	done &
 	SWAP_WATCH=$!

@@ -93,11 +93,13 @@ printf "index refaults,  sim:  leap %s  none %s  (%s%%)\n" "$S_L" "$S_N" \
 printf "cache refaults (hyperbolic, 30%% budget), live: %s and %s\n" "$C_L" "$C_N"
 dist=0
 distorted && dist=1
-if [ "$N_MAJ" -gt 0 ] && [ "$L_MAJ" -lt "$N_MAJ" ] && [ "$S_L" -lt "$S_N" ]; then
-	echo "PASS: Leap cuts the index region's swap-ins live and in the simulator"
-elif [ $dist = 1 ]; then
-	echo "SKIP: Leap did not cut the live swap-ins (live $L_MAJ vs $N_MAJ, sim $S_L vs $S_N), but a disk swap tier distorted the runs"
+if [ $dist = 1 ]; then
+	# swap-cache hits from the kernel's disk readahead make the live
+	# swap-ins of both runs meaningless, whichever way they point
+	echo "SKIP: a disk swap tier distorted the live runs (live $L_MAJ vs $N_MAJ, sim $S_L vs $S_N)"
 	exit 77
+elif [ "$N_MAJ" -gt 0 ] && [ "$L_MAJ" -lt "$N_MAJ" ] && [ "$S_L" -lt "$S_N" ]; then
+	echo "PASS: Leap cuts the index region's swap-ins live and in the simulator"
 else
 	echo "FAIL: Leap does not cut the index swap-ins in both (live $L_MAJ vs $N_MAJ, sim $S_L vs $S_N)"
 	exit 1
