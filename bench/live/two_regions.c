@@ -4,10 +4,12 @@
  * (bench/live/two_regions.sh). An "index" region is walked in passes at a
  * stride of 7 pages (Leap's case: a stride the kernel's readahead misses);
  * between two index pages, a few zipf-distributed lookups hit a "cache"
- * region (Hyperbolic's case: popularity, not recency). Both are tagged with
- * pageflex_tag() so the rules file binds a policy to each. Every page holds
- * words derived from its index and each read is checked, so a lost or stale
- * page fails the run. With -g FILE it maps and tags, then waits for FILE to
+ * region (Hyperbolic's case: popularity, not recency). Each index page
+ * takes -w microseconds of wall-clock time (a spin), so a run lasts as many
+ * of the agent's scan periods on an idle machine as on a loaded one. Both
+ * are tagged with pageflex_tag() so the rules file binds a policy to each.
+ * Every page holds words derived from its index and each read is checked,
+ * so a lost or stale page fails the run. With -g FILE it maps and tags, then waits for FILE to
  * exist before touching anything (so a recording can start first); with
  * -e FILE it waits for FILE before exiting (so its counters can be read).
  */
@@ -46,7 +48,7 @@ static void usage(void)
 		"  -p  passes over the index (default 4)\n"
 		"  -l  cache lookups per index page (default 4)\n"
 		"  -z  zipf exponent of the cache lookups (default 0.9)\n"
-		"  -w  extra work per index page, in mixing rounds (default 2000)\n"
+		"  -w  time spent per index page, in microseconds (default 80)\n"
 		"  -g  wait until GOFILE exists before the first access\n"
 		"  -e  after the RESULT line, wait until ENDFILE exists before exiting\n");
 	exit(2);
@@ -54,7 +56,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	uint64_t imib = 64, cmib = 64, lookups = 4, work = 2000;
+	uint64_t imib = 64, cmib = 64, lookups = 4, work_us = 80;
 	unsigned passes = 4;
 	double zs = 0.9;
 	const char *go = NULL, *end = NULL;
@@ -78,7 +80,7 @@ int main(int argc, char **argv)
 			zs = strtod(optarg, NULL);
 			break;
 		case 'w':
-			work = strtoull(optarg, NULL, 0);
+			work_us = strtoull(optarg, NULL, 0);
 			break;
 		case 'g':
 			go = optarg;
@@ -119,14 +121,13 @@ int main(int argc, char **argv)
 		for (uint64_t s = 0; s < STRIDE; s++) {
 			for (uint64_t pg = s; pg < ip; pg += STRIDE) {
 				const uint64_t *w = idx + pg * WORDS;
-				uint64_t x = 0;
+				uint64_t until = wl_now_ns() + work_us * 1000;
 
-				for (unsigned j = 0; j < WORDS; j += 8)
+				for (unsigned j = 0; j < WORDS; j += 8) {
 					if (w[j] != word(1, pg, j))
 						bad++;
-				for (uint64_t k = 0; k < work; k++)
-					x = wl_mix(x ^ k);
-				sum += x;
+					sum += w[j];
+				}
 				for (uint64_t l = 0; l < lookups; l++) {
 					uint64_t cpg = wl_scatter(wl_zipf_next(&z, &rng), cp);
 					unsigned j = (unsigned)(wl_rand(&rng) % WORDS);
@@ -135,6 +136,10 @@ int main(int argc, char **argv)
 						bad++;
 					nlook++;
 				}
+				/* Wall-clock work: the run takes as many scan periods
+				 * on an idle machine as on a loaded one. */
+				while (wl_now_ns() < until)
+					__asm__ volatile("" ::: "memory");
 			}
 		}
 	}
