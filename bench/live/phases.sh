@@ -16,7 +16,7 @@
 # PF_LIVE_SAMPLES=PREFIX writes each run's RSS samples to PREFIX.<run>.
 . "$(dirname "$0")/lib.sh"
 
-ARGS=(-s 256 -n 8000000)
+ARGS=(-s 256 -n 16000000)
 RUNS=(kernel global phase global-short)
 if [ "${1:-}" = --quick ]; then
 	shift
