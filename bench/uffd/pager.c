@@ -357,6 +357,8 @@ static void prefetch(struct region *r, int64_t idx)
 			flush_prefetch(r, batch_start, batched);
 			batched = 0;
 		}
+		if (!take)
+			continue; /* already resident */
 		char *dst = pf.bounce + (size_t)batched * PG;
 		pending[batched] = 0;
 		if (st == PG_NONE) {
@@ -364,7 +366,7 @@ static void prefetch(struct region *r, int64_t idx)
 		} else if (pf.store == STORE_FILE && delta == 1) {
 			pending[batched] = 1; /* read with its neighbours at flush */
 		} else {
-			if (!take || store_get(r, (uint64_t)j, dst))
+			if (store_get(r, (uint64_t)j, dst))
 				continue;
 			store_drop(r, (uint64_t)j);
 		}

@@ -32,6 +32,8 @@ for store in lz4 file; do
 		run $store $spin "$build/bin/pf-uffd-faultlat" 64
 		run $store $spin "$build/bin/pf-wl-kv" -q -s 64 -n 100000
 		run $store $spin "$build/bin/pf-wl-stride" -q -s 64 -p 2
+		run $store $spin "$build/bin/pf-wl-seq" -q -s 64 -p 2
+		run $store $spin "$build/bin/pf-wl-pagerank" -q -s 64 -p 2
 	done
 done
 echo "pf-uffd: all runs read back what they wrote"
