@@ -150,6 +150,10 @@ PF_HIDDEN int pf_arenas_init(void);
 PF_HIDDEN void pf_arenas_hook_thread(void);
 /* Resolves libc's pthread_create (threads.c). */
 PF_HIDDEN void pf_threads_init(void);
+/* Set when the main thread calls pthread_exit (threads.c). */
+extern PF_HIDDEN _Atomic bool pf_main_exited;
+/* Threads of this process (/proc/self/stat), or -1 (single_thread.c). */
+PF_HIDDEN long pf_thread_count(void);
 /* Arena for a large allocation from the current call site (index + 1), or 0. */
 PF_HIDDEN unsigned pf_site_arena(void);
 /* Arena for a named scope (index + 1), or 0. */

@@ -404,6 +404,13 @@ static void *sender_main(void *arg)
 
 		atomic_store(&flush_done, head);
 		syscall(SYS_futex, &flush_done, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+		/*
+		 * The main thread has pthread_exit'ed and only its zombie and
+		 * we are left: return, so that glibc ends the process (exit(0)
+		 * by the last thread) instead of us keeping it alive.
+		 */
+		if (atomic_load(&pf_main_exited) && pf_thread_count() <= 2)
+			break;
 		if (n)
 			pf_ring_wait(1, BATCH_MS);
 		else if (!atomic_load(&stop_req))

@@ -4,8 +4,9 @@
  * can be stopped around them and started again afterwards (it then inherits
  * the caller's new credentials; the agent connection stays open):
  *
- * - unshare/setns into a user namespace: the kernel refuses them (EINVAL)
- *   to a multi-threaded process.
+ * - unshare into a user namespace, and setns into any namespace: the kernel
+ *   refuses them to a multi-threaded process (EINVAL for user and mount
+ *   namespaces, whose fs context the threads share; EUSERS for time).
  * - set*id and setgroups/initgroups: glibc applies them to every thread and
  *   aborts the process if one thread fails, and a program that kept its
  *   capabilities in the calling thread only (capset is per thread, as
@@ -28,7 +29,7 @@
 #include "pf_internal.h"
 
 /* Threads of this process, from /proc/self/stat (field 20), or -1. */
-static long threads(void)
+long pf_thread_count(void)
 {
 	char buf[512];
 	long n;
@@ -67,12 +68,12 @@ static void sleep_100us(void)
  */
 static long single_threaded(long nr, long a, long b)
 {
-	long before = threads();
+	long before = pf_thread_count();
 	bool paused = pf_sender_pause();
 	long r;
 	int i;
 
-	for (i = 0; paused && before > 1 && i < 200 && threads() >= before; i++)
+	for (i = 0; paused && before > 1 && i < 200 && pf_thread_count() >= before; i++)
 		sleep_100us();
 	for (i = 0;; i++) {
 		r = syscall(nr, a, b);
@@ -98,9 +99,7 @@ PF_EXPORT int unshare(int flags)
 
 PF_EXPORT int setns(int fd, int nstype)
 {
-	/* 0 means "any type": the fd may be a user namespace. */
-	if (nstype && nstype != CLONE_NEWUSER)
-		return (int)syscall(SYS_setns, fd, nstype);
+	/* Rare, and several types want a single-threaded caller: always solo. */
 	return (int)single_threaded(SYS_setns, fd, nstype);
 }
 

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pf_internal.h"
 
@@ -37,6 +38,31 @@ void pf_threads_init(void)
 {
 	if (!real_create)
 		real_create = resolve();
+}
+
+_Atomic bool pf_main_exited;
+
+/*
+ * The main thread may end with pthread_exit and leave the process to its
+ * other threads; glibc exits the process when the last of them ends. Our
+ * sender thread must then not be the one that keeps it alive: it notices
+ * this flag and ends itself when it is the only thread left (sender.c).
+ */
+PF_EXPORT void pthread_exit(void *ret)
+{
+	static void (*real_exit)(void *);
+
+	if (!real_exit) {
+		void *f = dlsym(RTLD_NEXT, "pthread_exit");
+
+		memcpy(&real_exit, &f, sizeof(f));
+	}
+	if (gettid() == getpid()) {
+		atomic_store(&pf_main_exited, true);
+		pf_ring_kick();
+	}
+	real_exit(ret);
+	__builtin_unreachable();
 }
 
 static void *trampoline(void *p)
