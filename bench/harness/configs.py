@@ -36,6 +36,7 @@ class Prepared:
         if self.cgroup:
             cg = self.cgroup
             extra.setdefault("cg_peak_mib", int(cg.read("memory.max_usage_in_bytes") or 0) / MIB)
+            extra["oom_kills"] = cg.oom_kills()
             cg.remove()
         return extra
 

@@ -11,7 +11,8 @@ import subprocess
 
 FIELDS = ["tier", "workload", "config", "rep", "status", "runtime_s", "throughput", "unit",
           "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib", "offloaded_mib", "swapins",
-          "agent_cpu_s", "managed_mib", "store_mib", "prefetched", "checksum", "params", "error"]
+          "agent_cpu_s", "managed_mib", "store_mib", "prefetched", "checksum", "params", "error",
+          "oom_kills", "retried"]
 
 
 FAULT_FIELDS = ["setup", "first_touch_us", "reread_us", "status"]

@@ -48,6 +48,14 @@ class CGroup:
                 out[k] = int(v)
         return out
 
+    def oom_kills(self):
+        """Processes of this cgroup the kernel's OOM killer has killed."""
+        for line in self.read("memory.oom_control").splitlines():
+            k, _, v = line.partition(" ")
+            if k == "oom_kill" and v.isdigit():
+                return int(v)
+        return 0
+
     def attach_self(self):
         """For preexec_fn: moves the calling (child) process in."""
         self._write("cgroup.procs", str(os.getpid()))

@@ -111,6 +111,9 @@ class Server(Workload):
         return proc, sampler
 
     def stop(self, proc, sampler, sig=signal.SIGTERM):
+        """Stops the server; mem["server_gone"] says how it died if it was
+        already dead (a crash or an OOM kill explains a failed load)."""
+        rc = proc.poll()
         sampler.sample()
         mem = sampler.summary()
         sampler.stop()
@@ -121,6 +124,9 @@ class Server(Workload):
             proc.kill()
             proc.wait()
         mem["majflt"] = sampler.majflt
+        if rc is not None:
+            how = f"killed by signal {-rc}" if rc < 0 else f"exited with {rc}"
+            mem["server_gone"] = f"; the server had {how} before the load ended"
         return mem
 
 
@@ -265,7 +271,8 @@ class Memcached(Server):
                    throughput=float(res.get("throughput", 0)), unit="ops/s",
                    p99_us=float(res.get("p99_us", 0)), checksum=res.get("checksum", ""))
         if not ok:
-            out["error"] = f"pf-memc-load exit {r.returncode}: {r.stderr.strip()[-300:]}"
+            out["error"] = (f"pf-memc-load exit {r.returncode}: {r.stderr.strip()[-300:]}"
+                            + mem.get("server_gone", ""))
         return out
 
 
