@@ -3,8 +3,10 @@
 #include "actuator.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -43,6 +45,13 @@ int pf_batch_add(struct pf_batch *b, uint64_t start, uint64_t len)
 		b->r[b->n - 1].len += len;
 		return 0;
 	}
+	return pf_batch_add_sep(b, start, len);
+}
+
+int pf_batch_add_sep(struct pf_batch *b, uint64_t start, uint64_t len)
+{
+	if (!len)
+		return 0;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
 		struct pf_range *r = realloc(b->r, cap * sizeof(*r));
@@ -104,9 +113,73 @@ void pf_batch_normalize(struct pf_batch *b)
 	b->n = o;
 }
 
-/* One thread's share: ranges r[0..n), stats into st. Returns the bytes advised. */
+/*
+ * Cuts r at the boundaries of the VMAs of pid that lie inside it (from
+ * /proc/PID/maps) into out. process_madvise() walks a range VMA by VMA and
+ * gives up at the first VMA it refuses (EINVAL for a locked, PFN or hugetlb
+ * one): the VMAs after it in the same range were never advised. Returns the
+ * pieces (0: r lies in one VMA, or the maps could not be read).
+ */
+static size_t split_at_vmas(int pid, const struct pf_range *r, struct pf_batch *out)
+{
+	uint64_t s = r->start, e = r->start + r->len, lo, hi, cut = s;
+	char path[64], line[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &lo, &hi) != 2 || hi <= s)
+			continue;
+		if (lo >= e)
+			break;
+		if (lo > cut) /* a hole: its end is a cut too */
+			cut = lo;
+		if (hi < e) {
+			pf_batch_add_sep(out, cut, hi - cut);
+			cut = hi;
+		}
+	}
+	fclose(f);
+	if (!out->n)
+		return 0;
+	if (cut < e)
+		pf_batch_add_sep(out, cut, e - cut);
+	return out->n;
+}
+
 static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf_range *r,
-			   size_t n_r, struct pf_act_stats *st)
+			   size_t n_r, struct pf_act_stats *st, bool split);
+
+/*
+ * r failed with err after the kernel advised some of its VMAs: retries it
+ * piece by piece, one VMA each, so only the VMAs the kernel refuses are
+ * skipped (ENOMEM means a hole, which the kernel steps over: nothing to redo).
+ */
+static uint64_t retry_failed(int pidfd, int pid, enum pf_advice a, const struct pf_range *r,
+			     int err, struct pf_act_stats *st)
+{
+	struct pf_batch pcs = {0};
+	uint64_t done = 0;
+
+	if (err == ENOMEM || err == ESRCH || err == EBADF || r->len <= PF_PAGE)
+		return 0;
+	if (split_at_vmas(pid, r, &pcs)) {
+		st->splits++;
+		done = act_ranges(pidfd, pid, a, pcs.r, pcs.n, st, false);
+	}
+	pf_batch_free(&pcs);
+	return done;
+}
+
+/*
+ * One thread's share: ranges r[0..n), stats into st. Returns the bytes
+ * advised. split: a failing range is retried VMA by VMA (retry_failed).
+ */
+static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf_range *r,
+			   size_t n_r, struct pf_act_stats *st, bool split)
 {
 	static long long last_log[PF_ADV_MAX];
 	struct iovec iov[PF_MAX_IOV];
@@ -118,6 +191,7 @@ static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf
 		uint64_t want = 0;
 		struct timespec t0, t1;
 		ssize_t rc;
+		int err;
 
 		for (j = i; j < n_r && n < PF_MAX_IOV; j++, n++) {
 			iov[n].iov_base = (void *)(uintptr_t)r[j].start;
@@ -126,6 +200,7 @@ static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf
 		}
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 		rc = syscall(SYS_process_madvise, pidfd, iov, n, advice_value[a], 0);
+		err = errno;
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
 		st->ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + t1.tv_nsec -
 				     t0.tv_nsec);
@@ -138,31 +213,28 @@ static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf
 		}
 		/*
 		 * Error or partial progress: the kernel stops at the first failing
-		 * iovec. Credit the bytes done, skip the failing range, go on.
+		 * iovec, r[j]. Credit the bytes done, retry r[j] VMA by VMA, go on.
 		 */
 		st->errors++;
 		if (rc < 0) {
-			st->last_errno = errno;
-			pf_log_limited(&last_log[a], PF_LOG_WARN,
-				       "process_madvise(%s) on pid %d failed at %#llx+%llu: %s",
-				       pf_advice_name(a), pid, (unsigned long long)r[i].start,
-				       (unsigned long long)r[i].len, strerror(errno));
-			if (errno == ESRCH || errno == EBADF)
+			if (err == ESRCH || err == EBADF)
 				break; /* the process is gone */
-			i++;
-			continue;
+			j = i;
+		} else {
+			st->bytes += (uint64_t)rc;
+			done += (uint64_t)rc;
+			for (j = i; j < i + n - 1 && (uint64_t)rc >= r[j].len; j++)
+				rc -= (ssize_t)r[j].len;
+			err = 0; /* whole iovecs were done; r[j]'s error is not reported */
 		}
-		st->bytes += (uint64_t)rc;
-		done += (uint64_t)rc;
-		for (j = i; j < i + n; j++) {
-			if ((uint64_t)rc < r[j].len)
-				break;
-			rc -= (ssize_t)r[j].len;
-		}
+		if (err)
+			st->last_errno = err;
 		pf_log_limited(&last_log[a], PF_LOG_WARN,
-			       "process_madvise(%s) on pid %d stopped at %#llx: partial",
-			       pf_advice_name(a), pid,
-			       (unsigned long long)r[j < n_r ? j : n_r - 1].start);
+			       "process_madvise(%s) on pid %d failed at %#llx+%llu: %s",
+			       pf_advice_name(a), pid, (unsigned long long)r[j].start,
+			       (unsigned long long)r[j].len, err ? strerror(err) : "partial");
+		if (split)
+			done += retry_failed(pidfd, pid, a, &r[j], err, st);
 		i = j + 1;
 	}
 	return done;
@@ -184,7 +256,7 @@ static void *share_run(void *arg)
 {
 	struct share *sh = arg;
 
-	sh->done = act_ranges(sh->pidfd, sh->pid, sh->a, sh->b.r, sh->b.n, &sh->st);
+	sh->done = act_ranges(sh->pidfd, sh->pid, sh->a, sh->b.r, sh->b.n, &sh->st, true);
 	return NULL;
 }
 
@@ -235,7 +307,7 @@ uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
 	 * among pf_act_threads threads (one per CPU), the rest stays inline.
 	 */
 	if (a != PF_ADV_PAGEOUT || k < 2 || total < PF_PARALLEL_MIN)
-		return act_ranges(pidfd, pid, a, b->r, b->n, &pf_act_stats[a]);
+		return act_ranges(pidfd, pid, a, b->r, b->n, &pf_act_stats[a], true);
 	if (k > PF_MAX_ACT_THREADS)
 		k = PF_MAX_ACT_THREADS;
 	memset(sh, 0, sizeof(sh));
@@ -256,6 +328,7 @@ uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
 		pf_act_stats[a].calls += sh[t].st.calls;
 		pf_act_stats[a].bytes += sh[t].st.bytes;
 		pf_act_stats[a].errors += sh[t].st.errors;
+		pf_act_stats[a].splits += sh[t].st.splits;
 		pf_act_stats[a].ns += sh[t].st.ns;
 		if (sh[t].st.last_errno)
 			pf_act_stats[a].last_errno = sh[t].st.last_errno;

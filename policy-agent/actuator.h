@@ -4,7 +4,11 @@
  * Ranges are page-aligned, sorted, adjacent ones merged, and sent at most
  * 1024 iovecs (UIO_MAXIOV) per call. Only advices that cannot lose data are
  * accepted: MADV_PAGEOUT, MADV_COLD, MADV_WILLNEED. Errors are counted and
- * logged, never fatal: a failing range is skipped and the rest still go out.
+ * logged, never fatal. The kernel gives up on a range at the first VMA it
+ * refuses (EINVAL for a locked one), so a failing range is retried VMA by
+ * VMA and only the refused VMAs are skipped; the rest still go out. Pages
+ * an advice skips silently (not isolable at that moment) are not tracked
+ * here: the next scan sees them still present and picks them again.
  * PAGEOUT does its compression on the calling thread, so a large PAGEOUT
  * batch is shared among pf_act_threads threads.
  */
@@ -28,6 +32,7 @@ struct pf_act_stats {
 	uint64_t calls; /* process_madvise calls */
 	uint64_t bytes; /* bytes advised successfully */
 	uint64_t errors; /* failed calls or ranges */
+	uint64_t splits; /* failed ranges retried VMA by VMA */
 	uint64_t ns; /* CPU time (this thread) inside process_madvise */
 	int last_errno;
 };
@@ -42,6 +47,8 @@ const char *pf_advice_name(enum pf_advice a);
 
 /* Appends [start, start+len); merges with the last range when adjacent. 0 or -ENOMEM. */
 int pf_batch_add(struct pf_batch *b, uint64_t start, uint64_t len);
+/* Appends [start, start+len) as a range of its own (never merged). */
+int pf_batch_add_sep(struct pf_batch *b, uint64_t start, uint64_t len);
 void pf_batch_reset(struct pf_batch *b);
 void pf_batch_free(struct pf_batch *b);
 /* Sorts and merges adjacent or overlapping ranges. */

@@ -22,6 +22,7 @@
 
 #include "actuator.h"
 #include "agent.h"
+#include "leap_live.h"
 #include "binding.h"
 #include "log.h"
 #include "scanner.h"
@@ -232,13 +233,15 @@ static void agent_json(FILE *f)
 		(unsigned long long)pf_bpf_rb_dropped(), (unsigned long long)pf_shim_connections,
 		(unsigned long long)pf_shim_bad_packets, (unsigned long long)pf_prefetch_calls,
 		(unsigned long long)pf_prefetch_pages);
+	pf_leap_live_json(f); /* Leap on the fault path (leap_live.c) */
 	for (a = 0; a < PF_ADV_MAX; a++)
 		fprintf(f,
 			",\"madvise_%s\":{\"calls\":%llu,\"bytes\":%llu,\"errors\":%llu,"
-			"\"cpu_ms\":%.3f}",
+			"\"split_retries\":%llu,\"cpu_ms\":%.3f}",
 			pf_advice_name(a), (unsigned long long)pf_act_stats[a].calls,
 			(unsigned long long)pf_act_stats[a].bytes,
-			(unsigned long long)pf_act_stats[a].errors, pf_act_stats[a].ns / 1e6);
+			(unsigned long long)pf_act_stats[a].errors,
+			(unsigned long long)pf_act_stats[a].splits, pf_act_stats[a].ns / 1e6);
 	fputc('}', f);
 }
 
