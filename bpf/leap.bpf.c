@@ -6,8 +6,15 @@
  * leap_on_fault (tp_btf/page_fault_user): for faults of a process in
  * `watched` (or of target_tgid, if set) inside one of the regions the agent
  * put in `regions` (same tgid), runs Leap with the region's
- * state and, when it decides to prefetch, emits a leap_event to `events`
- * (BPF_RB_NO_WAKEUP: the agent polls; a wakeup would cost ~15 µs per fault).
+ * state and, when it decides to prefetch, emits a leap_event to `events`.
+ * Once the agent has set the direct-map base (dmap_ok, from its own
+ * calibration), only faults on a swap PTE feed Leap, i.e. swap-ins and
+ * swap-cache hits, as in the simulator; first touches and faults on present
+ * pages are counted in faults_skipped. Without it (tests), every fault of a
+ * region feeds Leap. Events are written with BPF_RB_NO_WAKEUP (the agent
+ * polls; a wakeup costs ~15 µs) unless wake_on_decision is set: then only
+ * the faults that decide to prefetch, a few per window, wake the agent, so
+ * that its WILLNEED comes before the program reaches the pages.
  * A fault on a page of the last window issued counts as a prefetch hit
  * (MADV_WILLNEED leaves pages in the swap cache, so their first access is
  * still a minor fault). A repeated fault on the same page (a retry) is
@@ -19,6 +26,7 @@
  * so a test can prove that BPF and C decide the same.
  */
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -32,6 +40,14 @@ __u64 events_dropped = 0; /* ring buffer full */
 __u64 window_hits = 0; /* faults on pages of the last window */
 __u32 trace_len = 0; /* leap_replay: entries of `trace` to replay */
 __u32 replay_max_pw = 32; /* leap_replay: Leap's largest window */
+__u64 faults_skipped = 0; /* faults in Leap regions on a none or present PTE */
+
+/* Set by the agent from its direct-map calibration (dmap_ok = 0: no PTE
+ * check, every fault of a region feeds Leap). */
+__u64 dmap_base = 0;
+__u32 pt_levels = 0; /* 4 or 5 (0: 4) */
+__u32 dmap_ok = 0;
+__u32 wake_on_decision = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -106,6 +122,56 @@ static long find_region(__u32 i, void *data)
 	return 0;
 }
 
+/* ---- is the faulting PTE a swap entry? (the agent's walk, bpf/pageflex_agent.bpf.c) ---- */
+
+#define X86_PRESENT 0x1ULL
+#define X86_PSE 0x80ULL
+#define X86_PROTNONE 0x100ULL
+#define X86_ADDR_MASK 0x000ffffffffff000ULL
+
+extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym;
+
+/* One page-table entry through the direct map, a PROBE_MEM load (0 if it faults). */
+static __always_inline __u64 ld_ent(__u64 table_va, __u64 idx)
+{
+	struct timespec64 *t = bpf_rdonly_cast((void *)(table_va + (idx & 511) * 8),
+					       bpf_core_type_id_kernel(struct timespec64));
+
+	return (__u64)t->tv_sec;
+}
+
+static __always_inline __u64 next_table(__u64 e)
+{
+	return dmap_base + (e & X86_ADDR_MASK);
+}
+
+/* 1 if the PTE of va is a swap entry (not none, not present), else 0. */
+static __always_inline int swap_pte(__u64 va)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 t = (__u64)task->mm->pgd, e;
+
+	if (!t)
+		return 0;
+	if (pt_levels == 5) {
+		e = ld_ent(t, va >> 48);
+		if (!(e & X86_PRESENT))
+			return 0;
+		t = next_table(e);
+	}
+	e = ld_ent(t, va >> 39);
+	if (!(e & X86_PRESENT))
+		return 0;
+	e = ld_ent(next_table(e), va >> 30);
+	if (!(e & X86_PRESENT) || (e & X86_PSE))
+		return 0;
+	e = ld_ent(next_table(e), va >> 21);
+	if (!(e & X86_PRESENT) || (e & X86_PSE))
+		return 0; /* none, THP or a migration entry: no 4 KiB swap PTE */
+	e = ld_ent(next_table(e), va >> 12);
+	return e && !(e & (X86_PRESENT | X86_PROTNONE));
+}
+
 SEC("tp_btf/page_fault_user")
 int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
@@ -127,6 +193,10 @@ int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigne
 	s = bpf_map_lookup_elem(&states, &f.idx);
 	if (!r || !s)
 		return 0;
+	if (dmap_ok && !swap_pte(address)) {
+		__sync_fetch_and_add(&faults_skipped, 1);
+		return 0;
+	}
 	page = (address - r->start) >> 12;
 	if (s->nfaults && page == s->last_page)
 		return 0;
@@ -147,7 +217,7 @@ int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigne
 	ev->region_id = r->id;
 	ev->tgid = tgid;
 	ev->pad = 0;
-	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(ev, wake_on_decision ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 	__sync_fetch_and_add(&decisions_made, 1);
 	return 0;
 }

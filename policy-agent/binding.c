@@ -231,7 +231,8 @@ void pf_region_bind(struct pf_rinfo *ri, const char *phase)
 				  &nb);
 	if (bound == ri->bound &&
 	    (!bound ||
-	     (nb.ops == ri->bind.ops && !memcmp(&nb.params, &ri->bind.params, sizeof(nb.params)) &&
+	     (nb.ops == ri->bind.ops && nb.prefetch == ri->bind.prefetch &&
+	      !memcmp(&nb.params, &ri->bind.params, sizeof(nb.params)) &&
 	      !memcmp(&nb.threshold, &ri->bind.threshold, sizeof(nb.threshold)))))
 		return;
 	/* A different policy starts from a fresh state; new parameters keep it. */

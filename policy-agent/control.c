@@ -22,8 +22,8 @@
 
 #include "actuator.h"
 #include "agent.h"
-#include "leap_live.h"
 #include "binding.h"
+#include "leap_live.h"
 #include "log.h"
 #include "scanner.h"
 

@@ -23,6 +23,7 @@
 #include "actuator.h"
 #include "agent.h"
 #include "binding.h"
+#include "leap_live.h"
 #include "log.h"
 
 #define TICK_MS 20
@@ -354,6 +355,7 @@ int main(int argc, char **argv)
 	bo.on_event = on_event;
 	if (pf_bpf_open(&bo))
 		return 1;
+	pf_leap_live_open(); /* Leap on the fault path; user-space Leap if it fails */
 	make_parent(pf_opts.socket);
 	make_parent(pf_opts.control);
 	if (pf_shim_listen(pf_opts.socket) || pf_control_listen(pf_opts.control))
@@ -398,6 +400,7 @@ out:
 		pf_proc_free(pf_proc_at(0), "agent stopping");
 	pf_shim_close();
 	pf_control_close();
+	pf_leap_live_close();
 	pf_bpf_close();
 	pf_info("stopped");
 	return rc;

@@ -9,12 +9,17 @@
  * the swap cache with MADV_WILLNEED. The refault events of these regions
  * (only these) wake the agent at once, so the prefetch can come before the
  * program gets there; the 2 ms drain while they exist is a safety net.
+ *
+ * Leap normally runs on the fault path instead (leap_live.c: the same
+ * leap_core.h in BPF, which wakes the agent only when it decides to
+ * prefetch); this user-space Leap is its fallback.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "actuator.h"
 #include "agent.h"
+#include "leap_live.h"
 #include "log.h"
 
 #define MAX_PREFETCH 256
@@ -27,6 +32,9 @@ void pf_prefetch_bind(struct pf_rinfo *ri)
 
 	free(ri->pf_state);
 	ri->pf_state = NULL;
+	pf_leap_live_unbind(ri);
+	if (ops && pf_leap_live_bind(ri))
+		ops = NULL; /* Leap on the fault path: its refaults need not wake us */
 	pf_bpf_region_wake(ri->id, ops != NULL);
 	if (!ops)
 		return;

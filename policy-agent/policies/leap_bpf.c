@@ -178,5 +178,47 @@ void pf_leap_bpf_stats(const struct pf_leap_bpf *lb, struct pf_leap_bpf_stats *s
 	st->decisions = lb->skel->bss->decisions_made;
 	st->window_hits = lb->skel->bss->window_hits;
 	st->dropped = lb->skel->bss->events_dropped;
+	st->skipped = lb->skel->bss->faults_skipped;
 	st->regions = lb->n;
+}
+
+void pf_leap_bpf_set_dmap(struct pf_leap_bpf *lb, uint64_t base, int pt_levels)
+{
+	lb->skel->bss->dmap_base = base;
+	lb->skel->bss->pt_levels = (uint32_t)pt_levels;
+	__atomic_store_n(&lb->skel->bss->dmap_ok, 1, __ATOMIC_RELEASE);
+}
+
+void pf_leap_bpf_set_wake(struct pf_leap_bpf *lb, bool wake)
+{
+	lb->skel->bss->wake_on_decision = wake;
+}
+
+int pf_leap_bpf_fd(const struct pf_leap_bpf *lb)
+{
+	return ring_buffer__epoll_fd(lb->rb);
+}
+
+int pf_leap_bpf_attach(struct pf_leap_bpf *lb, bool on)
+{
+	if (!on) {
+		leap_bpf__detach(lb->skel);
+		return 0;
+	}
+	if (lb->skel->links.leap_on_fault)
+		return 0;
+	return leap_bpf__attach(lb->skel);
+}
+
+int pf_leap_bpf_prog_stats(const struct pf_leap_bpf *lb, uint64_t *runs, uint64_t *ns)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(lb->skel->progs.leap_on_fault), &info, &len))
+		return -errno;
+	*runs = info.run_cnt;
+	*ns = info.run_time_ns;
+	return 0;
 }

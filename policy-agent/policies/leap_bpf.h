@@ -21,6 +21,7 @@ struct pf_leap_bpf_stats {
 	uint64_t decisions; /* prefetch decisions emitted */
 	uint64_t window_hits; /* faults on pages of the last window (prefetch hits) */
 	uint64_t dropped; /* decisions lost to a full ring buffer */
+	uint64_t skipped; /* faults in Leap regions that were not on a swap PTE */
 	uint32_t regions; /* slots in use */
 };
 
@@ -44,5 +45,18 @@ void pf_leap_bpf_forget(struct pf_leap_bpf *lb, uint32_t tgid);
 /* Hands every pending decision to fn; returns how many, or -errno. Never blocks. */
 int pf_leap_bpf_poll(struct pf_leap_bpf *lb, pf_leap_fn fn, void *arg);
 void pf_leap_bpf_stats(const struct pf_leap_bpf *lb, struct pf_leap_bpf_stats *st);
+
+/* Only faults on a swap PTE feed Leap, read through the direct map at base
+ * (pt_levels 4 or 5: the agent's calibration); call before adding regions. */
+void pf_leap_bpf_set_dmap(struct pf_leap_bpf *lb, uint64_t base, int pt_levels);
+/* Decisions wake a poller of pf_leap_bpf_fd() at once (else it must poll). */
+void pf_leap_bpf_set_wake(struct pf_leap_bpf *lb, bool wake);
+/* An fd that is readable when decisions are pending (epoll), or -1. */
+int pf_leap_bpf_fd(const struct pf_leap_bpf *lb);
+/* Benchmarks: detach (false) or re-attach (true) the fault-path program. */
+int pf_leap_bpf_attach(struct pf_leap_bpf *lb, bool on);
+/* Run count and total run time of the fault-path program (the kernel counts
+ * them while BPF_STATS_RUN_TIME is enabled); 0 or -errno. */
+int pf_leap_bpf_prog_stats(const struct pf_leap_bpf *lb, uint64_t *runs, uint64_t *ns);
 
 #endif
