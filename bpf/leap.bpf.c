@@ -49,12 +49,10 @@ __u32 pt_levels = 0; /* 4 or 5 (0: 4) */
 __u32 dmap_ok = 0;
 __u32 wake_on_decision = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32); /* tgid */
-	__type(value, __u32); /* unused */
-} watched SEC(".maps");
+/* Processes whose faults Leap looks at: one bit per tgid (the agent sets
+ * them through the mmapped .bss). A bitmap, not a hash: this is read on
+ * every fault of every process on the machine. */
+__u64 watched[LEAP_TGID_LIMIT / 64] = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -184,7 +182,8 @@ int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigne
 	__u64 page;
 	int hit;
 
-	if (target_tgid ? tgid != target_tgid : !bpf_map_lookup_elem(&watched, &tgid))
+	if (target_tgid ? tgid != target_tgid :
+			  !((watched[(tgid >> 6) & (LEAP_TGID_LIMIT / 64 - 1)] >> (tgid & 63)) & 1))
 		return 0;
 	bpf_loop(LEAP_BPF_MAX_REGIONS, find_region, &f, 0);
 	if (!f.found)

@@ -7,7 +7,9 @@
 # with pageflex-sim under both rules files. Prints the live and simulated
 # index swap-ins and fails (exit 1) unless Leap cuts them in both. The
 # control run also puts the cache under LRU instead of Hyperbolic: its
-# refaults are printed live and simulated, not judged.
+# refaults are printed live and simulated, not judged. A third run, with
+# PAGEFLEXD_LEAP=user, runs the same Leap in the agent's user space instead
+# of on the fault path (bpf/leap.bpf.c): printed side by side, not judged.
 #   bench/live/two_regions.sh [--quick] [pf-live-two options]
 # PF_BUILD=build dir (default build/). Exit 77 without root or swap.
 . "$(dirname "$0")/lib.sh"
@@ -74,6 +76,10 @@ sim() {
 }
 
 run leap "$LIVE_DIR/two_regions_leap.yaml" record
+grep -q 'Leap runs on the fault path' "$TMP/agent.log" || { cat "$TMP/agent.log"; echo "FAIL: Leap not on the fault path"; exit 1; }
+export PAGEFLEXD_LEAP=user
+run leapuser "$LIVE_DIR/two_regions_leap.yaml"
+unset PAGEFLEXD_LEAP
 run none "$LIVE_DIR/two_regions_none.yaml"
 
 echo "== pageflex-sim on the recorded trace of the leap run (scan period $SCAN_MS ms)"
@@ -90,6 +96,9 @@ echo "== summary"
 printf "index swap-ins (major refaults), live: leap %s  none %s  (%s%%)\n" "$L_MAJ" "$N_MAJ" \
 	"$(awk -v a="$L_MAJ" -v b="$N_MAJ" 'BEGIN { printf "%+.1f", b ? 100 * (a - b) / b : 0 }')"
 printf "index prefetch, live (leap): %s pages asked, %s refaults were swap-cache hits\n" "$L_PF" "$L_HIT"
+U_MAJ=$(field leapuser index 4) U_HIT=$(field leapuser index 5) U_PF=$(field leapuser index 6)
+printf "index, live: Leap on the fault path %s swap-ins, %s hits, %s asked; Leap in user space %s swap-ins, %s hits, %s asked  [not judged]\n" \
+	"$L_MAJ" "$L_HIT" "$L_PF" "$U_MAJ" "$U_HIT" "$U_PF"
 printf "index refaults,  sim:  leap %s  none %s  (%s%%)\n" "$S_L" "$S_N" \
 	"$(awk -v a="$S_L" -v b="$S_N" 'BEGIN { printf "%+.1f", b ? 100 * (a - b) / b : 0 }')"
 SC_L=$(simcol leap cache 7) SC_N=$(simcol none cache 7)

@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 	int rounds = argc > 2 ? atoi(argv[2]) : 5, stats_fd;
 	double base = 0, other = 0, leap = 0;
 	struct bpf_prog_info info = {0};
-	uint32_t len = sizeof(info), me = (uint32_t)getpid(), one = 1;
+	uint32_t len = sizeof(info), me = (uint32_t)getpid();
 	struct leap_bpf *skel;
 
 	if (geteuid()) {
@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	bpf_map_update_elem(bpf_map__fd(skel->maps.watched), &me, &one, BPF_ANY);
+	skel->bss->watched[me / 64] |= 1ull << (me % 64);
 	pass(NULL, npages, false); /* warm up */
 	for (int i = 0; i < rounds; i++) {
 		/* Interleaved, so drift hits all three alike. */

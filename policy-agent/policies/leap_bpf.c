@@ -74,13 +74,15 @@ void pf_leap_bpf_close(struct pf_leap_bpf *lb)
 
 int pf_leap_bpf_watch(struct pf_leap_bpf *lb, uint32_t tgid, bool on)
 {
-	int fd = bpf_map__fd(lb->skel->maps.watched);
-	uint32_t one = 1;
+	__u64 bit = 1ull << (tgid & 63), *w;
 
+	if (tgid >= LEAP_TGID_LIMIT)
+		return -EINVAL;
+	w = &lb->skel->bss->watched[tgid >> 6];
 	if (on)
-		return bpf_map_update_elem(fd, &tgid, &one, BPF_ANY) ? -errno : 0;
-	if (bpf_map_delete_elem(fd, &tgid) && errno != ENOENT)
-		return -errno;
+		__atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_and(w, ~bit, __ATOMIC_RELEASE);
 	return 0;
 }
 

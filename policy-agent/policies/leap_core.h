@@ -65,6 +65,7 @@ struct leap_decision {
 /* Shared with bpf/leap.bpf.c's users (fixed-width, no padding holes). */
 #define LEAP_BPF_MAX_REGIONS 64
 #define LEAP_BPF_MAX_TRACE 4096
+#define LEAP_TGID_LIMIT (1u << 22) /* the kernel's largest pid_max (PID_MAX_LIMIT) */
 
 /* A region the fault path runs Leap on ([start, end), page-aligned). The
  * agent fills slots from 0 without holes: the first slot with end == 0 ends
