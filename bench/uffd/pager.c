@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,9 +156,18 @@ void region_forget(uintptr_t start, uintptr_t end, bool unmapped)
 static int copy_in(uintptr_t dst, const void *src, size_t len)
 {
 	struct uffdio_copy c = {.dst = dst, .src = (uintptr_t)src, .len = len};
-	if (ioctl(pf.uffd, UFFDIO_COPY, &c) == 0)
-		return 0;
-	int err = errno;
+	int err, tries = 0;
+	/* EAGAIN: the mm is changing (an unmap/remove event is pending): the
+	 * page is still missing, so try again rather than lose its data */
+	while (ioctl(pf.uffd, UFFDIO_COPY, &c) != 0) {
+		err = errno;
+		if (err != EAGAIN || ++tries > 100000 || c.copy > 0)
+			goto failed;
+		sched_yield();
+		c.copy = 0;
+	}
+	return 0;
+failed:
 	if (len > PG) {
 		/* partly done: finish page by page, so no page is left unmapped */
 		int rc = 0;

@@ -13,9 +13,14 @@ trap 'rm -rf "$tmp"' EXIT
 run() { # store spin cmd...
 	local store=$1 spin=$2
 	shift 2
+	local rc=0
 	PF_UFFD_STATS=$tmp/stats PF_UFFD_BUDGET_MB=16 PF_UFFD_STORE=$store PF_UFFD_SPIN=$spin \
-		PF_UFFD_DIR=$tmp LD_PRELOAD=$lib "$@" >"$tmp/out"
-	grep -q 'verify=ok' "$tmp/out" || { cat "$tmp/out"; echo "FAIL: $*"; exit 1; }
+		PF_UFFD_DIR=$tmp LD_PRELOAD=$lib "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+	if [ $rc -ne 0 ] || ! grep -q 'verify=ok' "$tmp/out"; then
+		cat "$tmp/out" "$tmp/err"
+		echo "FAIL: exit status $rc (store=$store, spin=$spin): $*"
+		exit 1
+	fi
 	local evicted swapins
 	evicted=$(grep -o 'evicted=[0-9]*' "$tmp/stats" | cut -d= -f2)
 	swapins=$(grep -o 'swapins=[0-9]*' "$tmp/stats" | cut -d= -f2)
