@@ -60,6 +60,7 @@ struct pf_proc {
 	/* Ring-buffer events. */
 	uint64_t ev_swap_faults, ev_swapins;
 	uint64_t pending_page; /* last swap fault not yet known as a miss (prefetch) */
+	struct pf_phase_hot *hot; /* prefetch_hot's phase memory (phase_hot.c), or NULL */
 };
 
 /* Process table. */

@@ -20,6 +20,7 @@
 #include "agent.h"
 #include "binding.h"
 #include "log.h"
+#include "phase_hot.h"
 #include "rules.h"
 #include "scanner.h"
 
@@ -317,8 +318,8 @@ static void act_on_tags(struct pf_proc *p, const char *const *globs, size_t n, e
 void pf_reclaim_phase(struct pf_proc *p)
 {
 	const struct pf_phase_actions *act;
-	static long long last;
 
+	pf_phase_hot_leave(p); /* the hot set of the phase p left (phase_hot.c) */
 	pf_proc_rebind(p);
 	act = pf_binding_phase_actions(p->phase);
 	if (!act)
@@ -326,7 +327,5 @@ void pf_reclaim_phase(struct pf_proc *p)
 	act_on_tags(p, act->demote, act->ndemote, PF_ADV_PAGEOUT);
 	act_on_tags(p, act->prefetch, act->nprefetch, PF_ADV_WILLNEED);
 	if (act->prefetch_hot)
-		pf_log_limited(&last, PF_LOG_INFO,
-			       "phase '%s': prefetch_hot is not implemented by this agent yet",
-			       p->phase);
+		pf_phase_hot_enter(p);
 }
