@@ -180,7 +180,7 @@ size_t pf_binding_rules_count(void)
 }
 
 bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint64_t size,
-		       const char *phase, struct pf_bind *out)
+		       const char *phase, struct pf_agent_binding *out)
 {
 	struct pf_region_attrs a = {
 		.tag = tag, .symbol = symbol, .kind = (enum pf_region_kind)kind, .size = size};
@@ -223,17 +223,16 @@ const struct pf_phase_actions *pf_binding_phase_actions(const char *phase)
 void pf_region_bind(struct pf_rinfo *ri, const char *phase)
 {
 	char sym[300];
-	struct pf_bind nb;
+	struct pf_agent_binding nb;
 	bool bound;
 
 	snprintf(sym, sizeof(sym), "%s+0x%llx", ri->module, (unsigned long long)ri->callsite);
 	bound = pf_binding_lookup(ri->tag, ri->module[0] ? sym : "", ri->kind, ri->hull_len, phase,
 				  &nb);
 	if (bound == ri->bound &&
-	    (!bound ||
-	     (nb.ops == ri->bind.ops && nb.prefetch == ri->bind.prefetch &&
-	      !memcmp(&nb.params, &ri->bind.params, sizeof(nb.params)) &&
-	      !memcmp(&nb.threshold, &ri->bind.threshold, sizeof(nb.threshold)))))
+	    (!bound || (nb.ops == ri->bind.ops && nb.prefetch == ri->bind.prefetch &&
+			!memcmp(&nb.params, &ri->bind.params, sizeof(nb.params)) &&
+			!memcmp(&nb.threshold, &ri->bind.threshold, sizeof(nb.threshold)))))
 		return;
 	/* A different policy starts from a fresh state; new parameters keep it. */
 	if (!bound || !ri->bound || nb.ops != ri->bind.ops)

@@ -21,8 +21,9 @@
 
 struct pf_phase_actions;
 
-/* What a region is bound to (a copy: it outlives rule reloads). */
-struct pf_bind {
+/* What a region is bound to (a copy: it outlives rule reloads). Not rules.h's
+ * struct pf_binding, which points into a rule set and is copied into this. */
+struct pf_agent_binding {
 	char rule[64]; /* "cli:TAG", a rules-file rule name, or "default" */
 	const struct pf_reclaim_ops *ops; /* never NULL when bound */
 	const struct pf_prefetch_ops *prefetch; /* NULL: no prefetch */
@@ -47,7 +48,7 @@ size_t pf_binding_rules_count(void);
  * phase; false if nothing binds it.
  */
 bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint64_t size,
-		       const char *phase, struct pf_bind *out);
+		       const char *phase, struct pf_agent_binding *out);
 /* The rules file's actions on entering phase, or NULL. */
 const struct pf_phase_actions *pf_binding_phase_actions(const char *phase);
 

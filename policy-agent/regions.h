@@ -34,7 +34,7 @@ struct pf_rinfo {
 	uint64_t slot_base; /* PF_NO_SLOT until the first scan */
 	uint64_t nchunks;
 	bool bound; /* false: observed only */
-	struct pf_bind bind;
+	struct pf_agent_binding bind;
 	struct pf_threshold thr; /* the threshold controller's state */
 	uint64_t last_swap_faults; /* refaults already fed to thr */
 	unsigned cut_bucket; /* last threshold: weight bucket below which pages go */

@@ -160,7 +160,7 @@ Test(actuator, at_most_1024_iovecs_per_call)
 Test(binding, command_line_rules)
 {
 	char err[256];
-	struct pf_bind b;
+	struct pf_agent_binding b;
 
 	cr_assert_neq(pf_binding_parse_cold_age("cold", err, sizeof(err)), 0);
 	cr_assert(strstr(err, "want TAG=SECONDS"), "%s", err);
