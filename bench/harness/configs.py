@@ -12,6 +12,7 @@ Each config answers available(ctx) -> (bool, reason) and prepares a run:
 prepare(ctx, wl, tier) -> Prepared(env, cgroup, finish) where finish()
 stops helpers and returns extra metrics (agent CPU, pager counters)."""
 
+import json
 import os
 import re
 import shlex
@@ -110,20 +111,74 @@ class Uffd(Config):
         return Prepared(env, runner.CGroup(), finish)
 
 
-# pageflexd slots. The arguments per config are the one place to change when
-# the agent's CLI settles; PF_BENCH_AGENT_ARGS_<NAME> (NAME upper-cased, '-'
-# as '_') overrides them without editing.
+# pageflexd slots: (name, agent arguments, part of --quick, note, options).
+# The arguments per config are the one place to change when the agent's CLI
+# settles; PF_BENCH_AGENT_ARGS_<NAME> (NAME upper-cased, '-' as '_') overrides
+# them without editing. Options: under_limit (always run under the cgroup
+# limit: the kernel reclaims, the agent prefetches), kernel_ra (False: the
+# kernel's own swap readahead is off for the run, so the agent's prefetch
+# policy is the only one).
+RULES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules")
+
+
+def rules(name):
+    return ["-c", os.path.join(RULES_DIR, name + ".yaml")]
+
+
 AGENT_CONFIGS = [
-    ("pageflexd-kernel", ["-p", "*=kernel"], True, "agent + shim, kernel policy: delegation overhead"),
-    ("pageflexd-cold-age", ["-a", "*=10"], False, "agent, cold-age reclaim (idle >= 10 s)"),
-    ("pageflexd-lru", ["-p", "*=lru"], False, "agent, LRU reclaim"),
-    ("pageflexd-lfu", ["-p", "*=lfu"], False, "agent, LFU reclaim"),
-    ("pageflexd-hyperbolic", ["-p", "*=hyperbolic"], False, "agent, Hyperbolic reclaim"),
-    ("pageflexd-readahead", ["-p", "*=readahead"], False, "agent, readahead prefetch"),
-    ("pageflexd-leap", ["-p", "*=leap"], False, "agent, Leap prefetch"),
-    ("pageflexd-rules", None, False, "agent, per-region and per-phase rules"),
+    ("pageflexd-kernel", ["-p", "*=kernel"], True, "agent + shim, kernel policy: delegation overhead", {}),
+    ("pageflexd-cold-age", rules("cold-age"), False, "agent, cold-age reclaim (idle >= 5 s)", {}),
+    ("pageflexd-lru", rules("lru"), False, "agent, LRU reclaim, promotion-rate threshold", {}),
+    ("pageflexd-lfu", rules("lfu"), False, "agent, LFU reclaim, promotion-rate threshold", {}),
+    ("pageflexd-hyperbolic", rules("hyperbolic"), False,
+     "agent, Hyperbolic reclaim, promotion-rate threshold", {}),
+    ("pageflexd-readahead", rules("prefetch-readahead"), False,
+     "kernel reclaim under the limit, agent readahead prefetch (kernel's off)",
+     {"under_limit": True, "kernel_ra": False}),
+    ("pageflexd-leap", rules("prefetch-leap"), False,
+     "kernel reclaim under the limit, agent Leap prefetch (kernel's off)",
+     {"under_limit": True, "kernel_ra": False}),
+    ("pageflexd-rules", rules("rules"), False, "agent, per-region and per-phase rules", {}),
 ]
-RULES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rules.conf")
+
+
+class SwapReadahead:
+    """The kernel's swap readahead (vm.page-cluster, VMA-based readahead):
+    turned off for a run and put back as it was afterwards."""
+
+    FILES = ("/proc/sys/vm/page-cluster", "/sys/kernel/mm/swap/vma_ra_enabled")
+    OFF = ("0", "false")
+
+    def __init__(self):
+        self.saved = None
+
+    def off(self):
+        self.saved = [open(f).read().strip() for f in self.FILES]
+        for f, v in zip(self.FILES, self.OFF):
+            with open(f, "w") as fh:
+                fh.write(v)
+
+    def restore(self):
+        if self.saved:
+            for f, v in zip(self.FILES, self.saved):
+                with open(f, "w") as fh:
+                    fh.write(v)
+            self.saved = None
+
+
+class KernelNoReadahead(Config):
+    name = "cgroup-nora"
+    quick = False
+    note = "kernel reclaim under the limit, swap readahead off (no prefetch at all)"
+
+    def available(self, ctx):
+        return runner.cgroup_v1_available(), "no cgroup v1 memory controller"
+
+    def prepare(self, ctx, wl, tier):
+        ra = SwapReadahead()
+        ra.off()
+        return Prepared(dict(os.environ), runner.CGroup(ctx.limit_mib(wl) * MIB),
+                        lambda: ra.restore() or {})
 
 
 _known = {}
@@ -145,8 +200,10 @@ def known_policies(agent):
 
 
 class Agent(Config):
-    def __init__(self, name, args, quick, note):
+    def __init__(self, name, args, quick, note, opts):
         self.name, self.args, self.quick, self.note = name, args, quick, note
+        self.under_limit = opts.get("under_limit", False)
+        self.kernel_ra = opts.get("kernel_ra", True)
         # the kernel policy never pages anything out: the tier cannot matter
         self.tiered = name != "pageflexd-kernel"
 
@@ -154,8 +211,6 @@ class Agent(Config):
         env = os.environ.get("PF_BENCH_AGENT_ARGS_" + self.name.upper().replace("-", "_"))
         if env is not None:
             return shlex.split(env)
-        if self.args is None:
-            return ["-c", RULES_FILE] if os.path.isfile(RULES_FILE) else None
         return self.args
 
     def available(self, ctx):
@@ -166,8 +221,8 @@ class Agent(Config):
         if not os.path.isfile(shim):
             return False, f"{shim} not built yet"
         extra = self.argv_extra()
-        if extra is None:
-            return False, f"no rules file {RULES_FILE} yet (agent rules format)"
+        if "-c" in extra and not os.path.isfile(extra[extra.index("-c") + 1]):
+            return False, f"no rules file {extra[extra.index('-c') + 1]}"
         if len(extra) == 2 and extra[0] == "-p":
             known = known_policies(agent)
             pol = extra[1].split("=", 1)[-1]
@@ -196,8 +251,14 @@ class Agent(Config):
         env = dict(os.environ, LD_PRELOAD=os.path.join(ctx.libdir, "libpageflex.so"),
                    PAGEFLEX_SOCKET=sock)
 
+        ra = SwapReadahead()
+        if not self.kernel_ra:
+            ra.off()
+
         def finish():
+            ra.restore()
             st = runner.proc_stat(agent.pid)
+            stats = agent_stats(ctx, ctl)
             agent.send_signal(signal.SIGTERM)
             try:
                 agent.wait(timeout=20)
@@ -205,14 +266,30 @@ class Agent(Config):
                 agent.kill()
                 agent.wait()
             logf.close()
-            return {"agent_cpu_s": st[1] if st else None}
+            out = {"agent_cpu_s": st[1] if st else None}
+            ag = stats.get("agent", {})
+            if "prefetch_pages" in ag:
+                out["prefetched"] = ag["prefetch_pages"]
+            return out
 
-        limit = ctx.limit_mib(wl) * MIB if tier != "-" and ctx.agent_under_limit else None
+        limit = (ctx.limit_mib(wl) * MIB if tier != "-" and
+                 (ctx.agent_under_limit or self.under_limit) else None)
         return Prepared(env, runner.CGroup(limit), finish)
 
 
+def agent_stats(ctx, ctl):
+    """The agent's `pageflexctl stats --json`, {} if it cannot be read."""
+    try:
+        r = subprocess.run([os.path.join(ctx.bindir, "pageflexctl"), "-s", ctl, "stats",
+                            "--json"], capture_output=True, text=True, timeout=10)
+        return json.loads(r.stdout) if r.returncode == 0 else {}
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return {}
+
+
 def all_configs():
-    return [NoAgent(), CgroupLimit(), Uffd()] + [Agent(*a) for a in AGENT_CONFIGS]
+    return ([NoAgent(), CgroupLimit(), KernelNoReadahead(), Uffd()]
+            + [Agent(*a) for a in AGENT_CONFIGS])
 
 
 # ---- swap tiers ----
