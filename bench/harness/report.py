@@ -12,7 +12,7 @@ import subprocess
 FIELDS = ["tier", "workload", "config", "rep", "status", "runtime_s", "throughput", "unit",
           "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib", "offloaded_mib", "swapins",
           "agent_cpu_s", "managed_mib", "store_mib", "prefetched", "checksum", "params", "error",
-          "oom_kills", "retried"]
+          "oom_kills", "retried", "cpu_s"]
 
 
 FAULT_FIELDS = ["setup", "first_touch_us", "reread_us", "status"]
@@ -48,7 +48,7 @@ def read_csv(path):
     """Rows of a CSV written by write_csv, numbers as numbers."""
     num = {"runtime_s", "throughput", "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib",
            "offloaded_mib", "swapins", "agent_cpu_s", "managed_mib", "store_mib", "prefetched",
-           "rep"}
+           "rep", "cpu_s"}
     rows = []
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
@@ -85,9 +85,9 @@ def summarize(rows):
              "unit": rs[0].get("unit", "")}
         if len(ok) < len(rs) and ok:
             s["status"] = f"{len(rs) - len(ok)} of {len(rs)} FAILED"
-        for k in ("runtime_s", "throughput", "p99_us", "rss_avg_mib", "rss_peak_mib",
+        for k in ("cpu_s", "runtime_s", "throughput", "p99_us", "rss_avg_mib", "rss_peak_mib",
                   "cg_peak_mib", "offloaded_mib", "swapins", "agent_cpu_s", "managed_mib",
-                  "store_mib"):
+                  "store_mib", "prefetched"):
             s[k] = med(ok, k)
         rt = [r["runtime_s"] for r in ok]
         s["spread"] = (max(rt) - min(rt)) / statistics.median(rt) if len(rt) > 1 else None
@@ -111,17 +111,19 @@ def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs)
              "pages the pager read back from its store (uffd).\n")
     for tier in tiers:
         L.append(f"\n## Tier: {tier}\n")
-        L.append("| workload | config | runtime s | spread | slowdown | throughput | p99 µs "
-                 "| avg RSS MiB | RSS saved | peak RSS MiB | offloaded MiB | swap-ins "
-                 "| agent CPU s | status |")
-        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        L.append("| workload | config | runtime s | spread | slowdown | app CPU | throughput "
+                 "| p99 µs | avg RSS MiB | RSS saved | peak RSS MiB | offloaded MiB | swap-ins "
+                 "| prefetched | agent CPU s | status |")
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for wl in workloads:
             base = S.get(("-", wl, "none"))
             for cfg in configs:
                 s = S.get(("-", wl, cfg)) or S.get((tier, wl, cfg))
                 if not s:
                     continue
-                slow = saved = None
+                slow = saved = cpu = None
+                if base and base.get("cpu_s") and s.get("cpu_s"):
+                    cpu = s["cpu_s"] / base["cpu_s"]
                 if base and base["runtime_s"] and s["runtime_s"]:
                     slow = s["runtime_s"] / base["runtime_s"]
                 if base and base["rss_avg_mib"] and s["rss_avg_mib"] is not None:
@@ -135,11 +137,13 @@ def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs)
                 tp = f"{s['throughput']:.4g} {s['unit']}" if s["throughput"] else "–"
                 spread = f"±{s['spread'] * 50:.0f}%" if s["spread"] is not None else "–"
                 L.append(f"| {wl} | {cfg} | {fmt(s['runtime_s'], 2)} | {spread} | "
-                         f"{fmt(slow, 2) + 'x' if slow else '–'} | {tp} | {fmt(s['p99_us'])} | "
+                         f"{fmt(slow, 2) + 'x' if slow else '–'} | "
+                         f"{fmt(cpu, 2) + 'x' if cpu else '–'} | {tp} | {fmt(s['p99_us'])} | "
                          f"{fmt(s['rss_avg_mib'], 0)} | "
                          f"{fmt(saved * 100, 0) + '%' if saved is not None else '–'} | "
                          f"{fmt(s['rss_peak_mib'], 0)} | {fmt(s['offloaded_mib'], 0)} | "
                          f"{fmt(None if s['swapins'] is None else int(s['swapins']))} | "
+                         f"{fmt(None if s.get('prefetched') is None else int(s['prefetched']))} | "
                          f"{fmt(s['agent_cpu_s'], 2)} | {status} |")
     if faultlat:
         L.append("\n## Per-fault cost (pf-uffd-faultlat)\n")

@@ -177,7 +177,10 @@ def run_measured(argv, env=None, cgroup=None, timeout=1800, stdin_data=None):
     res = {"rc": p.returncode, "stdout": out, "stderr": err, "wall_s": wall}
     res.update(s.summary())
     # exact count from the kernel's rusage of the reaped child
-    res["majflt"] = max(res["majflt"], rusage_children().ru_majflt - ru0.ru_majflt)
+    ru1 = rusage_children()
+    res["majflt"] = max(res["majflt"], ru1.ru_majflt - ru0.ru_majflt)
+    # CPU time of the workload itself: what the machine's other load moves least
+    res["cpu_s"] = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     return res
 
 

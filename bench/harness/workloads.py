@@ -81,7 +81,8 @@ class Bundled(Workload):
         r = runner.run_measured(self.argv(ctx), env=env, cgroup=cgroup, timeout=ctx.timeout)
         res = parse_result(r["stdout"]) or {}
         ok = r["rc"] == 0 and res.get("verify") == "ok"
-        out = {k: r[k] for k in ("rss_avg_mib", "rss_peak_mib", "swap_peak_mib", "majflt")}
+        out = {k: r[k] for k in ("rss_avg_mib", "rss_peak_mib", "swap_peak_mib", "majflt",
+                                 "cpu_s")}
         out.update(status="ok" if ok else "FAIL", runtime_s=float(res.get("runtime_s", r["wall_s"])),
                    throughput=float(res.get("throughput", 0)), unit=res.get("unit", ""),
                    p99_us=float(res["p99_us"]) if "p99_us" in res else None,
@@ -124,6 +125,7 @@ class Server(Workload):
             proc.kill()
             proc.wait()
         mem["majflt"] = sampler.majflt
+        mem["cpu_s"] = sampler.cpu_s  # the server's, at its last sample
         if rc is not None:
             how = f"killed by signal {-rc}" if rc < 0 else f"exited with {rc}"
             mem["server_gone"] = f"; the server had {how} before the load ended"
@@ -312,7 +314,8 @@ SELECT count(*), sum(length(v)) FROM t WHERE v LIKE '%ffff%';
         n = self.rows(ctx)
         r = runner.run_measured(["sqlite3", ":memory:"], env=env, cgroup=cgroup,
                                 timeout=ctx.timeout, stdin_data=self.script(n))
-        out = {k: r[k] for k in ("rss_avg_mib", "rss_peak_mib", "swap_peak_mib", "majflt")}
+        out = {k: r[k] for k in ("rss_avg_mib", "rss_peak_mib", "swap_peak_mib", "majflt",
+                                 "cpu_s")}
         lines = r["stdout"].split()[-3:]  # the three query answers
         ok = r["rc"] == 0 and len(lines) == 3 and lines[0].split("|")[0] == str(n + 1)
         out.update(status="ok" if ok else "FAIL", runtime_s=r["wall_s"],
