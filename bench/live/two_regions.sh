@@ -12,6 +12,8 @@
 # of on the fault path (bpf/leap.bpf.c): printed side by side, not judged.
 #   bench/live/two_regions.sh [--quick] [pf-live-two options]
 # PF_BUILD=build dir (default build/). Exit 77 without root or swap.
+# PF_KEEP_TRACES=DIR keeps the recorded traces there (leap.pftrace and, then
+# also recorded, none.pftrace: the control run with LRU on the cache).
 . "$(dirname "$0")/lib.sh"
 
 ARGS=(-i 64 -c 64 -p 4)
@@ -80,7 +82,11 @@ grep -q 'Leap runs on the fault path' "$TMP/agent.log" || { cat "$TMP/agent.log"
 export PAGEFLEXD_LEAP=user
 run leapuser "$LIVE_DIR/two_regions_leap.yaml"
 unset PAGEFLEXD_LEAP
-run none "$LIVE_DIR/two_regions_none.yaml"
+run none "$LIVE_DIR/two_regions_none.yaml" ${PF_KEEP_TRACES:+record}
+if [ -n "${PF_KEEP_TRACES:-}" ]; then
+	mkdir -p "$PF_KEEP_TRACES"
+	cp "$TMP/leap.pftrace" "$TMP/none.pftrace" "$PF_KEEP_TRACES/"
+fi
 
 echo "== pageflex-sim on the recorded trace of the leap run (scan period $SCAN_MS ms)"
 echo "label,tag,reclaim,prefetch,accesses,faults,refaults,prefetched,hits,wasted,accuracy,coverage,avg_resident,max_resident,saved"

@@ -43,6 +43,8 @@ static void usage(FILE *f)
 		"      --batch N         pages per reclaim batch [budget / 64]\n"
 		"      --phase-hot       prefetch each phase's last hot set on phase entry\n"
 		"      --hot-window-ms N pages used this long before a phase ends are hot [20]\n"
+		"      --no-fold         recorded traces: count a fault and the next scan's\n"
+		"                        accessed bit of the same page as two accesses\n"
 		"      --csv             one CSV line per region and a total line\n"
 		"      --label TEXT      first CSV column [workload]\n"
 		"  -h, --help            this help\n"
@@ -87,6 +89,8 @@ static void print_human(const struct sim_result *res)
 		printf(", phase memory %llu bytes", (unsigned long long)res->memo_bytes);
 	if (t->bad_events)
 		printf(", %llu accesses outside known regions", (unsigned long long)t->bad_events);
+	if (res->folded)
+		printf(", %llu scan bits folded into faults", (unsigned long long)res->folded);
 	printf("\n");
 }
 
@@ -110,7 +114,7 @@ static void print_csv(const struct sim_result *res, const char *label, const cha
 	csv_line(label, "total", reclaim, prefetch, &res->total);
 }
 
-enum { OPT_BATCH = 256, OPT_PHASE_HOT, OPT_HOT_WINDOW, OPT_CSV, OPT_LABEL, OPT_PPM };
+enum { OPT_BATCH = 256, OPT_PHASE_HOT, OPT_HOT_WINDOW, OPT_CSV, OPT_LABEL, OPT_PPM, OPT_NO_FOLD };
 
 int main(int argc, char **argv)
 {
@@ -129,6 +133,7 @@ int main(int argc, char **argv)
 		{"phase-hot", no_argument, NULL, OPT_PHASE_HOT},
 		{"hot-window-ms", required_argument, NULL, OPT_HOT_WINDOW},
 		{"promotion-ppm", required_argument, NULL, OPT_PPM},
+		{"no-fold", no_argument, NULL, OPT_NO_FOLD},
 		{"csv", no_argument, NULL, OPT_CSV},
 		{"label", required_argument, NULL, OPT_LABEL},
 		{"help", no_argument, NULL, 'h'},
@@ -220,6 +225,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PHASE_HOT:
 			cfg.phase_hot = true;
+			break;
+		case OPT_NO_FOLD:
+			cfg.no_fold = true;
 			break;
 		case OPT_HOT_WINDOW:
 			if (pf_parse_u64(optarg, &cfg.hot_window_ms)) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fold.h"
 #include "pagemap.h"
 #include "phase_memo.h"
 
@@ -741,10 +742,21 @@ int sim_run(const struct sim_cfg *cfg, const struct sim_source *src, struct sim_
 	    char *err, size_t errlen)
 {
 	struct sim s = {.cfg = cfg, .err = err, .errlen = errlen};
+	struct sim_fold *fold = NULL;
+	struct sim_source folded;
 	struct pf_trace_event ev;
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
+	if (!cfg->no_fold) {
+		fold = sim_fold_new(src);
+		if (!fold) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		folded = sim_fold_source(fold);
+		src = &folded;
+	}
 	if (cfg->min && min_pass(&s, src))
 		goto out;
 	if (cfg->phase_hot) {
@@ -794,8 +806,10 @@ int sim_run(const struct sim_cfg *cfg, const struct sim_source *src, struct sim_
 		res->total.avg_footprint = s.foot_sum / (double)s.nsamples;
 	}
 	res->memo_bytes = s.memo ? pf_phase_memo_bytes(s.memo) : 0;
+	res->folded = fold ? sim_fold_cleared(fold) : 0;
 	rc = 0;
 out:
+	sim_fold_free(fold);
 	for (size_t i = 0; i < s.nr; i++) {
 		free(s.r[i].pg);
 		pagemap_free(&s.r[i].idx);

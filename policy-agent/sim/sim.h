@@ -49,6 +49,7 @@ struct sim_cfg {
 	bool phase_hot; /* phase-entry prefetch of last run's hot pages */
 	uint64_t hot_window_ms; /* pages used this long before a phase ends are hot */
 	uint32_t memo_entries, memo_pages; /* phase memory bounds */
+	bool no_fold; /* count a fault and the next scan bit of its page twice (fold.h) */
 };
 
 struct sim_stats {
@@ -79,6 +80,7 @@ struct sim_result {
 	struct sim_region_report *regions;
 	size_t nregions;
 	uint64_t memo_bytes;
+	uint64_t folded; /* scan bits that repeated a fault of the same interval (fold.h) */
 };
 
 /* 0, or -1 with the problem in err. */

@@ -174,7 +174,10 @@ Test(trace, live_records_replay_in_the_simulator, .init = setup, .fini = teardow
 	for (uint64_t p = 0; p < 4; p++)
 		pf_trace_write_fault(w, 1000000 * (p + 1), 3, (1ull << 35) + p,
 				     PF_FAULT_FIRST_TOUCH);
+	/* The first scan's bits repeat the first touches of its interval: no new
+	 * accesses. The second one's are accesses. */
 	pf_trace_write_scan(w, 20000000, 3, 1ull << 35, 3, &bits);
+	pf_trace_write_scan(w, 25000000, 3, 1ull << 35, 3, &bits);
 	pf_trace_write_fault(w, 30000000, 3, 1ull << 40, PF_FAULT_SWAPIN); /* out of range */
 	cr_assert_eq(pf_trace_finish(w), 0);
 
@@ -188,12 +191,21 @@ Test(trace, live_records_replay_in_the_simulator, .init = setup, .fini = teardow
 	cr_assert_not_null(fs, "%s", err);
 	src = file_source(fs);
 	cr_assert_eq(sim_run(&cfg, &src, &res, err, sizeof(err)), 0, "%s", err);
-	/* 4 first touches in 3 frames evict the LRU page 0; the scan's access
-	 * to page 0 is a refault, the one to page 2 a hit. */
+	/* 4 first touches in 3 frames evict the LRU page 0; the second scan's
+	 * access to page 0 is a refault, the one to page 2 a hit. */
 	cr_assert_eq(res.total.accesses, 6);
 	cr_assert_eq(res.total.first_touch, 4);
 	cr_assert_eq(res.total.swapins, 1);
 	cr_assert_eq(res.total.bad_events, 1);
+	cr_assert_eq(res.folded, 2, "the first scan's 2 bits repeat faults");
+	sim_result_free(&res);
+
+	/* Without folding, the first scan counts pages 0 and 2 again. */
+	cfg.no_fold = true;
+	cr_assert_eq(src.rewind(src.ctx, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(sim_run(&cfg, &src, &res, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(res.total.accesses, 8);
+	cr_assert_eq(res.folded, 0);
 	sim_result_free(&res);
 	file_source_close(fs);
 }
