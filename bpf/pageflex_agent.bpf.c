@@ -11,14 +11,20 @@
  *    per region (an LPM trie needs up to ~2x52 prefixes per unaligned range
  *    and costs a trie walk per fault); user space writes a new table into
  *    the process's idle bank and swaps it in with one 8-byte store.
- *  - pf_fault (tp_btf/page_fault_user): managed processes only. Reads the
- *    faulting PTE through the calibrated direct map: none = first touch,
- *    swap entry = swap fault (a refault). Per-region per-CPU counters;
- *    swap faults go to a ring buffer with BPF_RB_NO_WAKEUP (user space polls).
+ *  - pf_fault (tp_btf/page_fault_user): managed processes only. A fault on
+ *    a present PTE says so in its error code; otherwise, in a region that
+ *    may hold swapped pages (region_flags), the faulting PTE is read through
+ *    the calibrated direct map: none = first touch, swap entry = swap fault
+ *    (a refault). In a region without swapped pages it is a first touch,
+ *    without the walk (the cost of the walk, ~50 ns, is most of what this
+ *    program adds to a ~2 us fault). Per-region per-CPU counters; swap
+ *    faults go to a ring buffer with BPF_RB_NO_WAKEUP (user space polls).
  *  - pf_major (perf_event, PERF_COUNT_SW_PAGE_FAULTS_MAJ, period 1): exact
  *    major faults. A swap fault followed by a major fault on the same page
  *    in the same task is a swap-in; a swap fault without one is a
- *    swap-cache hit.
+ *    swap-cache hit. A major fault in private anonymous memory that the
+ *    entry counted as a first touch was a swap-in of a page the kernel
+ *    swapped out: recounted, and the region marked.
  *  - pf_exec (tp_btf/sched_process_exec): a managed process that execs is
  *    unmanaged at once and the agent is told (its regions are gone).
  *  - pf_scan (iter/task_vma): walks the page tables of the chunks listed in
@@ -32,7 +38,9 @@
 #include <bpf/bpf_tracing.h>
 
 #include "pageflex_agent.h"
+#include "region_lookup.bpf.h"
 
+#define X86_PF_PROT 0x1UL /* page-fault error code: the PTE was present */
 #define X86_PRESENT 0x1ULL
 #define X86_ACCESSED 0x20ULL
 #define X86_PSE 0x80ULL
@@ -44,6 +52,12 @@
 __u64 dmap_base = 0;
 __u32 pt_levels = 0; /* 4 or 5; 0 until calibrated */
 __u32 dmap_ok = 0;
+/*
+ * Set by the agent when no NUMA balancing runs: a not-present fault in a
+ * region without PFA_RF_OUT is then a first touch without a page-table walk
+ * (with NUMA balancing, hinting faults on PROT_NONE PTEs look the same).
+ */
+__u32 fast_first_touch = 0;
 /* Stream first-touch events too (off: counters only, cheaper). */
 __u32 stream_first_touch = 0;
 __u64 rb_dropped = 0;
@@ -159,29 +173,12 @@ static __always_inline __u64 managed(__u32 tgid)
 	return w ? *w : 0;
 }
 
+/* The region of addr in the table of word (see proc_tab), or PFA_NO_REGION. */
 static __always_inline __u32 region_find(__u64 word, __u64 addr)
 {
-	struct pfa_region_ent *e;
-	__u32 lo, hi, mid;
-	int i;
+	__u32 lo = word >> 32;
 
-	lo = word >> 32;
-	hi = lo + (__u32)word - 1;
-	for (i = 0; i < PFA_SEARCH_STEPS; i++) {
-		if (lo >= hi)
-			break;
-		mid = (lo + hi) / 2;
-		e = bpf_map_lookup_elem(&region_ents, &mid);
-		if (!e)
-			return PFA_NO_REGION;
-		if (addr < e->start)
-			hi = mid;
-		else if (addr >= e->end)
-			lo = mid + 1;
-		else
-			return e->id;
-	}
-	return PFA_NO_REGION;
+	return pfa_region_search(&region_ents, lo, lo + (__u32)word - 1, addr);
 }
 
 /* ---- page-table walk through the direct map ---- */
@@ -300,13 +297,34 @@ static __always_inline int walk_pmd_fast(__u64 pgd_va, __u64 va, __u64 *e)
 
 enum { CLS_FIRST, CLS_SWAP, CLS_PRESENT, CLS_UNKNOWN };
 
-static __always_inline int classify(struct task_struct *task, __u64 addr)
+/*
+ * Per region id, PFA_RF_* (pageflex_agent.h). PFA_RF_OUT: the region may
+ * hold swapped pages (the agent paged some out, a scan saw some, or a major
+ * fault said so), so its faults need the page-table walk; the agent clears
+ * it when a scan finds none. PFA_RF_ANON: private anonymous memory, where a
+ * major fault can only be a swap-in.
+ */
+__u8 region_flags[PFA_MAX_REGIONS] = {};
+
+static __always_inline int classify(__u32 id, __u64 addr, unsigned long error_code)
 {
+	struct task_struct *task;
 	__u64 pgd, e;
 	int w;
 
+	/* The hardware says whether the PTE was present: no walk for those. */
+	if (error_code & X86_PF_PROT)
+		return CLS_PRESENT;
 	if (!dmap_ok)
 		return CLS_UNKNOWN;
+	/*
+	 * Not present, in a region without swapped pages: a first touch. (A
+	 * page the kernel swaps out of such a region is caught by pf_major at
+	 * its refault, and by the next scan.)
+	 */
+	if (fast_first_touch && !(region_flags[id & (PFA_MAX_REGIONS - 1)] & PFA_RF_OUT))
+		return CLS_FIRST;
+	task = bpf_get_current_task_btf();
 	pgd = (__u64)task->mm->pgd;
 	if (!pgd)
 		return CLS_UNKNOWN;
@@ -352,7 +370,6 @@ int BPF_PROG(pf_fault, unsigned long address, struct pt_regs *regs, unsigned lon
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct pfa_region_stats *st;
-	struct task_struct *task;
 	struct pending *p;
 	__u64 word;
 	__u32 id;
@@ -367,8 +384,7 @@ int BPF_PROG(pf_fault, unsigned long address, struct pt_regs *regs, unsigned lon
 	st = bpf_map_lookup_elem(&region_stats, &id);
 	if (!st)
 		return 0;
-	task = bpf_get_current_task_btf();
-	cls = fault_depth == 3 ? CLS_UNKNOWN : classify(task, address);
+	cls = fault_depth == 3 ? CLS_UNKNOWN : classify(id, address, error_code);
 	switch (cls) {
 	case CLS_FIRST:
 		st->first_touch++;
@@ -377,7 +393,8 @@ int BPF_PROG(pf_fault, unsigned long address, struct pt_regs *regs, unsigned lon
 		break;
 	case CLS_SWAP:
 		st->swap_faults++;
-		p = bpf_task_storage_get(&pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+		p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+					 BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (p) {
 			p->page = address >> 12;
 			p->region = id;
@@ -426,6 +443,7 @@ int pf_major(struct bpf_perf_event_data *ctx)
 	struct task_struct *task;
 	struct pending *p;
 	__u64 addr = ctx->addr, word;
+	__u8 *flags;
 	__u32 id;
 
 	word = managed(tgid);
@@ -443,9 +461,25 @@ int pf_major(struct bpf_perf_event_data *ctx)
 		p->page = 0;
 		st->swapin_major++;
 		emit(tgid, id, addr, PFA_EV_SWAPIN_MAJOR);
-	} else {
-		st->other_major++;
+		return 0;
 	}
+	flags = &region_flags[id & (PFA_MAX_REGIONS - 1)];
+	if (fast_first_touch && dmap_ok && (*flags & (PFA_RF_ANON | PFA_RF_OUT)) == PFA_RF_ANON) {
+		/*
+		 * A swap-in the fault entry took for a first touch: the kernel
+		 * swapped this page out of a region that had no swapped pages.
+		 * Count it as what it was, and walk this region's page tables
+		 * from now on.
+		 */
+		*flags |= PFA_RF_OUT;
+		st->first_touch--;
+		st->swap_faults++;
+		st->swapin_major++;
+		emit(tgid, id, addr, PFA_EV_SWAP_FAULT);
+		emit(tgid, id, addr, PFA_EV_SWAPIN_MAJOR);
+		return 0;
+	}
+	st->other_major++;
 	return 0;
 }
 

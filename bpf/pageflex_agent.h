@@ -29,6 +29,10 @@
 #define PFA_PG_SWAPPED 0x4
 #define PFA_PG_HUGE 0x8
 
+/* Per-region flags (region_flags in pageflex_agent.bpf.c). */
+#define PFA_RF_OUT 0x1 /* may hold swapped pages: classify faults with a page-table walk */
+#define PFA_RF_ANON 0x2 /* private anonymous memory: a major fault is a swap-in */
+
 /* One entry of a process's sorted region table. */
 struct pfa_region_ent {
 	__u64 start;

@@ -4,15 +4,20 @@
  * could use on the fault path, measured in the kernel with
  * BPF_PROG_TEST_RUN of a raw_tp program (bench/agent: bench_agent lookup):
  *  - the sorted array with a bounded binary search (what pageflex_agent.bpf.c
- *    uses: one entry per region);
+ *    uses: one entry per region; the same code, region_lookup.bpf.h);
  *  - an LPM trie keyed by (tgid, address), where user space must split each
  *    unaligned range into aligned prefixes.
  * Each run does `iters` lookups of pseudo-random addresses.
+ *
+ * Also an empty tp_btf/page_fault_user program (attached only by
+ * `bench_agent faults`): the floor that any program on that hook costs.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 
 #include "pageflex_agent.h"
+#include "region_lookup.bpf.h"
 
 struct lpm_key {
 	__u32 prefixlen;
@@ -43,25 +48,7 @@ __u64 found = 0, elapsed_ns = 0;
 
 static __always_inline __u32 find_sorted(__u64 addr)
 {
-	__u32 lo = 0, hi = nents, mid;
-	struct pfa_region_ent *e;
-	int i;
-
-	for (i = 0; i < PFA_SEARCH_STEPS; i++) {
-		if (lo >= hi)
-			break;
-		mid = (lo + hi) / 2;
-		e = bpf_map_lookup_elem(&ents, &mid);
-		if (!e)
-			return PFA_NO_REGION;
-		if (addr < e->start)
-			hi = mid;
-		else if (addr >= e->end)
-			lo = mid + 1;
-		else
-			return e->id;
-	}
-	return PFA_NO_REGION;
+	return pfa_region_search(&ents, 0, nents, addr);
 }
 
 static __always_inline __u32 find_trie(__u64 addr)
@@ -101,6 +88,12 @@ int run(void *ctx)
 	found = 0;
 	bpf_loop(iters, one, NULL, 0);
 	elapsed_ns = bpf_ktime_get_ns() - t0;
+	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(fault_empty, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
 	return 0;
 }
 

@@ -291,6 +291,20 @@ static int attach_major(void)
 	return ok ? 0 : -ENODEV;
 }
 
+/* True when the kernel's automatic NUMA balancing is on (or cannot be read). */
+static bool numa_balancing(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/numa_balancing", "re");
+	int v = 0;
+
+	if (!f)
+		return errno != ENOENT; /* no file: a kernel without NUMA balancing */
+	if (fscanf(f, "%d", &v) != 1)
+		v = 1;
+	fclose(f);
+	return v != 0;
+}
+
 int pf_bpf_open(const struct pf_bpf_opts *o)
 {
 	uint64_t chunks;
@@ -341,6 +355,15 @@ int pf_bpf_open(const struct pf_bpf_opts *o)
 		pf_warn("no perf_event major-fault program (%s): swap-ins and swap-cache hits "
 			"will not be told apart",
 			strerror(-rc));
+	/*
+	 * First touches without a page-table walk need the major-fault program
+	 * (it catches pages the kernel swapped out of unmarked regions) and no
+	 * NUMA balancing (its hinting faults would look like first touches).
+	 */
+	skel->bss->fast_first_touch = !rc && !numa_balancing();
+	if (!skel->bss->fast_first_touch)
+		pf_info("every fault of a managed region is classified with a page-table walk (%s)",
+			rc ? "no major-fault program" : "NUMA balancing is on");
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), ring_cb, NULL, NULL);
 	reqs = map_mmap(skel->maps.scan_req, &reqs_sz);
 	proc_tab = map_mmap(skel->maps.proc_tab, &proc_tab_sz);
@@ -578,6 +601,7 @@ void pf_bpf_region_reset(uint32_t id)
 	if (!skel)
 		return;
 	pf_bpf_region_wake(id, false);
+	pf_bpf_region_set_flags(id, 0);
 	if (nreset == reset_cap) {
 		size_t cap = reset_cap ? reset_cap * 2 : 256;
 		uint32_t *ids = realloc(reset_ids, cap * sizeof(*ids));
@@ -630,6 +654,32 @@ void pf_bpf_region_wake(uint32_t id, bool wake)
 {
 	if (skel && id < PFA_MAX_REGIONS)
 		__atomic_store_n(&skel->bss->region_wake[id], wake ? 1 : 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * Region flags: a byte per region id that the fault program reads and,
+ * for PFA_RF_OUT, may set itself (pf_major). A set racing with a clear here
+ * is harmless either way: the next scan decides again.
+ */
+void pf_bpf_region_set_flags(uint32_t id, unsigned flags)
+{
+	if (skel && id < PFA_MAX_REGIONS)
+		__atomic_store_n(&skel->bss->region_flags[id], (uint8_t)flags, __ATOMIC_RELAXED);
+}
+
+unsigned pf_bpf_region_flags(uint32_t id)
+{
+	if (!skel || id >= PFA_MAX_REGIONS)
+		return 0;
+	return __atomic_load_n(&skel->bss->region_flags[id], __ATOMIC_RELAXED);
+}
+
+void pf_bpf_region_mark_out(uint32_t id, bool out)
+{
+	unsigned f = pf_bpf_region_flags(id);
+
+	if (!!(f & PFA_RF_OUT) != out)
+		pf_bpf_region_set_flags(id, out ? f | PFA_RF_OUT : f & ~PFA_RF_OUT);
 }
 
 uint64_t pf_bpf_rb_dropped(void)

@@ -67,6 +67,15 @@ void pf_bpf_stream_first_touch(bool on);
 int pf_bpf_events_fd(void);
 /* Refaults of region id wake the agent at once (prefetch) or never. */
 void pf_bpf_region_wake(uint32_t id, bool wake);
+/*
+ * Per-region flags, PFA_RF_* (pageflex_agent.h). PFA_RF_OUT: the region may
+ * hold swapped pages, so its faults are classified with a page-table walk;
+ * set it before paging anything of the region out. Without it a not-present
+ * fault is counted as a first touch at once.
+ */
+void pf_bpf_region_set_flags(uint32_t id, unsigned flags);
+unsigned pf_bpf_region_flags(uint32_t id);
+void pf_bpf_region_mark_out(uint32_t id, bool out);
 uint64_t pf_bpf_rb_dropped(void);
 
 /*

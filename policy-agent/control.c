@@ -161,10 +161,11 @@ static void region_json(FILE *f, struct pf_rinfo *ri, int k)
 		(unsigned long long)ri->prefetched * 4096);
 	json_str(f, ri->bound ? ri->bind.rule : "");
 	fprintf(f,
-		",\"budget_pages\":%llu,\"promotion_ppm\":%u,\"cut_bucket\":%u,\"cut_pages\":%llu}",
+		",\"budget_pages\":%llu,\"promotion_ppm\":%u,\"cut_bucket\":%u,\"cut_pages\":%llu,"
+		"\"pt_walk\":%d}",
 		(unsigned long long)(ri->bound ? ri->thr.cfg.budget_pages : 0),
 		ri->bound ? ri->bind.threshold.promotion_ppm : 0, ri->cut_bucket,
-		(unsigned long long)ri->cut_pages);
+		(unsigned long long)ri->cut_pages, !!(pf_bpf_region_flags(ri->id) & PFA_RF_OUT));
 }
 
 static void proc_text(FILE *f, struct pf_proc *p)

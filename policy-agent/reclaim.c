@@ -149,8 +149,8 @@ static void reclaim_region(struct pf_piece **pcs, size_t n, uint64_t now)
 {
 	struct pf_rinfo *ri = pcs[0]->ri;
 	bool by_victim = ri->bind.threshold.mode == PF_THRESH_COLD_AGE;
+	uint64_t ws = 0, victims = ri->paged_out;
 	struct pfa_region_stats s;
-	uint64_t ws = 0;
 	struct pf_cut cut;
 	size_t i;
 
@@ -161,7 +161,7 @@ static void reclaim_region(struct pf_piece **pcs, size_t n, uint64_t now)
 	for (i = 0; i < n; i++)
 		scan_piece(pcs[i], now, by_victim, &ws);
 	if (by_victim)
-		return;
+		goto out;
 	/* Refaults since the last scan feed the promotion-rate controller. */
 	if (!pf_bpf_region_stats(ri->id, &s)) {
 		uint64_t d = s.swap_faults - ri->last_swap_faults;
@@ -175,6 +175,10 @@ static void reclaim_region(struct pf_piece **pcs, size_t n, uint64_t now)
 	ri->cut_pages = cut.pages;
 	for (i = 0; i < n && cut.pages; i++)
 		cut_piece(pcs[i], now, &cut);
+out:
+	/* Before the PAGEOUT: from now on its faults need the page-table walk. */
+	if (ri->paged_out != victims)
+		pf_bpf_region_mark_out(ri->id, true);
 }
 
 static void reclaim_proc(struct pf_proc *p, uint64_t now)
@@ -302,9 +306,13 @@ static void act_on_tags(struct pf_proc *p, const char *const *globs, size_t n, e
 	uint64_t bytes;
 	size_t i;
 
-	for (i = 0; i < p->rt.n; i++)
-		if (pf_rules_glob_any(globs, n, p->rt.p[i].ri->tag))
-			pf_batch_add(&b, p->rt.p[i].start, p->rt.p[i].end - p->rt.p[i].start);
+	for (i = 0; i < p->rt.n; i++) {
+		if (!pf_rules_glob_any(globs, n, p->rt.p[i].ri->tag))
+			continue;
+		if (a == PF_ADV_PAGEOUT)
+			pf_bpf_region_mark_out(p->rt.p[i].ri->id, true);
+		pf_batch_add(&b, p->rt.p[i].start, p->rt.p[i].end - p->rt.p[i].start);
+	}
 	if (!b.n)
 		return;
 	bytes = pf_act(p->pidfd, p->pid, a, &b);

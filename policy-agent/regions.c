@@ -246,6 +246,17 @@ void pf_rt_clear(struct pf_rtable *t)
 	memset(t, 0, sizeof(*t));
 }
 
+bool pf_rt_any(const struct pf_rtable *t, uint64_t start, uint64_t len,
+	       bool (*pred)(const struct pf_rinfo *ri))
+{
+	size_t i;
+
+	for (i = lower(t, start); i < t->n && t->p[i].start < start + len; i++)
+		if (pred(t->p[i].ri))
+			return true;
+	return false;
+}
+
 struct pf_piece *pf_rt_find(struct pf_rtable *t, uint64_t addr)
 {
 	size_t i = lower(t, addr);

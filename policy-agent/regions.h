@@ -88,6 +88,9 @@ struct pf_rinfo *pf_rt_map(struct pf_rtable *t, uint64_t start, uint64_t len, ui
 void pf_rt_unmap(struct pf_rtable *t, uint64_t start, uint64_t len);
 /* Frees every region of the table. */
 void pf_rt_clear(struct pf_rtable *t);
+/* True if pred holds for a region overlapping [start, start+len). */
+bool pf_rt_any(const struct pf_rtable *t, uint64_t start, uint64_t len,
+	       bool (*pred)(const struct pf_rinfo *ri));
 /* The piece containing addr, or NULL. */
 struct pf_piece *pf_rt_find(struct pf_rtable *t, uint64_t addr);
 

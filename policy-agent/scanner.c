@@ -41,6 +41,7 @@ int pf_scan_proc(pid_t pid, struct pf_rtable *t, uint64_t slot_cap)
 	static uint64_t gen;
 	uint64_t max, n = 0, t0 = now_ns(), va, held = 0;
 	struct pfa_scan_req *req = pf_bpf_scan_reqs(&max);
+	bool truncated = false;
 	size_t i;
 	int rc;
 
@@ -81,6 +82,7 @@ int pf_scan_proc(pid_t pid, struct pf_rtable *t, uint64_t slot_cap)
 			if (n == max) {
 				pf_warn("scan of pid %d truncated at %llu chunks", pid,
 					(unsigned long long)n);
+				truncated = true;
 				goto run;
 			}
 			req[n].va = va;
@@ -108,6 +110,18 @@ run:
 		count_piece(&t->p[i]);
 		t->p[i].ri->scans++;
 		pf_scan_totals.pages += (t->p[i].end - t->p[i].start) >> 12;
+	}
+	/*
+	 * What the fault program needs to know: which regions hold swapped
+	 * pages (the kernel's own reclaim swaps too). A region whose pieces
+	 * were all scanned and hold none goes back to the walk-free path.
+	 */
+	for (i = 0; i < t->n; i++) {
+		struct pf_rinfo *ri = t->p[i].ri;
+
+		if (ri->slot_base == PF_NO_SLOT || (truncated && !ri->swapped))
+			continue;
+		pf_bpf_region_mark_out(ri->id, ri->swapped != 0);
 	}
 	pf_scan_totals.chunks += n;
 	pf_scan_totals.ns += now_ns() - t0;

@@ -104,12 +104,34 @@ static int on_hello(struct pf_conn *c, const struct pfw_event *ev)
 	return 0;
 }
 
+static bool region_may_be_out(const struct pf_rinfo *ri)
+{
+	return pf_bpf_region_flags(ri->id) & PFA_RF_OUT;
+}
+
+/*
+ * The fault program's flags for a new region: PFA_RF_OUT when its memory
+ * may already hold swapped pages (it re-tags tracked memory that did, or
+ * the client is replaying its regions to a restarted agent); otherwise its
+ * faults count as first touches without a page-table walk until the agent
+ * pages something out (or a scan or a major fault finds swapped pages).
+ */
+static unsigned initial_flags(uint8_t kind, bool out)
+{
+	unsigned f = out ? PFA_RF_OUT : 0;
+
+	if (kind == PFW_KIND_ANON || kind == PFW_KIND_HEAP || kind == PFW_KIND_STACK)
+		f |= PFA_RF_ANON;
+	return f;
+}
+
 static int on_record(const struct pfw_event *ev, void *arg)
 {
 	static long long last_full;
 	struct pf_conn *c = arg;
 	struct pf_proc *p = c->proc;
 	struct pf_rinfo *ri;
+	bool out;
 	int err;
 
 	if (ev->type == PFW_HELLO)
@@ -121,9 +143,14 @@ static int on_record(const struct pfw_event *ev, void *arg)
 	p->records++;
 	switch (ev->type) {
 	case PFW_REGION_MAP:
+		/* Before the older regions it overlaps are cut away. */
+		out = p->replayed ||
+		      pf_rt_any(&p->rt, ev->map.start, ev->map.len, region_may_be_out);
 		ri = pf_rt_map(&p->rt, ev->map.start, ev->map.len, ev->map.kind, ev->map.prot,
 			       ev->map.tag, ev->map.tag_len, ev->map.module, ev->map.module_len,
 			       ev->map.callsite_off, &err);
+		if (ri)
+			pf_bpf_region_set_flags(ri->id, initial_flags(ev->map.kind, out));
 		if (!ri) {
 			p->refused_maps++;
 			pf_log_limited(&last_full, PF_LOG_WARN,

@@ -5,9 +5,10 @@
  * ~10x bare metal, ratios are what carry over):
  *
  *   bench_agent faults [GIB] [REPS]  first touch of GIB GiB (default 2) with
- *                                    the agent's BPF programs loaded and the
- *                                    buffer a managed region, vs not loaded,
- *                                    interleaved; prints the ratio
+ *                                    the agent's BPF fault program attached
+ *                                    and the buffer a managed region, vs none
+ *                                    and vs an empty program, interleaved;
+ *                                    prints the ratios (PF_FAULT_MODES)
  *   bench_agent scan [GIB]           page-table scanner cost per GiB (4 KiB
  *                                    pages and THP), and MADV_COLD per GiB
  *   bench_agent pageout [GIB]        MADV_PAGEOUT throughput into zram, GiB/s
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,21 +80,23 @@ static double cpu_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static double wall_acc; /* wall time of the last touch_once() */
+static long minflt_acc; /* minor faults of the last touch_once() */
 
-/* First touch of every page of a fresh mapping; CPU seconds. */
+/* First touch of every page of a fresh mapping; this thread's CPU seconds. */
 static double touch_once(size_t len)
 {
 	unsigned char *p = map(len, false);
-	double t0, w0, dt;
+	struct rusage r0, r1;
+	double t0, dt;
 	size_t i;
 
-	w0 = now_s();
+	getrusage(RUSAGE_THREAD, &r0);
 	t0 = cpu_s();
 	for (i = 0; i < len; i += PG)
 		p[i] = 1;
 	dt = cpu_s() - t0;
-	wall_acc = now_s() - w0;
+	getrusage(RUSAGE_THREAD, &r1);
+	minflt_acc = r1.ru_minflt - r0.ru_minflt;
 	munmap(p, len);
 	return dt;
 }
@@ -104,97 +108,202 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* What is on the page_fault_user hook while a slice is touched. */
+enum fmode { FM_NONE, FM_EMPTY, FM_TGID, FM_REGION, FM_COUNT, FM_FULL, FM_WALK, FM_N };
+static const char *const fmode_name[FM_N] = {"none",  "empty", "tgid", "region",
+					     "count", "full",  "walk"};
+static const char *const fmode_help[FM_N] = {
+	"no program attached",
+	"an empty program (the hook's floor)",
+	"ours, stopped after the tgid check",
+	"ours, stopped after the region lookup",
+	"ours, counters without classification",
+	"ours, full path (region never paged out: no page-table walk)",
+	"ours, full path in a region marked paged-out (page-table walk)",
+};
+
+static struct region_lookup_bench_bpf *empty_sk;
+static struct bpf_link *empty_link;
+static uint32_t bench_region;
+
+static void set_mode(enum fmode m)
+{
+	bool ours = m >= FM_TGID;
+
+	if (m != FM_EMPTY && empty_link) {
+		bpf_link__destroy(empty_link);
+		empty_link = NULL;
+	}
+	pf_bpf_fault_attach(ours);
+	if (m == FM_EMPTY && !empty_link)
+		empty_link = bpf_program__attach(empty_sk->progs.fault_empty);
+	if (ours) {
+		pf_bpf_fault_depth(m == FM_TGID ? 1 : m == FM_REGION ? 2 : m == FM_COUNT ? 3 : 0);
+		pf_bpf_region_mark_out(bench_region, m == FM_WALK);
+	}
+}
+
+/* Run count and run time of the program of mode m (needs bpf_enable_stats). */
+static void prog_stats(enum fmode m, uint64_t *runs, uint64_t *ns)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	*runs = *ns = 0;
+	if (m != FM_EMPTY) {
+		pf_bpf_fault_prog_stats(runs, ns);
+		return;
+	}
+	memset(&info, 0, sizeof(info));
+	if (!bpf_obj_get_info_by_fd(bpf_program__fd(empty_sk->progs.fault_empty), &info, &len)) {
+		*runs = info.run_cnt;
+		*ns = info.run_time_ns;
+	}
+}
+
+static double median(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_d);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 /*
- * The machine is shared and noisy, so the two modes alternate in slices
- * of 64 MiB (ABBA order) and both see the same background: the BPF
- * programs stay loaded and this process stays a managed region; only the
- * page_fault_user link is attached or detached between slices.
+ * The machine is shared and noisy, so the modes take turns in slices of
+ * 64 MiB, each slice in a rotated order, and all see the same background:
+ * the BPF programs stay loaded and this process stays a managed region;
+ * only the page_fault_user links are attached or detached between slices.
+ * Each repetition touches GIB GiB per mode and prints its ratios to "none";
+ * the summary gives the median and the range over the repetitions, and the
+ * median over all slices of the per-slice ratio.
  */
 static int bench_faults(size_t gib, int reps)
 {
 	const size_t slice = 64ul << 20;
-	size_t len = gib << 30, nslices = len / slice, k;
-	double on = 0, off = 0, won = 0, woff = 0, *ratio;
+	size_t len = gib << 30, nslices = len / slice, k, nfaults = len / PG;
+	enum fmode modes[FM_N];
+	double cpu[FM_N], *rep_ratio[FM_N], *sl_ratio[FM_N], us_none_sum = 0;
+	long flt[FM_N];
 	struct pf_rtable t = {0};
 	struct pf_bpf_proc bp;
-	struct pfa_region_stats s;
-	uint64_t runs0 = 0, ns0 = 0, runs1 = 0, ns1 = 0;
-	int r, err, stats_fd;
+	struct pfa_region_stats s0, s1;
+	const char *env = getenv("PF_FAULT_MODES");
+	char buf[256], *tok, *save;
+	int nm = 0, r, i, err, stats_fd;
 
+	snprintf(buf, sizeof(buf), "%s", env ? env : "none,empty,full,walk");
+	for (tok = strtok_r(buf, ",", &save); tok && nm < FM_N; tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < FM_N && strcmp(tok, fmode_name[i]); i++)
+			;
+		if (i == FM_N) {
+			fprintf(stderr, "bench_agent: unknown mode '%s' in PF_FAULT_MODES\n", tok);
+			return 2;
+		}
+		modes[nm++] = (enum fmode)i;
+	}
+	if (nm < 2 || modes[0] != FM_NONE) {
+		fprintf(stderr, "bench_agent: PF_FAULT_MODES must start with none and name "
+				"another mode\n");
+		return 2;
+	}
 	if (load())
 		return 1;
+	empty_sk = region_lookup_bench_bpf__open_and_load();
+	if (!empty_sk) {
+		fprintf(stderr, "bench_agent: cannot load region_lookup_bench\n");
+		return 1;
+	}
 	/* The whole address space is one managed region: every fault takes the full path. */
 	pf_bpf_proc_add(&bp, getpid());
 	pf_rt_map(&t, 4096, (1ull << 47) - 8192, PFW_KIND_ANON, 3, "bench", 5, "", 0, 0, &err);
 	pf_bpf_proc_sync(&bp, getpid(), &t);
-	if (getenv("PF_FAULT_DEPTH"))
-		pf_bpf_fault_depth((unsigned)atoi(getenv("PF_FAULT_DEPTH")));
-	ratio = calloc(nslices * reps, sizeof(*ratio));
-	printf("first touch of %zu GiB with and without the BPF fault path, %d rounds, "
-	       "alternating 64 MiB slices\n",
-	       gib, reps);
+	bench_region = t.p[0].ri->id;
+	for (i = 0; i < nm; i++) {
+		rep_ratio[i] = calloc(reps, sizeof(double));
+		sl_ratio[i] = calloc(nslices * reps, sizeof(double));
+	}
+	printf("first touch of %zu GiB per mode and repetition, 64 MiB slices, modes in rotated "
+	       "order per slice; this thread's CPU time (THP %s for these mappings)\n",
+	       gib, "off (MADV_NOHUGEPAGE)");
+	for (i = 0; i < nm; i++)
+		printf("  %-6s %s\n", fmode_name[modes[i]], fmode_help[modes[i]]);
 	for (r = 0; r < reps; r++) {
+		double sl[FM_N];
+
+		memset(cpu, 0, sizeof(cpu));
+		memset(flt, 0, sizeof(flt));
 		for (k = 0; k < nslices; k++) {
-			double a, b;
+			for (i = 0; i < nm; i++) {
+				int m = (int)((i + k + (size_t)r) % (size_t)nm);
 
-			double wa, wb;
-
-			pf_bpf_fault_attach(k % 2);
-			a = touch_once(slice);
-			wa = wall_acc;
-			pf_bpf_fault_attach(!(k % 2));
-			b = touch_once(slice);
-			wb = wall_acc;
-			if (k % 2) { /* a was with BPF */
-				on += a;
-				off += b;
-				won += wa;
-				woff += wb;
-				ratio[r * nslices + k] = a / b;
-			} else {
-				on += b;
-				off += a;
-				won += wb;
-				woff += wa;
-				ratio[r * nslices + k] = b / a;
+				set_mode(modes[m]);
+				sl[m] = touch_once(slice);
+				cpu[m] += sl[m];
+				flt[m] += minflt_acc;
 			}
+			for (i = 1; i < nm; i++)
+				sl_ratio[i][r * nslices + k] = sl[i] / sl[0];
 		}
+		us_none_sum += cpu[0] / nfaults * 1e6;
+		printf("rep %2d: none %.3f us/fault;", r + 1, cpu[0] / nfaults * 1e6);
+		for (i = 1; i < nm; i++) {
+			rep_ratio[i][r] = cpu[i] / cpu[0];
+			printf(" %s %.3f", fmode_name[modes[i]], rep_ratio[i][r]);
+		}
+		printf("   (faults/page:");
+		for (i = 0; i < nm; i++)
+			printf(" %.2f", (double)flt[i] / nfaults);
+		printf(")\n");
+		fflush(stdout);
+	}
+	set_mode(FM_NONE);
+	printf("ratio to none over %d repetitions (median [min..max]) and the median of %zu "
+	       "per-slice ratios; a fault without BPF costs %.3f us of CPU (mean):\n",
+	       reps, nslices * reps, us_none_sum / reps);
+	for (i = 1; i < nm; i++) {
+		double lo = 1e9, hi = 0;
+
+		for (r = 0; r < reps; r++) {
+			lo = rep_ratio[i][r] < lo ? rep_ratio[i][r] : lo;
+			hi = rep_ratio[i][r] > hi ? rep_ratio[i][r] : hi;
+		}
+		printf("  %-6s %.3f [%.3f..%.3f]  per-slice median %.3f%s\n", fmode_name[modes[i]],
+		       median(rep_ratio[i], reps), lo, hi, median(sl_ratio[i], nslices * reps),
+		       modes[i] == FM_FULL ? "  (target <= 1.03)" : "");
 	}
 	/*
-	 * Then the kernel measures the program's own run time (BPF_ENABLE_STATS,
-	 * which itself adds two clock reads per run: kept out of the ratio above).
+	 * Then the kernel measures each program's own run time (BPF_ENABLE_STATS,
+	 * which itself adds two clock reads per run: kept out of the ratios).
 	 */
 	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	pf_bpf_fault_attach(true);
-	pf_bpf_fault_prog_stats(&runs0, &ns0);
-	for (k = 0; k < 4; k++)
-		touch_once(slice);
-	pf_bpf_fault_prog_stats(&runs1, &ns1);
+	for (i = 0; i < nm; i++) {
+		uint64_t runs0, ns0, runs1, ns1;
+
+		if (modes[i] == FM_NONE)
+			continue;
+		set_mode(modes[i]);
+		prog_stats(modes[i], &runs0, &ns0);
+		pf_bpf_region_stats(bench_region, &s0);
+		for (k = 0; k < 4; k++)
+			touch_once(slice);
+		pf_bpf_region_stats(bench_region, &s1);
+		prog_stats(modes[i], &runs1, &ns1);
+		set_mode(FM_NONE);
+		if (runs1 > runs0)
+			printf("  %-6s program run time %.0f ns per fault (kernel's BPF stats; %llu "
+			       "runs, first touches counted %llu)\n",
+			       fmode_name[modes[i]], (double)(ns1 - ns0) / (runs1 - runs0),
+			       (unsigned long long)(runs1 - runs0),
+			       (unsigned long long)(s1.first_touch - s0.first_touch));
+	}
 	if (stats_fd >= 0)
 		close(stats_fd);
-	pf_bpf_region_stats(t.p[0].ri->id, &s);
-	qsort(ratio, nslices * reps, sizeof(double), cmp_d);
-	printf("CPU time without: %.3f s (%.2f us/fault); with: %.3f s (%.2f us/fault); BPF counted %llu "
-	       "first touches\n",
-	       off, off / (reps * len / PG) * 1e6, on, on / (reps * len / PG) * 1e6,
-	       (unsigned long long)s.first_touch);
-	printf("wall time without: %.3f s (%.2f us/fault); with: %.3f s: ratio %.3f\n", woff,
-	       woff / (reps * len / PG) * 1e6, won, won / woff);
-	printf("fault-path cost ratio (with/without, CPU time): total %.3f, median of %zu slice pairs %.3f  "
-	       "(target <= 1.03)\n",
-	       on / off, nslices * reps, ratio[nslices * reps / 2]);
-	if (runs1 > runs0)
-		printf("page_fault_user program: %llu runs, %.0f ns per run (kernel's BPF run-time "
-		       "stats) = %.1f%% of the %.2f us fault without it\n",
-		       (unsigned long long)(runs1 - runs0), (double)(ns1 - ns0) / (runs1 - runs0),
-		       100.0 * ((double)(ns1 - ns0) / (runs1 - runs0)) /
-			       (off / (reps * len / PG) * 1e9),
-		       off / (reps * len / PG) * 1e6);
-	printf("(times are this thread's CPU time: the machine is shared, and a fault's wall "
-	       "time here also includes waiting for a CPU)\n");
-	free(ratio);
+	for (i = 0; i < nm; i++) {
+		free(rep_ratio[i]);
+		free(sl_ratio[i]);
+	}
 	pf_bpf_proc_del(&bp, getpid());
 	pf_rt_clear(&t);
+	region_lookup_bench_bpf__destroy(empty_sk);
 	pf_bpf_close();
 	return 0;
 }

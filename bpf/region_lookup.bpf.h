@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The region lookup of the fault path, in one place: pageflex_agent.bpf.c
+ * runs it on every fault of a managed process, and region_lookup_bench.bpf.c
+ * times the very same code (bench_agent lookup). A process's regions are a
+ * sorted run of non-overlapping ranges in a BPF array of struct
+ * pfa_region_ent; the search is a bounded binary search (PFA_SEARCH_STEPS
+ * steps cover PFA_PROC_TABLE entries), inlined so that each array lookup is
+ * a plain load.
+ */
+#ifndef PAGEFLEX_REGION_LOOKUP_BPF_H
+#define PAGEFLEX_REGION_LOOKUP_BPF_H
+
+#include "pageflex_agent.h"
+
+/* The id of the region of entries [lo, hi) of the array map ents holding addr, or PFA_NO_REGION. */
+static __always_inline __u32 pfa_region_search(void *ents, __u32 lo, __u32 hi, __u64 addr)
+{
+	struct pfa_region_ent *e;
+	__u32 mid;
+	int i;
+
+	for (i = 0; i < PFA_SEARCH_STEPS; i++) {
+		if (lo >= hi)
+			break;
+		mid = (lo + hi) / 2;
+		e = bpf_map_lookup_elem(ents, &mid);
+		if (!e)
+			return PFA_NO_REGION;
+		if (addr < e->start)
+			hi = mid;
+		else if (addr >= e->end)
+			lo = mid + 1;
+		else
+			return e->id;
+	}
+	return PFA_NO_REGION;
+}
+
+#endif
