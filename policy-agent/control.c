@@ -259,6 +259,22 @@ static pid_t parse_pid(const char *s)
 	return (errno || *end || v <= 0 || v > 4194304) ? 0 : (pid_t)v;
 }
 
+/* The managed process named by the argument s, or NULL with the reason in err. */
+static struct pf_proc *managed_proc(const char *s, char *err, size_t errlen)
+{
+	pid_t pid = parse_pid(s);
+	struct pf_proc *p;
+
+	if (!pid) {
+		snprintf(err, errlen, "'%s' is not a pid", s);
+		return NULL;
+	}
+	p = pf_proc_find(pid);
+	if (!p)
+		snprintf(err, errlen, "pid %d is not managed by this agent", pid);
+	return p;
+}
+
 /* Writes the reply for one command line into f (body) and returns NULL or an error. */
 static const char *run(char *line, FILE *f, char *err, size_t errlen)
 {
@@ -321,16 +337,10 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 		}
 		if (argc != 4)
 			return "usage: record PID FILE SECONDS | record --stop";
-		pid = parse_pid(argv[1]);
-		if (!pid) {
-			snprintf(err, errlen, "'%s' is not a pid", argv[1]);
+		p = managed_proc(argv[1], err, errlen);
+		if (!p)
 			return err;
-		}
-		p = pf_proc_find(pid);
-		if (!p) {
-			snprintf(err, errlen, "pid %d is not managed by this agent", pid);
-			return err;
-		}
+		pid = p->pid;
 		errno = 0;
 		secs = strtoull(argv[3], &end, 10);
 		if (errno || *end || !secs || secs > 86400) {
@@ -357,20 +367,12 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 	}
 	if (!strcmp(argv[0], "regions")) {
 		struct pf_proc *p;
-		pid_t pid;
 
 		if (argc != 2)
 			return "usage: regions PID";
-		pid = parse_pid(argv[1]);
-		if (!pid) {
-			snprintf(err, errlen, "'%s' is not a pid", argv[1]);
+		p = managed_proc(argv[1], err, errlen);
+		if (!p)
 			return err;
-		}
-		p = pf_proc_find(pid);
-		if (!p) {
-			snprintf(err, errlen, "pid %d is not managed by this agent", pid);
-			return err;
-		}
 		if (json) {
 			proc_json(f, p, 0);
 			fputc('\n', f);
