@@ -122,31 +122,36 @@ void pf_batch_normalize(struct pf_batch *b)
  */
 static size_t split_at_vmas(int pid, const struct pf_range *r, struct pf_batch *out)
 {
-	uint64_t s = r->start, e = r->start + r->len, lo, hi, cut = s;
-	char path[64], line[512];
+	uint64_t s = r->start, e = r->start + r->len, lo, hi, cut = s, mapped = s;
+	char path[64], *line = NULL;
+	size_t cap = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof(line), f)) {
+	while (getline(&line, &cap, f) > 0) {
 		if (sscanf(line, "%" SCNx64 "-%" SCNx64, &lo, &hi) != 2 || hi <= s)
 			continue;
 		if (lo >= e)
 			break;
 		if (lo > cut) /* a hole: its end is a cut too */
 			cut = lo;
+		mapped = hi;
 		if (hi < e) {
 			pf_batch_add_sep(out, cut, hi - cut);
 			cut = hi;
 		}
 	}
+	free(line);
 	fclose(f);
 	if (!out->n)
 		return 0;
-	if (cut < e)
-		pf_batch_add_sep(out, cut, e - cut);
+	if (mapped > e)
+		mapped = e;
+	if (cut < mapped) /* the last VMA (no hole after it) */
+		pf_batch_add_sep(out, cut, mapped - cut);
 	return out->n;
 }
 
