@@ -45,6 +45,8 @@ PF_EXPORT void pageflex_tag(void *addr, size_t len, const char *name)
 		return;
 	pf_in_hook = 1;
 	pf_module_of((uintptr_t)__builtin_return_address(0), &site, NULL);
+	/* A tag over a mapping: that mapping's MAP can no longer be withdrawn. */
+	pf_hazard(start, end - start);
 	pf_push_map(start, end - start, PFW_KIND_TAGGED, 0, name, &site, NULL, PF_NO_ARENA);
 	pf_in_hook = 0;
 }

@@ -6,6 +6,11 @@
  * of at least PAGEFLEX_MIN_REGION bytes becomes a region event; unmaps,
  * remaps and MADV_DONTNEED/FREE/REMOVE become events that the sender applies
  * to the tracked parts only. errno is preserved; the result is the kernel's.
+ *
+ * A region unmapped before the sender took its MAP never reaches the agent:
+ * an exact munmap of one of the thread's own intact mappings withdraws its
+ * MAP from the ring and sends no UNMAP (withdraw.c says when that is safe;
+ * the calls that make it unsafe log a hazard before their system call).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,19 +23,13 @@
 
 PF_TLS const char *pf_scope_name;
 
-/* This thread's last mapping, whose MAP event an exact munmap may cancel. */
-static PF_TLS struct {
-	uint64_t pos, start, len;
-} last_map;
-
 static uint64_t page_up(uint64_t n)
 {
 	return (n + PF_PAGE - 1) & ~(PF_PAGE - 1);
 }
 
-/* Returns the event's ring position + 1, or 0 if it was dropped. */
-static uint64_t push_map(uint64_t start, uint64_t len, int kind, int prot, const char *tag,
-			 const struct pf_site *site, const char *path, unsigned arena)
+uint64_t pf_push_map(uint64_t start, uint64_t len, int kind, int prot, const char *tag,
+		     const struct pf_site *site, const char *path, unsigned arena)
 {
 	struct pf_event *ev = pf_ring_claim();
 	uint64_t pos;
@@ -53,12 +52,6 @@ static uint64_t push_map(uint64_t start, uint64_t len, int kind, int prot, const
 		ev->path_len = pf_strlcpy(ev->path, path, sizeof(ev->path));
 	pf_ring_publish(ev, false);
 	return pos + 1;
-}
-
-void pf_push_map(uint64_t start, uint64_t len, int kind, int prot, const char *tag,
-		 const struct pf_site *site, const char *path, unsigned arena)
-{
-	push_map(start, len, kind, prot, tag, site, path, arena);
 }
 
 void pf_push_range(int type, uint64_t start, uint64_t len)
@@ -101,7 +94,8 @@ static int classify(int flags, int fd, char *path)
 	return PFW_KIND_FILE;
 }
 
-static void track_mmap(uintptr_t ret, void *p, size_t len, int prot, int flags, int fd)
+/* Reports a new mapping; returns its MAP's ring position + 1, or 0 if none. */
+static uint64_t track_mmap(uintptr_t ret, void *p, size_t len, int prot, int flags, int fd)
 {
 	char path[PF_PATH_MAX];
 	struct pf_site site = {0};
@@ -112,7 +106,7 @@ static void track_mmap(uintptr_t ret, void *p, size_t len, int prot, int flags, 
 		/* A small fixed mapping may still replace part of a region. */
 		if (flags & MAP_FIXED)
 			pf_push_range(PF_EV_UNMAP, (uintptr_t)p, len);
-		return;
+		return 0;
 	}
 	if (pf_addr_in_jemalloc(ret, &site)) {
 		/*
@@ -126,58 +120,73 @@ static void track_mmap(uintptr_t ret, void *p, size_t len, int prot, int flags, 
 		kind = classify(flags, fd, path);
 		pf_module_of(ret, &site, NULL);
 	}
-	last_map.pos =
-		push_map((uintptr_t)p, page_up(len), kind, prot & 7, tag, &site, path, PF_NO_ARENA);
-	/* A fixed mapping replaced something: its UNMAP must not be cancelled. */
-	if (flags & MAP_FIXED)
-		last_map.pos = 0;
-	last_map.start = (uintptr_t)p;
-	last_map.len = page_up(len);
+	return pf_push_map((uintptr_t)p, page_up(len), kind, prot & 7, tag, &site, path,
+			   PF_NO_ARENA);
 }
 
+/* mmap64 is the same function on 64-bit targets. */
 PF_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	bool fixed = flags & MAP_FIXED;
+	uint64_t hz = 0, pos1;
+	void *p;
 	int saved;
 
-	if (p == MAP_FAILED || pf_in_hook || !pf_ready())
+	if (pf_in_hook || !pf_ready())
+		return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	/* MAP_FIXED replaces whatever was there; other mmaps get free space. */
+	if (fixed)
+		pf_hazard((uintptr_t)addr, len);
+	else
+		hz = pf_hazard_now();
+	p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	if (p == MAP_FAILED)
 		return p;
 	saved = errno;
 	pf_in_hook = 1;
-	track_mmap((uintptr_t)__builtin_return_address(0), p, len, prot, flags, fd);
+	pos1 = track_mmap((uintptr_t)__builtin_return_address(0), p, len, prot, flags, fd);
+	if (!fixed)
+		pf_own_add((uintptr_t)p, len, pos1, hz);
 	pf_in_hook = 0;
 	errno = saved;
 	return p;
 }
 
 PF_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
-	int saved;
-
-	if (p == MAP_FAILED || pf_in_hook || !pf_ready())
-		return p;
-	saved = errno;
-	pf_in_hook = 1;
-	track_mmap((uintptr_t)__builtin_return_address(0), p, len, prot, flags, fd);
-	pf_in_hook = 0;
-	errno = saved;
-	return p;
-}
+	__attribute__((alias("mmap")));
 
 PF_EXPORT int munmap(void *addr, size_t len)
 {
-	int r = (int)syscall(SYS_munmap, addr, len);
+	struct pf_own own;
+	bool mine;
+	int r, saved;
 
-	if (r || pf_in_hook || !pf_ready())
-		return r;
-	if (last_map.pos && last_map.start == (uintptr_t)addr && last_map.len == page_up(len) &&
-	    pf_ring_cancel(last_map.pos - 1)) {
-		last_map.pos = 0;
-		return r;
+	if (pf_in_hook || !pf_ready()) {
+		/* Nested (jemalloc, a signal handler inside a hook): no event,
+		 * but no withdrawal across it either. */
+		if (pf_in_hook)
+			pf_hazard((uintptr_t)addr, len);
+		return (int)syscall(SYS_munmap, addr, len);
 	}
-	last_map.pos = 0;
-	pf_push_range(PF_EV_UNMAP, (uintptr_t)addr, len);
+	pf_in_hook = 1;
+	/* Not exactly one of our own mappings: it may cut into someone else's. */
+	mine = pf_own_take((uintptr_t)addr, len, &own);
+	if (!mine)
+		pf_hazard((uintptr_t)addr, len);
+	r = (int)syscall(SYS_munmap, addr, len);
+	saved = errno;
+	if (!r) {
+		if (mine && !pf_own_intact(&own)) {
+			/* Something changed it since its mmap: treat it as anyone's range. */
+			pf_hazard((uintptr_t)addr, len);
+			mine = false;
+		}
+		if (!mine || (own.pos1 && !pf_ring_cancel(own.pos1 - 1)))
+			pf_push_range(PF_EV_UNMAP, (uintptr_t)addr, len);
+		/* else: its MAP was withdrawn, or it was never a region. */
+	}
+	pf_in_hook = 0;
+	errno = saved;
 	return r;
 }
 
@@ -192,13 +201,16 @@ PF_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		va_start(ap, flags);
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
+		pf_hazard((uintptr_t)new_addr, new_len);
 	}
+	/* Growing in place or moving takes free space; the old range changes. */
+	pf_hazard((uintptr_t)old, old_len);
 	p = (void *)syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
 	if (p == MAP_FAILED || pf_in_hook || !pf_ready())
 		return p;
 	saved = errno;
 	pf_in_hook = 1;
-	last_map.pos = 0;
+	pf_own_forget((uintptr_t)old);
 	if (flags & MREMAP_DONTUNMAP)
 		pf_push_range(PF_EV_DISCARD, (uintptr_t)old, old_len);
 	ev = pf_ring_claim();

@@ -102,10 +102,13 @@ PF_HIDDEN int pf_ring_init(void);
 PF_HIDDEN struct pf_event *pf_ring_claim(void);
 /* Publishes a claimed slot; urgent wakes the sender at once. */
 PF_HIDDEN void pf_ring_publish(struct pf_event *ev, bool urgent);
-/* Withdraws the published event at pos if the sender has not taken it yet. */
+/* Withdraws the published event at pos if the sender has not taken it yet
+ * and no urgent event or flush came after it. */
 PF_HIDDEN bool pf_ring_cancel(uint64_t pos);
-/* Sender side: next published event or NULL; then pf_ring_release(). */
-PF_HIDDEN struct pf_event *pf_ring_peek(void);
+/* Sender side: next published event before position limit (or before what
+ * pf_ring_hurry asked for, or older than half a ring) or NULL; then
+ * pf_ring_release(). */
+PF_HIDDEN struct pf_event *pf_ring_peek(uint64_t limit);
 PF_HIDDEN struct pf_event *pf_ring_peek_nowait(void);
 PF_HIDDEN void pf_ring_release(void);
 PF_HIDDEN bool pf_ring_empty(void);
@@ -117,6 +120,9 @@ PF_HIDDEN void pf_ring_reset_child(void);
 /* The sender's futex word: sleeping state, see ring.c. */
 PF_HIDDEN void pf_ring_wait(int mode, long timeout_ms);
 PF_HIDDEN void pf_ring_kick(void);
+/* Wakes the sender and asks it to take every event before position upto now. */
+PF_HIDDEN void pf_ring_hurry(uint64_t upto);
+PF_HIDDEN uint64_t pf_ring_hurried(void);
 
 /* Copies a string into a fixed field, truncating; returns the length kept. */
 PF_HIDDEN uint16_t pf_strlcpy(char *dst, const char *src, size_t cap);
@@ -164,9 +170,30 @@ PF_HIDDEN void pf_arenas_atfork_prepare(void);
 PF_HIDDEN void pf_arenas_atfork_parent(void);
 PF_HIDDEN void pf_arenas_atfork_child(void);
 
+/* ---- withdrawing short-lived regions (withdraw.c) ---- */
+/* A non-fixed mapping of this thread, as it was made. */
+struct pf_own {
+	uint64_t start; /* 0: empty slot */
+	uint64_t len;
+	uint64_t pos1; /* ring position + 1 of its MAP; 0: no MAP in the ring */
+	uint64_t hz; /* pf_hazard_now() before its mmap */
+};
+/* Logs a range that a call is about to change although the caller may not
+ * own it as one whole mapping (before the system call). */
+PF_HIDDEN void pf_hazard(uint64_t start, uint64_t len);
+PF_HIDDEN uint64_t pf_hazard_now(void);
+/* Remembers / forgets one of this thread's non-fixed mappings (pf_in_hook set). */
+PF_HIDDEN void pf_own_add(uint64_t start, uint64_t len, uint64_t pos1, uint64_t hz);
+PF_HIDDEN void pf_own_forget(uint64_t start);
+/* Takes the record of exactly [start, start + len) if this thread has one. */
+PF_HIDDEN bool pf_own_take(uint64_t start, uint64_t len, struct pf_own *rec);
+/* After the munmap: true if no hazard since its mmap may have touched it. */
+PF_HIDDEN bool pf_own_intact(const struct pf_own *rec);
+
 /* ---- mmap family (hooks_mmap.c) ---- */
-PF_HIDDEN void pf_push_map(uint64_t start, uint64_t len, int kind, int prot, const char *tag,
-			   const struct pf_site *site, const char *path, unsigned arena);
+/* Returns the MAP's ring position + 1, or 0 if the ring was full. */
+PF_HIDDEN uint64_t pf_push_map(uint64_t start, uint64_t len, int kind, int prot, const char *tag,
+			       const struct pf_site *site, const char *path, unsigned arena);
 PF_HIDDEN void pf_push_range(int type, uint64_t start, uint64_t len);
 
 /* ---- sender thread (sender.c) and region table (table.c) ---- */

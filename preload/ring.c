@@ -8,13 +8,16 @@
  * sender then resynchronises the agent from its region table).
  *
  * A slot's state word is (position + 1) << 2 | {0 published, 1 taken by the
- * sender, 2 cancelled}. A thread that unmaps exactly the region it mapped
- * last may cancel that MAP while it is still in the ring (one CAS), and then
- * neither event reaches the sender: short-lived mappings cost almost nothing.
+ * sender, 2 cancelled}. A thread that unmaps one of its own mappings may
+ * cancel that MAP while it is still in the ring (one CAS, see withdraw.c),
+ * and then neither event reaches the sender: short-lived mappings cost
+ * almost nothing. To give them that chance, the sender leaves events alone
+ * until they are one batch old (pf_ring_peek's limit), unless the ring fills
+ * up or an urgent event (phase change, flush) asks for everything.
  *
  * Waking the sender costs a futex syscall, so producers only wake it when it
  * sleeps idle (first event after a quiet period), when the ring is half full,
- * or for urgent events (phase changes, flushes).
+ * or for urgent events.
  */
 #include <errno.h>
 #include <linux/futex.h>
@@ -26,12 +29,14 @@
 
 #include "pf_internal.h"
 
-#define RING_SLOTS 2048u
+#define RING_SLOTS 4096u
 
 static struct pf_event *ring;
 static _Atomic uint64_t head; /* next position to claim */
 static _Atomic uint64_t tail; /* next position to consume */
 static _Atomic uint64_t dropped;
+/* Events before this position are wanted now (urgent events, flushes). */
+static _Atomic uint64_t hurry_to;
 /* Sender state, also its futex word: 0 awake, 1 batching, 2 idle. */
 static _Atomic int sleeping;
 
@@ -86,11 +91,14 @@ void pf_ring_publish(struct pf_event *ev, bool urgent)
 	int s;
 
 	atomic_store_explicit(&ev->ready, (pos + 1) << 2, memory_order_seq_cst);
+	if (unlikely(urgent)) {
+		pf_ring_hurry(pos + 1);
+		return;
+	}
 	s = atomic_load_explicit(&sleeping, memory_order_seq_cst);
 	if (likely(!s))
 		return;
-	if (s == 2 || urgent ||
-	    pos - atomic_load_explicit(&tail, memory_order_relaxed) >= RING_SLOTS / 4) {
+	if (s == 2 || pos - atomic_load_explicit(&tail, memory_order_relaxed) >= RING_SLOTS / 2) {
 		if (atomic_compare_exchange_strong(&sleeping, &s, 0))
 			wake();
 	}
@@ -98,10 +106,24 @@ void pf_ring_publish(struct pf_event *ev, bool urgent)
 
 void pf_ring_kick(void)
 {
-	int s = atomic_load_explicit(&sleeping, memory_order_relaxed);
+	int s = atomic_load_explicit(&sleeping, memory_order_seq_cst);
 
 	if (s && atomic_compare_exchange_strong(&sleeping, &s, 0))
 		wake();
+}
+
+void pf_ring_hurry(uint64_t upto)
+{
+	uint64_t h = atomic_load(&hurry_to);
+
+	while (h < upto && !atomic_compare_exchange_weak(&hurry_to, &h, upto))
+		;
+	pf_ring_kick();
+}
+
+uint64_t pf_ring_hurried(void)
+{
+	return atomic_load(&hurry_to);
 }
 
 bool pf_ring_cancel(uint64_t pos)
@@ -109,21 +131,25 @@ bool pf_ring_cancel(uint64_t pos)
 	struct pf_event *ev = &ring[pos & (RING_SLOTS - 1)];
 	uint64_t want = (pos + 1) << 2;
 
+	/* What came before a phase change or a flush is wanted as it was. */
+	if (pos < atomic_load(&hurry_to))
+		return false;
 	return atomic_compare_exchange_strong(&ev->ready, &want, want | 2);
 }
 
 /*
- * Takes the slot at the tail if it is published (0), skipping cancelled
- * ones; with wait, waits for a producer that is still copying.
+ * Takes the slot at the tail if it is published (0) and before limit,
+ * skipping cancelled ones; with wait, waits for a producer that is still
+ * copying.
  */
-static struct pf_event *take(bool wait)
+static struct pf_event *take(bool wait, uint64_t limit)
 {
 	for (;;) {
 		uint64_t t = atomic_load_explicit(&tail, memory_order_relaxed), want;
 		struct pf_event *ev;
 		int spins = 0;
 
-		if (t == atomic_load_explicit(&head, memory_order_acquire))
+		if (t == atomic_load_explicit(&head, memory_order_acquire) || t >= limit)
 			return NULL;
 		ev = &ring[t & (RING_SLOTS - 1)];
 		for (;;) {
@@ -150,12 +176,19 @@ static struct pf_event *take(bool wait)
 
 struct pf_event *pf_ring_peek_nowait(void)
 {
-	return take(false);
+	return take(false, UINT64_MAX);
 }
 
-struct pf_event *pf_ring_peek(void)
+struct pf_event *pf_ring_peek(uint64_t limit)
 {
-	return take(true);
+	uint64_t h = atomic_load_explicit(&head, memory_order_relaxed);
+
+	/* Never keep more than half the ring waiting: a full ring drops events. */
+	if (h > RING_SLOTS / 2 && limit < h - RING_SLOTS / 2)
+		limit = h - RING_SLOTS / 2;
+	if (limit < atomic_load_explicit(&hurry_to, memory_order_acquire))
+		limit = atomic_load_explicit(&hurry_to, memory_order_acquire);
+	return take(true, limit);
 }
 
 void pf_ring_release(void)
@@ -189,7 +222,7 @@ void pf_ring_wait(int mode, long timeout_ms)
 
 	atomic_store(&sleeping, mode);
 	/* Re-check after announcing sleep: a producer may have published just before. */
-	if (mode == 2 && !pf_ring_empty()) {
+	if ((mode == 2 && !pf_ring_empty()) || atomic_load(&hurry_to) > atomic_load(&tail)) {
 		atomic_store(&sleeping, 0);
 		return;
 	}
@@ -209,5 +242,6 @@ void pf_ring_reset_child(void)
 	if (h != t)
 		atomic_fetch_add(&dropped, h - t);
 	atomic_store(&tail, h);
+	atomic_store(&hurry_to, 0);
 	atomic_store(&sleeping, 0);
 }

@@ -23,6 +23,11 @@
  *   thread    a new thread allocates 1000 x 4000 bytes and prints them
  *   spawn     a posix_spawn child and a vfork child, each running "mmap1"
  *   churn N   N mmap/munmap pairs of 64 KiB
+ *   withdraw  short-lived mappings, each with something in its range before
+ *             the munmap (a MAP_FIXED, a partial unmap refilled, a shrinking
+ *             mremap, a pageflex_tag, another thread's MAP_FIXED or munmap),
+ *             200 rounds; then prints the mappings it keeps ("live"), phase
+ *             "withdrawn", "ready", and waits for a line on stdin
  *   stress    4 threads mapping, remapping, discarding and allocating (large
  *             allocations from 20 call sites), 5 forked children doing the
  *             same, and a signal handler that allocates
@@ -34,6 +39,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,15 +66,21 @@ __attribute__((constructor)) static void early(void)
 	early_map = map_anon(1 * MiB);
 }
 
-static void *map_anon(size_t len)
+/* A private anonymous mapping, at hint if that range is free (not MAP_FIXED). */
+static char *map_hint(char *hint, size_t len)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p = mmap(hint, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED) {
 		perror("mmap");
 		exit(1);
 	}
 	return p;
+}
+
+static void *map_anon(size_t len)
+{
+	return map_hint(NULL, len);
 }
 
 static int mode_mmap(void)
@@ -278,6 +290,94 @@ static int mode_hold(void)
 	return fgets(line, sizeof(line), stdin) ? 0 : 0;
 }
 
+struct other_op {
+	char *addr;
+	size_t len;
+	bool fixed; /* map anon MAP_FIXED over it; else munmap it */
+};
+
+static void *other_thread(void *arg)
+{
+	struct other_op *op = arg;
+
+	if (op->fixed)
+		mmap(op->addr, op->len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	else
+		munmap(op->addr, op->len);
+	return NULL;
+}
+
+static void in_other_thread(char *addr, size_t len, bool fixed)
+{
+	struct other_op op = {addr, len, fixed};
+	pthread_t t;
+
+	pthread_create(&t, NULL, other_thread, &op);
+	pthread_join(t, NULL);
+}
+
+/*
+ * Each mapping below dies before the shim's sender is likely to have taken
+ * its MAP, so the shim may withdraw it -- except that something else
+ * happened inside its range first, which must then still reach the agent as
+ * gone. What the agent ends up believing must be exactly what is mapped.
+ */
+static int mode_withdraw(void)
+{
+	char line[16], *p, *q, *k[4];
+
+	for (int round = 0; round < 200; round++) {
+		/*
+		 * Non-fixed mmaps with a hint: each round in fresh address
+		 * space, so a stale range left behind is never covered later.
+		 */
+		char *area = (char *)0x200000000000ul + (size_t)round * 64 * MiB;
+
+		p = map_hint(area, 1 * MiB); /* plain: may be withdrawn */
+		munmap(p, 1 * MiB);
+		p = map_hint(area + 4 * MiB, 1 * MiB); /* a fixed mapping replaces part of it */
+		mmap(p + 256 * KiB, 256 * KiB, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+		     -1, 0);
+		munmap(p, 1 * MiB);
+		p = map_hint(area + 8 * MiB,
+			     1 * MiB); /* part unmapped, then refilled (not fixed) */
+		munmap(p + 512 * KiB, 512 * KiB);
+		q = mmap(p + 512 * KiB, 512 * KiB, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (q != MAP_FAILED && q != p + 512 * KiB)
+			munmap(q, 512 * KiB);
+		munmap(p, 1 * MiB);
+		p = map_hint(area + 12 * MiB, 1 * MiB); /* shrunk in place, old size unmapped */
+		mremap(p, 1 * MiB, 512 * KiB, 0);
+		munmap(p, 1 * MiB);
+		p = map_hint(area + 16 * MiB, 1 * MiB); /* part of it tagged */
+		pageflex_tag(p + 128 * KiB, 128 * KiB, "wtag");
+		munmap(p, 1 * MiB);
+		p = map_hint(area + 20 * MiB, 1 * MiB); /* another thread maps over part of it */
+		in_other_thread(p + 128 * KiB, 256 * KiB, true);
+		munmap(p, 1 * MiB);
+		p = map_hint(area + 24 * MiB, 1 * MiB); /* another thread unmaps it */
+		in_other_thread(p, 1 * MiB, false);
+	}
+	printf("live %p %lu\n", early_map, 1 * MiB);
+	k[0] = map_anon(1 * MiB);
+	k[1] = map_anon(1 * MiB);
+	madvise(k[1], 256 * KiB, MADV_DONTNEED);
+	k[2] = map_anon(2 * MiB);
+	munmap(k[2] + 512 * KiB, 512 * KiB);
+	p = map_anon(1 * MiB);
+	munmap(p, 1 * MiB);
+	k[3] = map_anon(1 * MiB); /* likely where p was */
+	printf("live %p %lu\nlive %p %lu\n", k[0], 1 * MiB, k[1], 1 * MiB);
+	printf("live %p %lu\nlive %p %lu\n", k[2], 512 * KiB, k[2] + MiB, 1 * MiB);
+	printf("live %p %lu\n", k[3], 1 * MiB);
+	pageflex_phase("withdrawn");
+	printf("ready\n");
+	fflush(stdout);
+	return fgets(line, sizeof(line), stdin) ? 0 : 0;
+}
+
 static volatile sig_atomic_t sig_sum;
 
 static void on_usr1(int sig)
@@ -389,8 +489,9 @@ SITE(3)
 SITE(4)
 SITE(5)
 SITE(6)
-SITE(7) SITE(8) SITE(9) SITE(10) SITE(11) SITE(12) SITE(13) SITE(14) SITE(15) SITE(16) SITE(17)
-	SITE(18) SITE(19)
+SITE(7)
+SITE(8) SITE(9) SITE(10) SITE(11) SITE(12) SITE(13) SITE(14) SITE(15) SITE(16) SITE(17) SITE(18)
+	SITE(19)
 
 		static void *(*const sites[20])(size_t) = {
 			site0,	site1,	site2,	site3,	site4,	site5,	site6,
@@ -518,6 +619,8 @@ int main(int argc, char **argv)
 		return mode_spawn(argv[0]);
 	if (!strcmp(m, "stress"))
 		return mode_stress();
+	if (!strcmp(m, "withdraw"))
+		return mode_withdraw();
 	if (!strcmp(m, "churn")) {
 		long n = argc > 2 ? atol(argv[2]) : 1000;
 
@@ -535,6 +638,6 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: pf_shim_prog "
 			"mmap|scope|large|phase|fork|exec|mmap1|hold|output|early|stack|"
-			"churn N|stress|spawn|thread|userns|setid\n");
+			"churn N|stress|spawn|thread|userns|setid|withdraw\n");
 	return 2;
 }
