@@ -81,11 +81,12 @@ static double cpu_s(void)
 }
 
 static long minflt_acc; /* minor faults of the last touch_once() */
+static bool touch_thp; /* PF_FAULT_THP=1: let the kernel use THP (2 MiB faults) */
 
 /* First touch of every page of a fresh mapping; this thread's CPU seconds. */
 static double touch_once(size_t len)
 {
-	unsigned char *p = map(len, false);
+	unsigned char *p = map(len, touch_thp);
 	struct rusage r0, r1;
 	double t0, dt;
 	size_t i;
@@ -221,9 +222,10 @@ static int bench_faults(size_t gib, int reps)
 		rep_ratio[i] = calloc(reps, sizeof(double));
 		sl_ratio[i] = calloc(nslices * reps, sizeof(double));
 	}
+	touch_thp = getenv("PF_FAULT_THP") && atoi(getenv("PF_FAULT_THP"));
 	printf("first touch of %zu GiB per mode and repetition, 64 MiB slices, modes in rotated "
 	       "order per slice; this thread's CPU time (THP %s for these mappings)\n",
-	       gib, "off (MADV_NOHUGEPAGE)");
+	       gib, touch_thp ? "allowed (MADV_HUGEPAGE)" : "off (MADV_NOHUGEPAGE)");
 	for (i = 0; i < nm; i++)
 		printf("  %-6s %s\n", fmode_name[modes[i]], fmode_help[modes[i]]);
 	for (r = 0; r < reps; r++) {
@@ -244,20 +246,20 @@ static int bench_faults(size_t gib, int reps)
 				sl_ratio[i][r * nslices + k] = sl[i] / sl[0];
 		}
 		us_none_sum += cpu[0] / nfaults * 1e6;
-		printf("rep %2d: none %.3f us/fault;", r + 1, cpu[0] / nfaults * 1e6);
+		printf("rep %2d: none %.3f us/page;", r + 1, cpu[0] / nfaults * 1e6);
 		for (i = 1; i < nm; i++) {
 			rep_ratio[i][r] = cpu[i] / cpu[0];
 			printf(" %s %.3f", fmode_name[modes[i]], rep_ratio[i][r]);
 		}
 		printf("   (faults/page:");
 		for (i = 0; i < nm; i++)
-			printf(" %.2f", (double)flt[i] / nfaults);
+			printf(" %.3f", (double)flt[i] / nfaults);
 		printf(")\n");
 		fflush(stdout);
 	}
 	set_mode(FM_NONE);
 	printf("ratio to none over %d repetitions (median [min..max]) and the median of %zu "
-	       "per-slice ratios; a fault without BPF costs %.3f us of CPU (mean):\n",
+	       "per-slice ratios; a 4 KiB page costs %.3f us of CPU without BPF (mean):\n",
 	       reps, nslices * reps, us_none_sum / reps);
 	for (i = 1; i < nm; i++) {
 		double lo = 1e9, hi = 0;
