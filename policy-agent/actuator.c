@@ -161,7 +161,9 @@ static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf
 /*
  * r failed with err after the kernel advised some of its VMAs: retries it
  * piece by piece, one VMA each, so only the VMAs the kernel refuses are
- * skipped (ENOMEM means a hole, which the kernel steps over: nothing to redo).
+ * skipped. Only for EINVAL (a VMA refused) or an unknown error (a partial
+ * result); ENOMEM means a hole, which the kernel steps over, and the other
+ * errors (EPERM, ESRCH, ...) concern the whole call.
  */
 static uint64_t retry_failed(int pidfd, int pid, enum pf_advice a, const struct pf_range *r,
 			     int err, struct pf_act_stats *st)
@@ -169,7 +171,7 @@ static uint64_t retry_failed(int pidfd, int pid, enum pf_advice a, const struct 
 	struct pf_batch pcs = {0};
 	uint64_t done = 0;
 
-	if (err == ENOMEM || err == ESRCH || err == EBADF || r->len <= PF_PAGE)
+	if ((err && err != EINVAL) || r->len <= PF_PAGE)
 		return 0;
 	if (split_at_vmas(pid, r, &pcs)) {
 		st->splits++;
