@@ -25,13 +25,12 @@ PF_EXPORT void pageflex_phase(const char *name)
 
 	if (!name || !*name || pf_in_hook || !pf_ready())
 		return;
-	ev = pf_ring_claim();
+	ev = pf_ring_claim(name, NULL, NULL);
 	if (!ev)
 		return;
 	ev->type = PF_EV_PHASE;
-	ev->tag_len = pf_strlcpy(ev->tag, name, sizeof(ev->tag));
 	ev->off = atomic_fetch_add(&pf_phase_seq, 1) + 1;
-	pf_debug("phase %llu: %s", (unsigned long long)ev->off, ev->tag);
+	pf_debug("phase %llu: %s", (unsigned long long)ev->off, name);
 	pf_ring_publish(ev, true);
 }
 

@@ -365,12 +365,10 @@ unsigned pf_site_arena(void)
 		sites[lru].ip = s.ip;
 		sites[lru].last_use = ++site_tick;
 		set_tag(a - 1, tag, &s);
-		ev = pf_ring_claim();
+		ev = pf_ring_claim(tag, s.module, NULL);
 		if (ev) {
 			ev->type = PF_EV_RETAG;
 			ev->arena = (uint16_t)(a - 1);
-			ev->tag_len = pf_strlcpy(ev->tag, tag, sizeof(ev->tag));
-			ev->module_len = pf_strlcpy(ev->module, s.module, sizeof(ev->module));
 			ev->off = s.off;
 			pf_ring_publish(ev, false);
 		}

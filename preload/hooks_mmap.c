@@ -31,7 +31,8 @@ static uint64_t page_up(uint64_t n)
 uint64_t pf_push_map(uint64_t start, uint64_t len, int kind, int prot, const char *tag,
 		     const struct pf_site *site, const char *path, unsigned arena)
 {
-	struct pf_event *ev = pf_ring_claim();
+	const char *module = site ? site->module : NULL;
+	struct pf_event *ev = pf_ring_claim(tag, module, path);
 	uint64_t pos;
 
 	if (!ev)
@@ -43,13 +44,8 @@ uint64_t pf_push_map(uint64_t start, uint64_t len, int kind, int prot, const cha
 	ev->arena = (uint16_t)arena;
 	ev->start = start;
 	ev->len = len;
-	ev->tag_len = pf_strlcpy(ev->tag, tag, sizeof(ev->tag));
-	if (site && site->module) {
-		ev->module_len = pf_strlcpy(ev->module, site->module, sizeof(ev->module));
+	if (module)
 		ev->off = site->off;
-	}
-	if (path)
-		ev->path_len = pf_strlcpy(ev->path, path, sizeof(ev->path));
 	pf_ring_publish(ev, false);
 	return pos + 1;
 }
@@ -62,7 +58,7 @@ void pf_push_range(int type, uint64_t start, uint64_t len)
 	start &= ~(PF_PAGE - 1);
 	if (end <= start)
 		return;
-	ev = pf_ring_claim();
+	ev = pf_ring_claim(NULL, NULL, NULL);
 	if (!ev)
 		return;
 	ev->type = (uint8_t)type;
@@ -193,6 +189,7 @@ PF_EXPORT int munmap(void *addr, size_t len)
 PF_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
 	void *new_addr = NULL, *p;
+	struct pf_site site = {0};
 	struct pf_event *ev;
 	va_list ap;
 	int saved;
@@ -213,24 +210,18 @@ PF_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 	pf_own_forget((uintptr_t)old);
 	if (flags & MREMAP_DONTUNMAP)
 		pf_push_range(PF_EV_DISCARD, (uintptr_t)old, old_len);
-	ev = pf_ring_claim();
+	pf_module_of((uintptr_t)__builtin_return_address(0), &site, NULL);
+	/* Tag, kind, prot and call site are used only if the old range was not tracked. */
+	ev = pf_ring_claim(pf_scope_name ? pf_scope_name : "mmap", site.module, NULL);
 	if (ev) {
-		struct pf_site site = {0};
-
 		ev->type = PF_EV_REMAP;
 		ev->start = (uintptr_t)old & ~(PF_PAGE - 1);
 		ev->len = flags & MREMAP_DONTUNMAP ? 0 : page_up(old_len);
 		ev->start2 = (uintptr_t)p;
 		ev->len2 = page_up(new_len);
-		/* Used only if the old range was not tracked. */
 		ev->kind = PFW_KIND_ANON;
 		ev->prot = PROT_READ | PROT_WRITE;
-		ev->tag_len = pf_strlcpy(ev->tag, pf_scope_name ? pf_scope_name : "mmap",
-					 sizeof(ev->tag));
-		if (pf_module_of((uintptr_t)__builtin_return_address(0), &site, NULL)) {
-			ev->module_len = pf_strlcpy(ev->module, site.module, sizeof(ev->module));
-			ev->off = site.off;
-		}
+		ev->off = site.off;
 		pf_ring_publish(ev, false);
 	}
 	pf_in_hook = 0;

@@ -83,23 +83,41 @@ enum pf_ev_type {
 	PF_EV_FLUSH, /* ask the sender to send what it has now */
 };
 
+/*
+ * One ring slot (128 bytes): the header of an event and the start of its
+ * text, which is tag, module and path one after the other (lengths in the
+ * header, no NULs). An event whose text does not fit takes nslots slots in
+ * a row; the continuation slots hold nothing but text.
+ */
+#define PF_SLOT 128
 struct pf_event {
 	_Atomic uint64_t ready; /* (ring position + 1) << 2 | state, see ring.c */
 	uint64_t pos; /* ring position, set by pf_ring_claim() */
-	uint8_t type, kind, prot, pad;
+	uint8_t type, kind, prot, nslots;
 	uint16_t arena; /* jemalloc arena index, or PF_NO_ARENA */
 	uint16_t tag_len, module_len, path_len;
 	uint16_t pad2[2];
 	uint64_t start, len, off, start2, len2;
+	char text[PF_SLOT - 72];
+};
+#define PF_NO_ARENA 0xffffu
+_Static_assert(sizeof(struct pf_event) == PF_SLOT, "one event header per slot");
+
+/* An event as the sender sees it: the header and NUL-terminated strings. */
+struct pf_msg {
+	struct pf_event ev;
 	char tag[PF_TAG_MAX];
 	char module[PF_MOD_MAX];
 	char path[PF_PATH_MAX];
 };
-#define PF_NO_ARENA 0xffffu
 
 PF_HIDDEN int pf_ring_init(void);
-/* Claims a slot (zeroed header fields), or NULL if the ring is full (counted). */
-PF_HIDDEN struct pf_event *pf_ring_claim(void);
+/*
+ * Claims the slots of an event with these strings (each may be NULL, each is
+ * cut to its field's size) and copies them in; the other header fields are
+ * zero. NULL if the ring is full (counted).
+ */
+PF_HIDDEN struct pf_event *pf_ring_claim(const char *tag, const char *module, const char *path);
 /* Publishes a claimed slot; urgent wakes the sender at once. */
 PF_HIDDEN void pf_ring_publish(struct pf_event *ev, bool urgent);
 /* Withdraws the published event at pos if the sender has not taken it yet
@@ -110,6 +128,8 @@ PF_HIDDEN bool pf_ring_cancel(uint64_t pos);
  * pf_ring_release(). */
 PF_HIDDEN struct pf_event *pf_ring_peek(uint64_t limit);
 PF_HIDDEN struct pf_event *pf_ring_peek_nowait(void);
+/* Copies a taken event out of the ring. */
+PF_HIDDEN void pf_ring_read(const struct pf_event *ev, struct pf_msg *m);
 PF_HIDDEN void pf_ring_release(void);
 PF_HIDDEN bool pf_ring_empty(void);
 PF_HIDDEN uint64_t pf_ring_head(void);
@@ -216,7 +236,7 @@ struct pf_region {
 	uint8_t kind, prot;
 };
 PF_HIDDEN int pf_table_init(void);
-PF_HIDDEN void pf_table_map(const struct pf_event *ev);
+PF_HIDDEN void pf_table_map(const struct pf_msg *m);
 PF_HIDDEN void pf_table_unmap(uint64_t start, uint64_t end);
 /* Calls fn for each tracked part of [start,end); returns how many. */
 PF_HIDDEN unsigned pf_table_overlaps(uint64_t start, uint64_t end,
@@ -227,7 +247,7 @@ PF_HIDDEN size_t pf_table_count(void);
 PF_HIDDEN const struct pf_region *pf_table_at(size_t i);
 PF_HIDDEN const char *pf_table_str(uint32_t id, size_t *len);
 PF_HIDDEN uint32_t pf_table_intern(const char *s, size_t len);
-PF_HIDDEN void pf_table_retag(unsigned arena, const struct pf_event *ev,
+PF_HIDDEN void pf_table_retag(unsigned arena, const struct pf_msg *m,
 			      void (*fn)(const struct pf_region *r, void *arg), void *arg);
 PF_HIDDEN uint64_t pf_table_take_lost(void);
 

@@ -29,12 +29,14 @@
 
 #include "pf_internal.h"
 
-#define RING_SLOTS 4096u
+#define RING_SLOTS 4096u /* 512 KiB */
 
 static struct pf_event *ring;
 static _Atomic uint64_t head; /* next position to claim */
 static _Atomic uint64_t tail; /* next position to consume */
 static _Atomic uint64_t dropped;
+/* Slots of the event the consumer looks at (it alone uses this). */
+static unsigned taken_slots;
 /* Events before this position are wanted now (urgent events, flushes). */
 static _Atomic uint64_t hurry_to;
 /* Sender state, also its futex word: 0 awake, 1 batching, 2 idle. */
@@ -52,29 +54,91 @@ int pf_ring_init(void)
 	return 0;
 }
 
-struct pf_event *pf_ring_claim(void)
+#define TEXT0 sizeof(((struct pf_event *)0)->text) /* text bytes in the first slot */
+
+/* Where byte `at` of the text of the event at pos lives, and how many follow. */
+static char *text_at(uint64_t pos, size_t at, size_t *room)
+{
+	if (at < TEXT0) {
+		*room = TEXT0 - at;
+		return ring[pos & (RING_SLOTS - 1)].text + at;
+	}
+	at -= TEXT0;
+	*room = PF_SLOT - at % PF_SLOT;
+	return (char *)&ring[(pos + 1 + at / PF_SLOT) & (RING_SLOTS - 1)] + at % PF_SLOT;
+}
+
+static size_t put_text(uint64_t pos, size_t at, const char *s, size_t n)
+{
+	while (n) {
+		size_t room, c;
+		char *d = text_at(pos, at, &room);
+
+		c = n < room ? n : room;
+		memcpy(d, s, c);
+		s += c;
+		at += c;
+		n -= c;
+	}
+	return at;
+}
+
+static size_t get_text(uint64_t pos, size_t at, char *d, size_t n)
+{
+	while (n) {
+		size_t room, c;
+		const char *s = text_at(pos, at, &room);
+
+		c = n < room ? n : room;
+		memcpy(d, s, c);
+		d += c;
+		at += c;
+		n -= c;
+	}
+	*d = '\0';
+	return at;
+}
+
+struct pf_event *pf_ring_claim(const char *tag, const char *module, const char *path)
 {
 	uint64_t pos = atomic_load_explicit(&head, memory_order_relaxed);
+	size_t tl = tag ? strnlen(tag, PF_TAG_MAX - 1) : 0;
+	size_t ml = module ? strnlen(module, PF_MOD_MAX - 1) : 0;
+	size_t pl = path ? strnlen(path, PF_PATH_MAX - 1) : 0, text = tl + ml + pl;
+	unsigned n = 1 + (unsigned)(text > TEXT0 ? (text - TEXT0 + PF_SLOT - 1) / PF_SLOT : 0);
 	struct pf_event *ev;
 
 	if (unlikely(!ring))
 		return NULL;
 	do {
-		if (pos - atomic_load_explicit(&tail, memory_order_acquire) >= RING_SLOTS) {
+		if (pos + n - atomic_load_explicit(&tail, memory_order_acquire) > RING_SLOTS) {
 			atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
 			pf_ring_kick();
 			return NULL;
 		}
-	} while (!atomic_compare_exchange_weak_explicit(&head, &pos, pos + 1, memory_order_acq_rel,
+	} while (!atomic_compare_exchange_weak_explicit(&head, &pos, pos + n, memory_order_acq_rel,
 							memory_order_relaxed));
 	ev = &ring[pos & (RING_SLOTS - 1)];
-	/* Header fields only: strings are written together with their lengths. */
+	/* Header fields only (the state word is the consumer's to read). */
 	memset((char *)ev + offsetof(struct pf_event, type), 0,
-	       offsetof(struct pf_event, tag) - offsetof(struct pf_event, type));
-	ev->tag[0] = ev->module[0] = ev->path[0] = '\0';
+	       offsetof(struct pf_event, text) - offsetof(struct pf_event, type));
 	ev->arena = PF_NO_ARENA;
 	ev->pos = pos;
+	ev->nslots = (uint8_t)n;
+	ev->tag_len = (uint16_t)tl;
+	ev->module_len = (uint16_t)ml;
+	ev->path_len = (uint16_t)pl;
+	put_text(pos, put_text(pos, put_text(pos, 0, tag, tl), module, ml), path, pl);
 	return ev;
+}
+
+void pf_ring_read(const struct pf_event *ev, struct pf_msg *m)
+{
+	m->ev = *ev;
+	get_text(ev->pos,
+		 get_text(ev->pos, get_text(ev->pos, 0, m->tag, ev->tag_len), m->module,
+			  ev->module_len),
+		 m->path, ev->path_len);
 }
 
 static void wake(void)
@@ -167,10 +231,11 @@ static struct pf_event *take(bool wait, uint64_t limit)
 			}
 		}
 		want = (t + 1) << 2;
+		taken_slots = ev->nslots;
 		if (atomic_compare_exchange_strong(&ev->ready, &want, want | 1))
 			return ev;
 		/* Cancelled by its producer: skip it. */
-		atomic_fetch_add_explicit(&tail, 1, memory_order_release);
+		atomic_fetch_add_explicit(&tail, taken_slots, memory_order_release);
 	}
 }
 
@@ -193,7 +258,7 @@ struct pf_event *pf_ring_peek(uint64_t limit)
 
 void pf_ring_release(void)
 {
-	atomic_fetch_add_explicit(&tail, 1, memory_order_release);
+	atomic_fetch_add_explicit(&tail, taken_slots, memory_order_release);
 }
 
 bool pf_ring_empty(void)

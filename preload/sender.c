@@ -158,19 +158,20 @@ static void put_range_cb(uint64_t s, uint64_t e, void *arg)
 	PUT(pfw_put_range(&buf, (enum pfw_type)(uintptr_t)arg, s, e - s));
 }
 
-static void apply_map(const struct pf_event *ev)
+static void apply_map(const struct pf_msg *m)
 {
+	const struct pf_event *ev = &m->ev;
 	size_t rl =
 		(sizeof(struct pfw_region_map) + ev->tag_len + ev->module_len + ev->path_len + 7) &
 		~(size_t)7;
 	size_t before = buf.len;
 
-	pf_table_map(ev);
+	pf_table_map(m);
 	last_map_at = SIZE_MAX;
 	if (!atomic_load(&connected))
 		return;
-	PUT(pfw_put_region_map(&buf, ev->start, ev->len, ev->kind, ev->prot, ev->tag, ev->tag_len,
-			       ev->module, ev->module_len, ev->off, ev->path, ev->path_len));
+	PUT(pfw_put_region_map(&buf, ev->start, ev->len, ev->kind, ev->prot, m->tag, ev->tag_len,
+			       m->module, ev->module_len, ev->off, m->path, ev->path_len));
 	if (buf.len != before && buf.len >= rl + sizeof(struct pfw_packet)) {
 		last_map_at = buf.len - rl;
 		last_map_start = ev->start;
@@ -197,14 +198,16 @@ static void apply_unmap(uint64_t start, uint64_t len)
 	PUT(pfw_put_range(&buf, PFW_REGION_UNMAP, start, len));
 }
 
-static void log_event(const struct pf_event *ev)
+static void log_event(const struct pf_msg *m)
 {
+	const struct pf_event *ev = &m->ev;
+
 	switch (ev->type) {
 	case PF_EV_MAP:
 		pf_log(PF_LOG_DEBUG, "map 0x%lx +%lu %s tag=%s site=%s+0x%lx%s%s",
 		       (unsigned long)ev->start, (unsigned long)ev->len, pfw_kind_name(ev->kind),
-		       ev->tag, ev->module, (unsigned long)ev->off, ev->path_len ? " path=" : "",
-		       ev->path);
+		       m->tag, m->module, (unsigned long)ev->off, ev->path_len ? " path=" : "",
+		       m->path);
 		break;
 	case PF_EV_UNMAP:
 	case PF_EV_DISCARD:
@@ -218,20 +221,22 @@ static void log_event(const struct pf_event *ev)
 		       (unsigned long)ev->len, (unsigned long)ev->start2, (unsigned long)ev->len2);
 		break;
 	case PF_EV_RETAG:
-		pf_log(PF_LOG_DEBUG, "arena %u retagged %s", ev->arena, ev->tag);
+		pf_log(PF_LOG_DEBUG, "arena %u retagged %s", ev->arena, m->tag);
 		break;
 	default:
 		break;
 	}
 }
 
-static void apply(const struct pf_event *ev)
+static void apply(const struct pf_msg *msg)
 {
+	const struct pf_event *ev = &msg->ev;
+
 	if (unlikely(pf_cfg.log >= PF_LOG_DEBUG))
-		log_event(ev);
+		log_event(msg);
 	switch (ev->type) {
 	case PF_EV_MAP:
-		apply_map(ev);
+		apply_map(msg);
 		break;
 	case PF_EV_UNMAP:
 		apply_unmap(ev->start, ev->len);
@@ -244,49 +249,45 @@ static void apply(const struct pf_event *ev)
 		break;
 	case PF_EV_REMAP: {
 		const struct pf_region *r = pf_table_find(ev->start);
-		struct pf_event m;
+		struct pf_msg m;
+		const char *tag = msg->tag, *mod = msg->module, *path = "";
+		size_t l;
 
 		if (!r && ev->len2 < pf_cfg.min_region)
 			break;
-		memset(&m, 0, offsetof(struct pf_event, tag));
-		m.type = PF_EV_MAP;
-		m.start = ev->start2;
-		m.len = ev->len2;
-		m.arena = PF_NO_ARENA;
+		memset(&m.ev, 0, sizeof(m.ev));
+		m.ev.type = PF_EV_MAP;
+		m.ev.start = ev->start2;
+		m.ev.len = ev->len2;
+		m.ev.arena = PF_NO_ARENA;
+		m.ev.kind = ev->kind;
+		m.ev.prot = ev->prot;
+		m.ev.off = ev->off;
 		if (r) {
-			size_t l;
-			const char *s;
-
-			m.kind = r->kind;
-			m.prot = r->prot;
-			m.off = r->off;
-			s = pf_table_str(r->tag, &l);
-			m.tag_len = pf_strlcpy(m.tag, s, sizeof(m.tag));
-			s = pf_table_str(r->module, &l);
-			m.module_len = pf_strlcpy(m.module, s, sizeof(m.module));
-			s = pf_table_str(r->path, &l);
-			m.path_len = pf_strlcpy(m.path, s, sizeof(m.path));
-		} else {
-			m.kind = ev->kind;
-			m.prot = ev->prot;
-			m.tag_len = pf_strlcpy(m.tag, ev->tag, sizeof(m.tag));
-			m.module_len = pf_strlcpy(m.module, ev->module, sizeof(m.module));
-			m.off = ev->off;
+			m.ev.kind = r->kind;
+			m.ev.prot = r->prot;
+			m.ev.off = r->off;
+			tag = pf_table_str(r->tag, &l);
+			mod = pf_table_str(r->module, &l);
+			path = pf_table_str(r->path, &l);
 		}
+		m.ev.tag_len = pf_strlcpy(m.tag, tag, sizeof(m.tag));
+		m.ev.module_len = pf_strlcpy(m.module, mod, sizeof(m.module));
+		m.ev.path_len = pf_strlcpy(m.path, path, sizeof(m.path));
 		if (ev->len) /* old_size 0 duplicates a shared mapping: the old one stays */
 			apply_unmap(ev->start, ev->len);
 		apply_map(&m);
 		break;
 	}
 	case PF_EV_PHASE:
-		phase_len = pf_strlcpy(phase_name, ev->tag, sizeof(phase_name));
+		phase_len = pf_strlcpy(phase_name, msg->tag, sizeof(phase_name));
 		phase_seq = ev->off;
 		last_map_at = SIZE_MAX;
 		PUT(pfw_put_phase(&buf, phase_seq, phase_name, phase_len));
 		break;
 	case PF_EV_RETAG:
 		last_map_at = SIZE_MAX;
-		pf_table_retag(ev->arena, ev, put_region_cb, NULL);
+		pf_table_retag(ev->arena, msg, put_region_cb, NULL);
 		break;
 	default:
 		break;
@@ -355,14 +356,16 @@ static unsigned cycle(uint64_t *next_try)
 	static uint64_t young_from;
 	uint64_t limit = young_from, lost;
 	struct pf_event *ev;
+	struct pf_msg msg;
 	unsigned n = 0;
 
 	young_from = pf_ring_head();
 	pthread_mutex_lock(&table_mu);
 	/* Bounded, so a steady stream cannot keep a fork() waiting for the table. */
 	while (n < 4096 && (ev = pf_ring_peek(limit))) {
-		apply(ev);
+		pf_ring_read(ev, &msg);
 		pf_ring_release();
+		apply(&msg);
 		n++;
 	}
 	lost = pf_ring_take_dropped();
@@ -539,6 +542,7 @@ void pf_sender_atfork_child(void)
 {
 	pthread_mutexattr_t ma;
 	struct pf_event *ev;
+	struct pf_msg msg;
 
 	pthread_mutex_init(&table_mu, NULL);
 	pthread_mutexattr_init(&ma);
@@ -555,8 +559,9 @@ void pf_sender_atfork_child(void)
 	last_map_at = SIZE_MAX;
 	/* Take in what the parent had published; the rest died with its threads. */
 	while ((ev = pf_ring_peek_nowait())) {
-		apply(ev);
+		pf_ring_read(ev, &msg);
 		pf_ring_release();
+		apply(&msg);
 	}
 	pf_ring_reset_child();
 	atomic_store(&running, false);

@@ -158,15 +158,16 @@ void pf_table_unmap(uint64_t start, uint64_t end)
 	}
 }
 
-void pf_table_map(const struct pf_event *ev)
+void pf_table_map(const struct pf_msg *m)
 {
+	const struct pf_event *ev = &m->ev;
 	struct pf_region r = {
 		.start = ev->start,
 		.end = ev->start + ev->len,
 		.off = ev->off,
-		.tag = pf_table_intern(ev->tag, ev->tag_len),
-		.module = pf_table_intern(ev->module, ev->module_len),
-		.path = pf_table_intern(ev->path, ev->path_len),
+		.tag = pf_table_intern(m->tag, ev->tag_len),
+		.module = pf_table_intern(m->module, ev->module_len),
+		.path = pf_table_intern(m->path, ev->path_len),
 		.arena = ev->arena,
 		.kind = ev->kind,
 		.prot = ev->prot,
@@ -205,11 +206,12 @@ const struct pf_region *pf_table_at(size_t i)
 	return i < ntab ? &tab[i] : NULL;
 }
 
-void pf_table_retag(unsigned arena, const struct pf_event *ev,
+void pf_table_retag(unsigned arena, const struct pf_msg *m,
 		    void (*fn)(const struct pf_region *r, void *arg), void *arg)
 {
-	uint32_t tag = pf_table_intern(ev->tag, ev->tag_len);
-	uint32_t mod = pf_table_intern(ev->module, ev->module_len);
+	const struct pf_event *ev = &m->ev;
+	uint32_t tag = pf_table_intern(m->tag, ev->tag_len);
+	uint32_t mod = pf_table_intern(m->module, ev->module_len);
 
 	for (size_t i = 0; i < ntab; i++) {
 		if (tab[i].arena != arena)

@@ -23,6 +23,9 @@
  *   thread    a new thread allocates 1000 x 4000 bytes and prints them
  *   spawn     a posix_spawn child and a vfork child, each running "mmap1"
  *   churn N   N mmap/munmap pairs of 64 KiB
+ *   longtext  1200 mappings of a file with a ~200-byte path, in a tag scope
+ *             with a 63-byte name (events that span several ring slots, and
+ *             wrap around the ring), between phases "long1", "long2", "long3"
  *   withdraw  short-lived mappings, each with something in its range before
  *             the munmap (a MAP_FIXED, a partial unmap refilled, a shrinking
  *             mremap, a pageflex_tag, another thread's MAP_FIXED or munmap),
@@ -169,6 +172,45 @@ static int mode_phase(void)
 	pageflex_phase("build");
 	pageflex_phase("query");
 	pageflex_phase("load");
+	return 0;
+}
+
+static int mode_longtext(void)
+{
+	static const char tag[] = "a-scope-name-of-63-bytes-0123456789-0123456789-0123456789-01234";
+	static char *maps[1200];
+	char dir[] = "/tmp/pf_shim_prog.XXXXXX", path[256];
+	int fd;
+
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(path, sizeof(path), "%s/%0*d", dir, 200 - (int)strlen(dir) - 1, 7);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	if (fd < 0 || ftruncate(fd, 64 * KiB))
+		return 1;
+	printf("path %s\ntag %s\n", path, tag);
+	pageflex_tag_scope_begin(tag);
+	for (int i = 0; i < 1200; i++) {
+		if (i % 400 == 0) {
+			char name[8];
+
+			snprintf(name, sizeof(name), "long%d", i / 400 + 1);
+			pageflex_phase(name);
+			usleep(50000); /* lets the sender drain the ring */
+		}
+		maps[i] = mmap(NULL, 64 * KiB, PROT_READ, MAP_SHARED, fd, 0);
+		if (maps[i] == MAP_FAILED)
+			return 1;
+	}
+	pageflex_tag_scope_end();
+	pageflex_phase("mapped");
+	for (int i = 0; i < 1200; i++)
+		munmap(maps[i], 64 * KiB);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+	printf("longtext ok\n");
+	fflush(stdout);
 	return 0;
 }
 
@@ -490,13 +532,12 @@ SITE(4)
 SITE(5)
 SITE(6)
 SITE(7)
-SITE(8) SITE(9) SITE(10) SITE(11) SITE(12) SITE(13) SITE(14) SITE(15) SITE(16) SITE(17) SITE(18)
-	SITE(19)
+SITE(8)
+SITE(9) SITE(10) SITE(11) SITE(12) SITE(13) SITE(14) SITE(15) SITE(16) SITE(17) SITE(18) SITE(19)
 
-		static void *(*const sites[20])(size_t) = {
-			site0,	site1,	site2,	site3,	site4,	site5,	site6,
-			site7,	site8,	site9,	site10, site11, site12, site13,
-			site14, site15, site16, site17, site18, site19,
+	static void *(*const sites[20])(size_t) = {
+		site0,	site1,	site2,	site3,	site4,	site5,	site6,	site7,	site8,	site9,
+		site10, site11, site12, site13, site14, site15, site16, site17, site18, site19,
 };
 
 static void *stress_thread(void *arg)
@@ -621,6 +662,8 @@ int main(int argc, char **argv)
 		return mode_stress();
 	if (!strcmp(m, "withdraw"))
 		return mode_withdraw();
+	if (!strcmp(m, "longtext"))
+		return mode_longtext();
 	if (!strcmp(m, "churn")) {
 		long n = argc > 2 ? atol(argv[2]) : 1000;
 
@@ -638,6 +681,6 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: pf_shim_prog "
 			"mmap|scope|large|phase|fork|exec|mmap1|hold|output|early|stack|"
-			"churn N|stress|spawn|thread|userns|setid|withdraw\n");
+			"churn N|stress|spawn|thread|userns|setid|withdraw|longtext\n");
 	return 2;
 }

@@ -532,6 +532,40 @@ Test(shim, restarted_agent_gets_replay)
 	free(ev);
 }
 
+/* Events with long strings take several ring slots and wrap around the ring. */
+Test(shim, long_paths_and_tags_arrive_whole)
+{
+	char *out, *ev, path[256], tag[80], want[512];
+	pid_t pid = run_recorded("longtext", &out, &ev);
+	size_t maps = 0, unmaps = 0;
+
+	cr_assert(strstr(out, "longtext ok\n"), "%s", out);
+	cr_assert_eq(sscanf(strstr(out, "path "), "path %255s", path), 1);
+	cr_assert_eq(sscanf(strstr(out, "tag "), "tag %79s", tag), 1);
+	cr_assert_eq(strlen(path), 200);
+	cr_expect(!strstr(ev, " ERROR "), "recorder saw a malformed packet");
+	cr_expect(!strstr(ev, " DROPPED "), "events were dropped");
+	snprintf(want, sizeof(want), " file prot=1 tag=%s site=", tag);
+	for (const char *l = ev; (l = strstr(l, want)); l++) {
+		const char *nl = strchr(l, '\n'), *p = strstr(l, " path=");
+
+		cr_assert(nl && p && p < nl);
+		cr_expect(nl - p - 6 == 200 && !strncmp(p + 6, path, 200), "path: %.*s",
+			  (int)(nl - p), p);
+		maps++;
+	}
+	for (const char *l = ev; (l = strstr(l, " UNMAP ")); l++)
+		unmaps++;
+	cr_expect_eq(maps, 1200, "%zu of 1200 maps with the long path and tag", maps);
+	cr_expect_geq(unmaps, 1200);
+	snprintf(want, sizeof(want), "%d PHASE 1 long1\n", pid);
+	cr_expect(strstr(ev, want));
+	snprintf(want, sizeof(want), "%d PHASE 4 mapped\n", pid);
+	cr_expect(strstr(ev, want));
+	free(out);
+	free(ev);
+}
+
 /* A set of page ranges: sorted, disjoint, adjacent ones merged. */
 struct ranges {
 	size_t n;
