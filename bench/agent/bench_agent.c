@@ -182,7 +182,7 @@ static int bench_faults(size_t gib, int reps)
 	const size_t slice = 64ul << 20;
 	size_t len = gib << 30, nslices = len / slice, k, nfaults = len / PG;
 	enum fmode modes[FM_N];
-	double cpu[FM_N], *rep_ratio[FM_N], *sl_ratio[FM_N], us_none_sum = 0;
+	double cpu[FM_N], *rep_ratio[FM_N], *sl_ratio[FM_N], *sl_cpu[FM_N], us_none_sum = 0;
 	long flt[FM_N];
 	struct pf_rtable t = {0};
 	struct pf_bpf_proc bp;
@@ -221,6 +221,7 @@ static int bench_faults(size_t gib, int reps)
 	for (i = 0; i < nm; i++) {
 		rep_ratio[i] = calloc(reps, sizeof(double));
 		sl_ratio[i] = calloc(nslices * reps, sizeof(double));
+		sl_cpu[i] = calloc(nslices * reps, sizeof(double));
 	}
 	touch_thp = getenv("PF_FAULT_THP") && atoi(getenv("PF_FAULT_THP"));
 	printf("first touch of %zu GiB per mode and repetition, 64 MiB slices, modes in rotated "
@@ -244,6 +245,8 @@ static int bench_faults(size_t gib, int reps)
 			}
 			for (i = 1; i < nm; i++)
 				sl_ratio[i][r * nslices + k] = sl[i] / sl[0];
+			for (i = 0; i < nm; i++)
+				sl_cpu[i][r * nslices + k] = sl[i];
 		}
 		us_none_sum += cpu[0] / nfaults * 1e6;
 		printf("rep %2d: none %.3f us/page;", r + 1, cpu[0] / nfaults * 1e6);
@@ -271,6 +274,15 @@ static int bench_faults(size_t gib, int reps)
 		printf("  %-6s %.3f [%.3f..%.3f]  per-slice median %.3f%s\n", fmode_name[modes[i]],
 		       median(rep_ratio[i], reps), lo, hi, median(sl_ratio[i], nslices * reps),
 		       modes[i] == FM_FULL ? "  (target <= 1.03)" : "");
+	}
+	/* Each mode against the one before it, slice by slice (same background). */
+	for (i = 2; i < nm; i++) {
+		size_t n = nslices * (size_t)reps, j;
+
+		for (j = 0; j < n; j++)
+			sl_ratio[0][j] = sl_cpu[i][j] / sl_cpu[i - 1][j];
+		printf("  %-6s / %-6s per-slice median %.3f\n", fmode_name[modes[i]],
+		       fmode_name[modes[i - 1]], median(sl_ratio[0], n));
 	}
 	/*
 	 * Then the kernel measures each program's own run time (BPF_ENABLE_STATS,
@@ -302,6 +314,7 @@ static int bench_faults(size_t gib, int reps)
 	for (i = 0; i < nm; i++) {
 		free(rep_ratio[i]);
 		free(sl_ratio[i]);
+		free(sl_cpu[i]);
 	}
 	pf_bpf_proc_del(&bp, getpid());
 	pf_rt_clear(&t);
