@@ -9,7 +9,10 @@
  * steadier than wall time on a shared machine.
  *
  *   pageflex-micro malloc|malloc-small|mmap-small|mmap-large|mmap-mixed
- *                  [--ops N] [--threads T] [--seed S]
+ *                  [--ops N] [--threads T] [--seed S] [--window W]
+ *
+ * --window: live mappings in the mmap workloads (default 64, ~0.6 ms of
+ * life each here; the shim withdraws regions that die within ~10 ms).
  *
  * Output, one line:
  *   WORKLOAD ns_per_op X ops N threads T checksum C cpu_ns_per_op Y
@@ -32,20 +35,21 @@ struct worker {
 	pthread_barrier_t *start;
 	const char *workload;
 	uint64_t ops, seed, sum;
+	unsigned window;
 	double cpu_ns; /* this thread's own CPU time in the workload */
 };
 
-static uint64_t run_one(const char *w, uint64_t ops, uint64_t seed)
+static uint64_t run_one(const char *w, uint64_t ops, uint64_t seed, unsigned window)
 {
 	if (!strcmp(w, "malloc"))
 		return micro_malloc_run(ops, seed, 0);
 	if (!strcmp(w, "malloc-small"))
 		return micro_malloc_run(ops, seed, 1);
 	if (!strcmp(w, "mmap-small"))
-		return micro_mmap_run(ops, seed, MICRO_MMAP_SMALL);
+		return micro_mmap_run(ops, seed, MICRO_MMAP_SMALL, window);
 	if (!strcmp(w, "mmap-large"))
-		return micro_mmap_run(ops, seed, MICRO_MMAP_LARGE);
-	return micro_mmap_run(ops, seed, MICRO_MMAP_MIXED);
+		return micro_mmap_run(ops, seed, MICRO_MMAP_LARGE, window);
+	return micro_mmap_run(ops, seed, MICRO_MMAP_MIXED, window);
 }
 
 static void *worker_main(void *arg)
@@ -56,7 +60,7 @@ static void *worker_main(void *arg)
 
 	pthread_barrier_wait(w->start);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-	w->sum = run_one(w->workload, w->ops, w->seed);
+	w->sum = run_one(w->workload, w->ops, w->seed, w->window);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
 	w->cpu_ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
 	return NULL;
@@ -79,28 +83,26 @@ static int known(const char *w)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pageflex-micro malloc|malloc-small|mmap-small|mmap-large|mmap-mixed\n"
-		   "                      [--ops N] [--threads T] [--seed S]\n"
+		   "                      [--ops N] [--threads T] [--seed S] [--window W]\n"
 		   "Runs N operations per thread and prints the wall time per operation.\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"ops", required_argument, NULL, 'n'},
-		{"threads", required_argument, NULL, 't'},
-		{"seed", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{"ops", required_argument, NULL, 'n'},	{"threads", required_argument, NULL, 't'},
+		{"seed", required_argument, NULL, 's'}, {"window", required_argument, NULL, 'w'},
+		{"help", no_argument, NULL, 'h'},	{0},
 	};
 	uint64_t ops = 1000000, seed = 42, sum = 0;
 	double worker_cpu = 0;
-	long threads = 1;
+	long threads = 1, window = MICRO_WINDOW;
 	pthread_barrier_t start;
 	struct worker *ws;
 	double t0, t1, c0, c1;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "n:t:s:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "n:t:s:w:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			ops = strtoull(optarg, NULL, 0);
@@ -111,6 +113,9 @@ int main(int argc, char **argv)
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
 			break;
+		case 'w':
+			window = strtol(optarg, NULL, 0);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -119,7 +124,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind + 1 != argc || !known(argv[optind]) || !ops || threads < 1 || threads > 64) {
+	if (optind + 1 != argc || !known(argv[optind]) || !ops || threads < 1 || threads > 64 ||
+	    window < 1 || window > 1 << 20) {
 		usage(stderr);
 		return 2;
 	}
@@ -132,7 +138,8 @@ int main(int argc, char **argv)
 		ws[i] = (struct worker){.start = &start,
 					.workload = argv[optind],
 					.ops = ops,
-					.seed = seed + (uint64_t)i * 0x9E3779B97F4A7C15ULL};
+					.seed = seed + (uint64_t)i * 0x9E3779B97F4A7C15ULL,
+					.window = (unsigned)window};
 		if (pthread_create(&ws[i].tid, NULL, worker_main, &ws[i])) {
 			fprintf(stderr, "micro: failed to start thread %ld\n", i);
 			return 1;

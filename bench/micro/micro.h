@@ -31,7 +31,10 @@ enum micro_mmap_class {
 	MICRO_MMAP_MIXED, /* half and half */
 };
 
+/* Live mappings in the mmap churn unless --window says otherwise. */
+#define MICRO_WINDOW 64u
+
 /* mmap/munmap churn over a window of live mappings (plus some mremap, madvise). */
-uint64_t micro_mmap_run(uint64_t ops, uint64_t seed, enum micro_mmap_class cls);
+uint64_t micro_mmap_run(uint64_t ops, uint64_t seed, enum micro_mmap_class cls, unsigned window);
 
 #endif

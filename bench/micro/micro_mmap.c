@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * mmap/munmap churn: a window of 64 live anonymous mappings; each operation
+ * mmap/munmap churn: a window of 64 (--window) live anonymous mappings; each operation
  * unmaps the oldest and maps a new one, touching its first page. Every 16th
  * operation also grows a mapping by a page with mremap, and every 16th (offset by 8)
  * discards its pages with MADV_DONTNEED: both are hooked by the shim. Sizes
@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-
-#define WINDOW 64u
 
 static const size_t small_sizes[] = {4 << 10, 8 << 10, 16 << 10, 32 << 10, 56 << 10};
 static const size_t large_sizes[] = {64 << 10, 128 << 10, 256 << 10, 1 << 20, 4 << 20};
@@ -33,14 +31,16 @@ static void die(const char *what)
 	exit(1);
 }
 
-uint64_t micro_mmap_run(uint64_t ops, uint64_t seed, enum micro_mmap_class cls)
+uint64_t micro_mmap_run(uint64_t ops, uint64_t seed, enum micro_mmap_class cls, unsigned window)
 {
-	unsigned char *map[WINDOW] = {0};
-	size_t len[WINDOW] = {0};
+	unsigned char **map = calloc(window, sizeof(*map));
+	size_t *len = calloc(window, sizeof(*len));
 	uint64_t rng = seed | 1, sum = 0;
 
+	if (!map || !len)
+		die("micro: calloc");
 	for (uint64_t i = 0; i < ops; i++) {
-		unsigned k = (unsigned)(i % WINDOW);
+		unsigned k = (unsigned)(i % window);
 		size_t n = pick_size(&rng, cls);
 		unsigned char *p;
 
@@ -66,8 +66,10 @@ uint64_t micro_mmap_run(uint64_t ops, uint64_t seed, enum micro_mmap_class cls)
 		map[k] = p;
 		len[k] = n;
 	}
-	for (unsigned k = 0; k < WINDOW; k++)
+	for (unsigned k = 0; k < window; k++)
 		if (map[k])
 			munmap(map[k], len[k]);
+	free(map);
+	free(len);
 	return sum;
 }
