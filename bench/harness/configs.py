@@ -61,6 +61,33 @@ class NoAgent(Config):
         return Prepared(dict(os.environ), runner.CGroup())
 
 
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+
+
+class Preload(Config):
+    """No agent, no limit, one library preloaded: splits the delegation
+    overhead into the allocator (the shim makes jemalloc the process's), the
+    shim itself, and the agent."""
+
+    tiered = False
+    quick = False
+
+    def __init__(self, name, note, lib):
+        self.name, self.note, self.lib = name, note, lib
+
+    def path(self, ctx):
+        return self.lib if os.path.isabs(self.lib) else os.path.join(ctx.libdir, self.lib)
+
+    def available(self, ctx):
+        return os.path.isfile(self.path(ctx)), f"{self.path(ctx)} not found"
+
+    def prepare(self, ctx, wl, tier):
+        # PAGEFLEX_SOCKET: nobody listens there, so the shim runs agent-less
+        env = dict(os.environ, LD_PRELOAD=self.path(ctx),
+                   PAGEFLEX_SOCKET=os.path.join(ctx.tmpdir, "no-agent.sock"))
+        return Prepared(env, runner.CGroup())
+
+
 class CgroupLimit(Config):
     name = "cgroup"
     note = "kernel reclaim under a cgroup v1 memory limit"
@@ -288,7 +315,12 @@ def agent_stats(ctx, ctl):
 
 
 def all_configs():
-    return ([NoAgent(), CgroupLimit(), KernelNoReadahead(), Uffd()]
+    return ([NoAgent(),
+             Preload("jemalloc", "no agent, LD_PRELOAD of Debian's libjemalloc.so.2 alone",
+                     JEMALLOC),
+             Preload("shim", "no agent, LD_PRELOAD=libpageflex.so (nobody listening)",
+                     "libpageflex.so"),
+             CgroupLimit(), KernelNoReadahead(), Uffd()]
             + [Agent(*a) for a in AGENT_CONFIGS])
 
 
