@@ -124,7 +124,7 @@ PF_HIDDEN void pf_ring_publish(struct pf_event *ev, bool urgent);
  * and no urgent event or flush came after it. */
 PF_HIDDEN bool pf_ring_cancel(uint64_t pos);
 /* Sender side: next published event before position limit (or before what
- * pf_ring_hurry asked for, or older than half a ring) or NULL; then
+ * pf_ring_hurry asked for, or older than a quarter of the ring) or NULL; then
  * pf_ring_release(). */
 PF_HIDDEN struct pf_event *pf_ring_peek(uint64_t limit);
 PF_HIDDEN struct pf_event *pf_ring_peek_nowait(void);

@@ -29,7 +29,7 @@
 
 #include "pf_internal.h"
 
-#define RING_SLOTS 4096u /* 512 KiB */
+#define RING_SLOTS 8192u /* 1 MiB */
 
 static struct pf_event *ring;
 static _Atomic uint64_t head; /* next position to claim */
@@ -248,9 +248,12 @@ struct pf_event *pf_ring_peek(uint64_t limit)
 {
 	uint64_t h = atomic_load_explicit(&head, memory_order_relaxed);
 
-	/* Never keep more than half the ring waiting: a full ring drops events. */
-	if (h > RING_SLOTS / 2 && limit < h - RING_SLOTS / 2)
-		limit = h - RING_SLOTS / 2;
+	/*
+	 * Never keep more than a quarter of the ring waiting: producers wake us
+	 * at half full, and after that we leave room for as many again.
+	 */
+	if (h > RING_SLOTS / 4 && limit < h - RING_SLOTS / 4)
+		limit = h - RING_SLOTS / 4;
 	if (limit < atomic_load_explicit(&hurry_to, memory_order_acquire))
 		limit = atomic_load_explicit(&hurry_to, memory_order_acquire);
 	return take(true, limit);

@@ -150,6 +150,22 @@ for w in "${WORKLOADS[@]}"; do
 		printf "%-12s %6.3f %6.3f %6.3f %6.3f\n", n, b / a, a2 / a, cb / ca, ca2 / ca }'
 done
 
+# Each repetition ran a, b and a' back to back: its own b/a is a paired
+# estimate. Their spread shows how far one run's ratio can stray.
+echo
+echo "per repetition b/a (paired, in run order), then min / median / max:"
+for w in "${WORKLOADS[@]}"; do
+	IFS='|' read -r name _ _ <<<"$w"
+	for kind in "" cpu.; do
+		paste "$tmp/$name.${kind}a" "$tmp/$name.${kind}b" | awk '{ printf "%.3f\n", $2 / $1 }' \
+			>"$tmp/ratios"
+		k=${kind%.}
+		printf '%-12s %-4s %s  | %s / %s / %s\n' "$name" "${k:-wall}" \
+			"$(tr '\n' ' ' <"$tmp/ratios")" "$(sort -g "$tmp/ratios" | head -1)" \
+			"$(median "$tmp/ratios")" "$(sort -g "$tmp/ratios" | tail -1)"
+	done
+done
+
 if [ "$AGENT" = sink ]; then
 	kill "$agent_pid"; wait "$agent_pid" || { echo "run.sh: the agent saw malformed packets" >&2; status=1; }
 	agent_pid=
