@@ -5,7 +5,7 @@
  * non-blocking SOCK_SEQPACKET socket. Application threads never wait for
  * it: when the agent is absent, slow or gone, events only update the table,
  * and the table is replayed (HELLO with PFW_HELLO_REPLAY) on the next
- * successful connect. Batching: after a busy cycle the thread sleeps 10 ms
+ * successful connect. Batching: after a busy cycle the thread sleeps 20 ms
  * (or until the ring is half full) before the next one, and takes only
  * events from before its previous cycle, so short-lived regions can be
  * withdrawn (withdraw.c) and events travel in few, full packets; phases and
@@ -29,7 +29,7 @@
 
 #include "pf_internal.h"
 
-#define BATCH_MS 10
+#define BATCH_MS 20
 #define RETRY_MS 200
 #define SEND_WAIT_MS 100
 #define FD_FLOOR 200 /* keep our socket out of the way of the program's fds */

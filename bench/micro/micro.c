@@ -12,7 +12,7 @@
  *                  [--ops N] [--threads T] [--seed S] [--window W]
  *
  * --window: live mappings in the mmap workloads (default 64, ~0.6 ms of
- * life each here; the shim withdraws regions that die within ~10 ms).
+ * life each here; the shim withdraws regions that die within ~20 ms).
  *
  * Output, one line:
  *   WORKLOAD ns_per_op X ops N threads T checksum C cpu_ns_per_op Y
