@@ -68,34 +68,32 @@ static char *text_at(uint64_t pos, size_t at, size_t *room)
 	return (char *)&ring[(pos + 1 + at / PF_SLOT) & (RING_SLOTS - 1)] + at % PF_SLOT;
 }
 
-static size_t put_text(uint64_t pos, size_t at, const char *s, size_t n)
+/* Copies n bytes between buf and the text of the event at pos, from text byte at. */
+static size_t copy_text(uint64_t pos, size_t at, char *buf, size_t n, bool to_ring)
 {
 	while (n) {
 		size_t room, c;
-		char *d = text_at(pos, at, &room);
+		char *t = text_at(pos, at, &room);
 
 		c = n < room ? n : room;
-		memcpy(d, s, c);
-		s += c;
+		memcpy(to_ring ? t : buf, to_ring ? buf : t, c);
+		buf += c;
 		at += c;
 		n -= c;
 	}
 	return at;
 }
 
+/* The caller's strings are only read (to_ring). */
+static size_t put_text(uint64_t pos, size_t at, const char *s, size_t n)
+{
+	return copy_text(pos, at, (char *)(uintptr_t)s, n, true);
+}
+
 static size_t get_text(uint64_t pos, size_t at, char *d, size_t n)
 {
-	while (n) {
-		size_t room, c;
-		const char *s = text_at(pos, at, &room);
-
-		c = n < room ? n : room;
-		memcpy(d, s, c);
-		d += c;
-		at += c;
-		n -= c;
-	}
-	*d = '\0';
+	at = copy_text(pos, at, d, n, false);
+	d[n] = '\0';
 	return at;
 }
 

@@ -63,6 +63,18 @@ static pid_t run_recorded(const char *mode, char **out, char **events)
 	return pid;
 }
 
+/* Lets a program started by spawn_prog finish ("go" on its stdin); it must exit 0. */
+static void release_prog(pid_t pid, int in_fd, int out_fd)
+{
+	int st;
+
+	cr_assert_eq(write(in_fd, "go\n", 3), 3);
+	close(in_fd);
+	waitpid(pid, &st, 0);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(out_fd);
+}
+
 Test(shim, mmap_munmap_mremap_madvise_exact)
 {
 	unsigned long a, alen, f, flen, s, slen, sm, smlen, d, dlen, r0, r0len, r1, r1len;
@@ -270,7 +282,7 @@ Test(shim, late_agent_gets_replay)
 	const char *args[] = {"hold", NULL};
 	struct recorder late;
 	char *out, *ev, needle[64];
-	int in_fd, out_fd, st;
+	int in_fd, out_fd;
 	pid_t pid;
 
 	rec_stop(&rec);
@@ -292,11 +304,7 @@ Test(shim, late_agent_gets_replay)
 		cr_expect(has_map(ev, pid, p, len, "anon", "mmap"),
 			  "live region 0x%lx not replayed", p);
 	}
-	cr_assert_eq(write(in_fd, "go\n", 3), 3);
-	close(in_fd);
-	waitpid(pid, &st, 0);
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	close(out_fd);
+	release_prog(pid, in_fd, out_fd);
 	free(out);
 	free(ev);
 	rec_cleanup(&late);
@@ -498,7 +506,7 @@ Test(shim, restarted_agent_gets_replay)
 {
 	const char *args[] = {"hold", NULL};
 	char *out, *ev, needle[64];
-	int in_fd, out_fd, st;
+	int in_fd, out_fd;
 	pid_t pid;
 
 	pid = spawn_prog(rec.sock, true, args, &in_fd, &out_fd);
@@ -523,11 +531,7 @@ Test(shim, restarted_agent_gets_replay)
 		cr_assert_eq(sscanf(l, "anon 0x%lx %lu", &p, &len), 2);
 		cr_expect(has_map(ev, pid, p, len, "anon", "mmap"), "region 0x%lx not replayed", p);
 	}
-	cr_assert_eq(write(in_fd, "go\n", 3), 3);
-	close(in_fd);
-	waitpid(pid, &st, 0);
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	close(out_fd);
+	release_prog(pid, in_fd, out_fd);
 	free(out);
 	free(ev);
 }
@@ -658,7 +662,7 @@ Test(shim, withdrawn_regions_never_leave_stale_ranges)
 	const char *args[] = {"withdraw", NULL};
 	struct ranges want = {0}, got;
 	char *out, *ev, needle[64], a[4096], b[4096];
-	int in_fd, out_fd, st;
+	int in_fd, out_fd;
 	pid_t pid;
 
 	pid = spawn_prog(rec.sock, true, args, &in_fd, &out_fd);
@@ -694,11 +698,7 @@ Test(shim, withdrawn_regions_never_leave_stale_ranges)
 			  !memcmp(got.e, want.e, want.n * sizeof(want.e[0])),
 		  "replay has%s\nmapped:%s", ranges_str(&got, a, sizeof(a)),
 		  ranges_str(&want, b, sizeof(b)));
-	cr_assert_eq(write(in_fd, "go\n", 3), 3);
-	close(in_fd);
-	waitpid(pid, &st, 0);
-	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	close(out_fd);
+	release_prog(pid, in_fd, out_fd);
 	free(out);
 	free(ev);
 }
