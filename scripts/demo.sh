@@ -74,6 +74,15 @@ show() {
 	# The two demo regions of the workload, from the agent.
 	$CTL regions "$1" | awk -v t="$2" 'NR==1 {next} NR==2 || $2=="hot" || $2=="cold" {print "   " t $0}'
 }
+wait_scan() {
+	# resident/swapped come from the agent's page-table scans: wait (<= 3 s)
+	# until both regions have been scanned at least once more than $2
+	local i
+	for i in $(seq 30); do
+		$CTL regions "$1" | awk -v n="$2" '($2=="hot" || $2=="cold") && $11 > n {k++} END {exit k < 2}' && return
+		sleep 0.1
+	done
+}
 PID=
 RESULT=
 while IFS= read -r line <&"${WLP[0]}"; do
@@ -83,7 +92,7 @@ while IFS= read -r line <&"${WLP[0]}"; do
 		echo "   workload pid $PID (shim: $(echo "$line" | awk '{print $4}'))"
 		;;
 	"@phase built")
-		sleep 0.3 # let the agent take the first scan
+		wait_scan "$PID" 0
 		echo
 		echo "== 3. regions after the build phase (everything resident)"
 		show "$PID" ""
