@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/mempolicy.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -297,6 +299,30 @@ static void split(const struct pf_batch *b, struct share *sh, int k)
 	}
 }
 
+/*
+ * MADV_PAGEOUT skips, without an error, the pages still in a CPU's per-CPU
+ * LRU batch: the last few pages a thread faulted in, until that CPU drains
+ * it, which on an idle CPU may be never (the target is often idle: that is
+ * why its pages are cold). The kernel drains only the calling CPU's batch.
+ * move_pages() of a page to the node it is on migrates nothing but drains
+ * every CPU's batch first (lru_cache_disable()). Measured: 4088 of 4096
+ * pages out, 4092 after a second PAGEOUT; 4096 after this.
+ */
+static void drain_lru_batches(int pidfd, int pid, uint64_t addr)
+{
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+	void *page = (void *)(uintptr_t)addr;
+	int node, status = -1;
+
+	/* by pid (move_pages has no pidfd form): only while pidfd says it lives */
+	if (poll(&pfd, 1, 0) != 0)
+		return;
+	if (syscall(SYS_move_pages, pid, 1, &page, NULL, &status, 0) || status < 0)
+		return; /* not present, or not allowed: nothing to drain for */
+	node = status;
+	syscall(SYS_move_pages, pid, 1, &page, &node, &status, MPOL_MF_MOVE);
+}
+
 uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
 {
 	struct share sh[PF_MAX_ACT_THREADS];
@@ -309,6 +335,8 @@ uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
 	pf_batch_normalize(b);
 	for (i = 0; i < b->n; i++)
 		total += b->r[i].len;
+	if (a == PF_ADV_PAGEOUT && b->n)
+		drain_lru_batches(pidfd, pid, b->r[0].start);
 	/*
 	 * PAGEOUT compresses on the calling thread: big batches are shared
 	 * among pf_act_threads threads (one per CPU), the rest stays inline.

@@ -180,6 +180,16 @@ static void record(struct pf_proc *p, struct pf_phase_hot *hot)
 			goto oom;
 		nlast = n;
 	} else {
+		/*
+		 * A periodic scan inside this short phase cleared the accessed
+		 * bits of what the phase had touched so far: keep what it saw,
+		 * or a phase that stopped touching before it would look idle.
+		 */
+		if (p->next_scan_ms != p->started_ms && last_scan >= hot->since_ms) {
+			if (collect(p, &g, &h, &n, &cap))
+				goto oom;
+			nlast = n;
+		}
 		rc = pf_scan_proc(p->pid, &p->rt, pf_slots_capacity() / (pf_proc_count() + 1));
 		if (rc)
 			pf_log_limited(&last, PF_LOG_WARN,
@@ -187,9 +197,14 @@ static void record(struct pf_proc *p, struct pf_phase_hot *hot)
 				       hot->phase, strerror(-rc));
 		else if (collect(p, &g, &h, &n, &cap))
 			goto oom;
-		n_fresh = n;
+		n_fresh = n - nlast;
 	}
 	qsort(h, n, sizeof(*h), cmp_hit);
+	/* a page both scans saw is one page */
+	for (i = j = 0; i < n; i++)
+		if (!j || cmp_hit(&h[i], &h[j - 1]))
+			h[j++] = h[i];
+	n = j;
 	pages = malloc((n ? n : 1) * sizeof(*pages));
 	if (!pages)
 		goto oom;
