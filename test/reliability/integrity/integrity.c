@@ -746,5 +746,6 @@ int main(int argc, char **argv)
 	       (unsigned long long)n_madv_err, opt.ninject, (unsigned long long)swap_peak >> 10,
 	       (unsigned long long)(rss_n ? rss_sum / rss_n : m.rss_kib) >> 10, ru.ru_majflt,
 	       t1 - t0, t2 - t1, t3 - t2);
+	free(w);
 	return ok ? 0 : 1;
 }
