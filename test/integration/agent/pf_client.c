@@ -276,6 +276,19 @@ char *agent_log(struct pfa_agent *a)
 	return buf;
 }
 
+size_t pagemap_wait_swapped(const void *p, size_t len, unsigned ms)
+{
+	size_t present, swapped;
+	uint64_t t0 = now_ms();
+
+	for (;;) {
+		pagemap_count(p, len, &present, &swapped);
+		if (swapped == len / 4096 || now_ms() - t0 > ms)
+			return swapped;
+		usleep(50000);
+	}
+}
+
 void pagemap_count(const void *p, size_t len, size_t *present, size_t *swapped)
 {
 	size_t npages = len / 4096, i, chunk = 4096;

@@ -50,6 +50,9 @@ char *agent_log(struct pfa_agent *a);
 
 /* pagemap counts of [p, p+len): present and swapped pages. */
 void pagemap_count(const void *p, size_t len, size_t *present, size_t *swapped);
+/* Polls until every page of [p, p+len) is swapped or ms have passed; the
+ * number of swapped pages at the end. */
+size_t pagemap_wait_swapped(const void *p, size_t len, unsigned ms);
 uint64_t now_ms(void);
 
 /* Test memory: an anonymous mapping without THP (asserts on failure). */

@@ -112,7 +112,7 @@ Test(agent_faultclass, region_leaves_the_walk_when_its_pages_are_back, .timeout 
 	const size_t n = 2048, len = n * PG;
 	const char *args[] = {"--cold-age", "fc=1", "--scan-interval", "200", NULL};
 	volatile unsigned char *buf;
-	size_t i, present, swapped;
+	size_t i, swapped;
 	long long ft0, rf0;
 	struct pfa_agent a;
 	struct pfc c;
@@ -127,11 +127,7 @@ Test(agent_faultclass, region_leaves_the_walk_when_its_pages_are_back, .timeout 
 	cr_assert_eq(pfc_map(&c, (void *)buf, len, "fc"), 0);
 	cr_assert(agent_wait_region(&a, getpid(), "fc", 5000));
 	/* The agent pages the idle region out: it is marked first. */
-	t0 = now_ms();
-	do {
-		usleep(50000);
-		pagemap_count((void *)buf, len, &present, &swapped);
-	} while (swapped < n && now_ms() - t0 < 20000);
+	swapped = pagemap_wait_swapped((void *)buf, len, 20000);
 	cr_assert_eq(swapped, n);
 	cr_assert_eq(field(&a, "pt_walk"), 1);
 	/* All back, and kept hot: a scan sees no swapped page and unmarks it. */

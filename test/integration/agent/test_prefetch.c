@@ -39,6 +39,18 @@ static void read_paced(unsigned char *buf, size_t npages, uint64_t spin_per_page
 	}
 }
 
+/* Waits (<= 10 s) until both regions are swapped out; their swapped counts. */
+static void wait_both_swapped(unsigned char *const buf[2], size_t len, size_t swapped[2])
+{
+	uint64_t t0 = now_ms();
+
+	swapped[0] = pagemap_wait_swapped(buf[0], len, 10000);
+	uint64_t spent = now_ms() - t0;
+
+	swapped[1] =
+		pagemap_wait_swapped(buf[1], len, spent < 10000 ? (unsigned)(10000 - spent) : 0);
+}
+
 Test(agent, prefetch_readahead_turns_refaults_into_hits, .timeout = 120)
 {
 	const size_t len = 8ul << 20, npages = len / PG;
@@ -46,9 +58,9 @@ Test(agent, prefetch_readahead_turns_refaults_into_hits, .timeout = 120)
 	const char *args[] = {"--config", path, "--scan-interval", "200", NULL};
 	long long majors[2], hits[2], refaults[2];
 	const char *tags[2] = {"seq", "ctl"};
-	uint64_t t0, sum[2], spin_per_page;
+	uint64_t sum[2], spin_per_page;
 	unsigned char *buf[2];
-	size_t present, swapped[2];
+	size_t swapped[2];
 	struct pfa_agent a;
 	struct pfc c;
 	int fd, k;
@@ -79,12 +91,7 @@ Test(agent, prefetch_readahead_turns_refaults_into_hits, .timeout = 120)
 		cr_assert_eq(pfc_map(&c, buf[k], len, tags[k]), 0);
 	}
 	cr_assert(agent_wait_region(&a, getpid(), "ctl", 5000));
-	t0 = now_ms();
-	do {
-		usleep(100000);
-		pagemap_count(buf[0], len, &present, &swapped[0]);
-		pagemap_count(buf[1], len, &present, &swapped[1]);
-	} while ((swapped[0] < npages || swapped[1] < npages) && now_ms() - t0 < 10000);
+	wait_both_swapped(buf, len, swapped);
 	/* PAGEOUT may skip a few pages that the kernel holds at that moment
 	 * (e.g. isolated by the machine's DAMON reclaimer): nearly all will do. */
 	cr_assert(swapped[0] >= npages * 98 / 100 && swapped[1] >= npages * 98 / 100,
@@ -203,9 +210,9 @@ Test(agent, prefetch_leap_on_the_fault_path, .timeout = 120)
 	const char *tags[2] = {"stride", "ctl"};
 	unsigned long long faults = 0, dec = 0, whits = 0;
 	unsigned char *buf[2], *ref[2];
-	size_t present, swapped[2];
+	size_t swapped[2];
 	struct pfa_agent a;
-	uint64_t t0, spin;
+	uint64_t spin;
 	struct pfc c;
 	char *alog;
 	int fd, k;
@@ -246,12 +253,7 @@ Test(agent, prefetch_leap_on_the_fault_path, .timeout = 120)
 		cr_assert_eq(pfc_map(&c, buf[k], len, tags[k]), 0);
 	}
 	cr_assert(agent_wait_region(&a, getpid(), "ctl", 5000));
-	t0 = now_ms();
-	do {
-		usleep(100000);
-		pagemap_count(buf[0], len, &present, &swapped[0]);
-		pagemap_count(buf[1], len, &present, &swapped[1]);
-	} while ((swapped[0] < npages || swapped[1] < npages) && now_ms() - t0 < 10000);
+	wait_both_swapped(buf, len, swapped);
 	cr_assert(swapped[0] >= npages * 98 / 100 && swapped[1] >= npages * 98 / 100,
 		  "paged out %zu and %zu of %zu", swapped[0], swapped[1], npages);
 	spin = spin_for_us(20);

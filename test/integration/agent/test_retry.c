@@ -44,19 +44,6 @@ static void log_present(const unsigned char *p, size_t len)
 }
 
 /* Waits up to ms until [p, p+len) is entirely swapped; returns the swapped pages. */
-static size_t wait_swapped(const void *p, size_t len, unsigned ms)
-{
-	size_t present, swapped;
-	uint64_t t0 = now_ms();
-
-	for (;;) {
-		pagemap_count(p, len, &present, &swapped);
-		if (swapped == len / PG || now_ms() - t0 > ms)
-			return swapped;
-		usleep(50000);
-	}
-}
-
 Test(agent_retry, locked_pages_paged_out_after_munlock, .timeout = 120)
 {
 	/* 8 MiB before the locked part, 8 MiB locked, 16 MiB after it. */
@@ -80,10 +67,10 @@ Test(agent_retry, locked_pages_paged_out_after_munlock, .timeout = 120)
 	cr_assert(agent_wait_region(&a, getpid(), "retry", 5000));
 
 	/* Cold age 1 s: the unlocked parts go out; the locked part cannot. */
-	s = wait_swapped(buf, lk_off, 10000);
+	s = pagemap_wait_swapped(buf, lk_off, 10000);
 	cr_assert_eq(s, lk_off / PG, "before the locked part: %zu of %zu pages swapped", s,
 		     lk_off / PG);
-	s = wait_swapped(buf + after_off, after_len, 5000);
+	s = pagemap_wait_swapped(buf + after_off, after_len, 5000);
 	if (s != after_len / PG) {
 		char *log = agent_log(&a);
 		log_present(buf + after_off, after_len);
@@ -98,7 +85,7 @@ Test(agent_retry, locked_pages_paged_out_after_munlock, .timeout = 120)
 
 	/* Unlocked, the skipped pages are still present and idle: the next scans take them. */
 	cr_assert_eq(munlock(buf + lk_off, lk_len), 0);
-	s = wait_swapped(buf + lk_off, lk_len, 5000);
+	s = pagemap_wait_swapped(buf + lk_off, lk_len, 5000);
 	cr_log_info("after munlock: %zu of %zu pages swapped, agent paged_out %lld pages", s,
 		    lk_len / PG,
 		    agent_region_field(&a, getpid(), "retry", "paged_out") / (long long)PG);
@@ -147,7 +134,7 @@ Test(agent_retry, silently_skipped_pages_paged_out_later, .timeout = 120)
 		_exit(0);
 	}
 	/* Cold after 1 s: the agent tries, the kernel skips every page. */
-	s = wait_swapped(buf, len, 2500);
+	s = pagemap_wait_swapped(buf, len, 2500);
 	tried = agent_region_field(&a, getpid(), "shared", "paged_out");
 	pagemap_count(buf, len, &present, &swapped);
 	cr_log_info("while shared: agent chose %lld KiB, %zu pages swapped", tried >> 10, swapped);
@@ -157,7 +144,7 @@ Test(agent_retry, silently_skipped_pages_paged_out_later, .timeout = 120)
 	/* The child exits: the same pages, still present and idle, go out now. */
 	kill(kid, SIGKILL);
 	waitpid(kid, NULL, 0);
-	s = wait_swapped(buf, len, 5000);
+	s = pagemap_wait_swapped(buf, len, 5000);
 	cr_assert_eq(s, len / PG, "after the child exited: only %zu of %lu pages swapped", s,
 		     len / PG);
 	cr_assert_eq(tc_checksum(buf, len), sum, "region corrupted");
