@@ -21,9 +21,11 @@
  * ignored. Faults of concurrent threads race on a region's state; the cost
  * is a worse prediction, never an out-of-bounds access (indexes are masked).
  *
- * leap_replay (syscall, run with bpf_prog_test_run): replays the trace in
- * `trace` through a fresh state and stores every decision in `decisions`,
- * so a test can prove that BPF and C decide the same.
+ * leap_on_fault_compat: the same for kernels without bpf_rdonly_cast (< 6.2).
+ * The agent loads one of the two (policy-agent/policies/leap_bpf.c). The
+ * test program that replays traces through the same code is
+ * leap_replay.bpf.c, kept out of this object so that it can never cost the
+ * fault path.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -31,6 +33,8 @@
 #include <bpf/bpf_tracing.h>
 
 #include "../policy-agent/policies/leap_core.h"
+#include "leap_fault.bpf.h"
+#include "pt_walk.bpf.h"
 
 const volatile __u32 target_tgid = 0; /* 0: the processes in `watched` */
 
@@ -38,15 +42,11 @@ __u64 faults_seen = 0; /* faults in watched regions */
 __u64 decisions_made = 0; /* events emitted */
 __u64 events_dropped = 0; /* ring buffer full */
 __u64 window_hits = 0; /* faults on pages of the last window */
-__u32 trace_len = 0; /* leap_replay: entries of `trace` to replay */
-__u32 replay_max_pw = 32; /* leap_replay: Leap's largest window */
 __u64 faults_skipped = 0; /* faults in Leap regions on a none or present PTE */
 
-/* Set by the agent from its direct-map calibration (dmap_ok = 0: no PTE
- * check, every fault of a region feeds Leap). */
-__u64 dmap_base = 0;
-__u32 pt_levels = 0; /* 4 or 5 (0: 4) */
-__u32 dmap_ok = 0;
+/* dmap_base, pt_levels, dmap_ok (pt_walk.bpf.h): set by the agent from its
+ * direct-map calibration (dmap_ok = 0: no PTE check, every fault of a region
+ * feeds Leap). */
 __u32 wake_on_decision = 0;
 
 /* Processes whose faults Leap looks at: one bit per tgid (the agent sets
@@ -72,27 +72,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LEAP_BPF_MAX_TRACE);
-	__type(key, __u32);
-	__type(value, struct leap_trace_ent);
-} trace SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, LEAP_BPF_MAX_TRACE);
-	__type(key, __u32);
-	__type(value, struct leap_decision);
-} decisions SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct leap_state);
-} replay_state SEC(".maps");
 
 struct find_ctx {
 	__u64 address;
@@ -120,58 +99,16 @@ static long find_region(__u32 i, void *data)
 	return 0;
 }
 
-/* ---- is the faulting PTE a swap entry? (the agent's walk, bpf/pageflex_agent.bpf.c) ---- */
-
-#define X86_PRESENT 0x1ULL
-#define X86_PSE 0x80ULL
-#define X86_PROTNONE 0x100ULL
-#define X86_ADDR_MASK 0x000ffffffffff000ULL
-
-extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym;
-
-/* One page-table entry through the direct map, a PROBE_MEM load (0 if it faults). */
-static __always_inline __u64 ld_ent(__u64 table_va, __u64 idx)
-{
-	struct timespec64 *t = bpf_rdonly_cast((void *)(table_va + (idx & 511) * 8),
-					       bpf_core_type_id_kernel(struct timespec64));
-
-	return (__u64)t->tv_sec;
-}
-
-static __always_inline __u64 next_table(__u64 e)
-{
-	return dmap_base + (e & X86_ADDR_MASK);
-}
-
 /* 1 if the PTE of va is a swap entry (not none, not present), else 0. */
-static __always_inline int swap_pte(__u64 va)
+static __always_inline int swap_pte(__u64 va, const int fast)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 t = (__u64)task->mm->pgd, e;
+	__u64 pgd = (__u64)task->mm->pgd;
 
-	if (!t)
-		return 0;
-	if (pt_levels == 5) {
-		e = ld_ent(t, va >> 48);
-		if (!(e & X86_PRESENT))
-			return 0;
-		t = next_table(e);
-	}
-	e = ld_ent(t, va >> 39);
-	if (!(e & X86_PRESENT))
-		return 0;
-	e = ld_ent(next_table(e), va >> 30);
-	if (!(e & X86_PRESENT) || (e & X86_PSE))
-		return 0;
-	e = ld_ent(next_table(e), va >> 21);
-	if (!(e & X86_PRESENT) || (e & X86_PSE))
-		return 0; /* none, THP or a migration entry: no 4 KiB swap PTE */
-	e = ld_ent(next_table(e), va >> 12);
-	return e && !(e & (X86_PRESENT | X86_PROTNONE));
+	return pgd && pt_classify(pgd, va, fast) == PT_SWAP;
 }
 
-SEC("tp_btf/page_fault_user")
-int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+static __always_inline int on_fault(__u64 address, const int fast)
 {
 	__u32 tgid = (__u32)(bpf_get_current_pid_tgid() >> 32);
 	struct find_ctx f = {.address = address, .tgid = tgid};
@@ -192,7 +129,7 @@ int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigne
 	s = bpf_map_lookup_elem(&states, &f.idx);
 	if (!r || !s)
 		return 0;
-	if (dmap_ok && !swap_pte(address)) {
+	if (dmap_ok && !swap_pte(address, fast)) {
 		__sync_fetch_and_add(&faults_skipped, 1);
 		return 0;
 	}
@@ -203,7 +140,7 @@ int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigne
 	hit = leap_in_window(s, page);
 	if (hit)
 		__sync_fetch_and_add(&window_hits, 1);
-	if (!leap_fault(s, page, hit, r->max_pw, &d))
+	if (leap_fault_once(s, page, hit, r->max_pw, &d) <= 0)
 		return 0;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
@@ -221,40 +158,18 @@ int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigne
 	return 0;
 }
 
-struct replay_ctx {
-	struct leap_state *s;
-	__u32 max_pw;
-};
-
-static long replay_one(__u32 i, void *data)
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(leap_on_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
-	struct replay_ctx *c = data;
-	struct leap_trace_ent *e;
-	struct leap_decision d, *out;
-	__u32 k = i;
-
-	e = bpf_map_lookup_elem(&trace, &k);
-	out = bpf_map_lookup_elem(&decisions, &k);
-	if (!e || !out)
-		return 1;
-	leap_fault(c->s, e->page, e->hit, c->max_pw, &d);
-	*out = d;
-	return 0;
+	return on_fault(address, 1);
 }
 
-SEC("syscall")
-int leap_replay(void *ctx)
+/* The same for kernels without bpf_rdonly_cast (< 6.2): helper reads. */
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(leap_on_fault_compat, unsigned long address, struct pt_regs *regs,
+	     unsigned long error_code)
 {
-	struct replay_ctx c = {.max_pw = replay_max_pw};
-	__u32 zero = 0, n = trace_len;
-
-	c.s = bpf_map_lookup_elem(&replay_state, &zero);
-	if (!c.s)
-		return -1;
-	leap_init(c.s);
-	if (n > LEAP_BPF_MAX_TRACE)
-		n = LEAP_BPF_MAX_TRACE;
-	return bpf_loop(n, replay_one, &c, 0);
+	return on_fault(address, 0);
 }
 
 char LICENSE[] SEC("license") = "GPL";

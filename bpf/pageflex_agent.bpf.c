@@ -38,20 +38,12 @@
 #include <bpf/bpf_tracing.h>
 
 #include "pageflex_agent.h"
+#include "pt_walk.bpf.h"
 #include "region_lookup.bpf.h"
 
 #define X86_PF_PROT 0x1UL /* page-fault error code: the PTE was present */
-#define X86_PRESENT 0x1ULL
-#define X86_ACCESSED 0x20ULL
-#define X86_PSE 0x80ULL
-#define X86_PROTNONE 0x100ULL
-#define X86_ADDR_MASK 0x000ffffffffff000ULL
 #define GIB (1ULL << 30)
 
-/* Set by user space after calibration (dmap_ok = 0: no page-table reads). */
-__u64 dmap_base = 0;
-__u32 pt_levels = 0; /* 4 or 5; 0 until calibrated */
-__u32 dmap_ok = 0;
 /*
  * Set by the agent when no NUMA balancing runs: a not-present fault in a
  * region without PFA_RF_OUT is then a first touch without a page-table walk
@@ -181,119 +173,27 @@ static __always_inline __u32 region_find(__u64 word, __u64 addr)
 	return pfa_region_search(&region_ents, lo, lo + (__u32)word - 1, addr);
 }
 
-/* ---- page-table walk through the direct map ---- */
-
-enum { WALK_NONE = 0, WALK_TABLE = 1, WALK_LEAF = 2, WALK_ERR = -1 };
-
-static __always_inline int read_ent(__u64 table_va, __u64 idx, __u64 *e)
-{
-	return bpf_probe_read_kernel(e, sizeof(*e), (void *)(table_va + (idx & 511) * 8));
-}
-
-static __always_inline __u64 next_table(__u64 e)
-{
-	return dmap_base + (e & X86_ADDR_MASK);
-}
+/* ---- scanner bits of one PTE ---- */
 
 /*
- * Walks from the pgd to the PMD of va. Returns WALK_TABLE (*e = PMD entry
- * pointing to a PTE table), WALK_LEAF (*e = a PMD or PUD leaf), WALK_NONE
- * (nothing mapped at some level) or WALK_ERR.
+ * The 4 scanner bits of a PTE, without a branch: a branch per PTE in the
+ * scanner's bpf_loop callback gives the verifier up to 4^16 paths per
+ * packed word (kernels that compare callback states as loop states never
+ * prune them). clang turns (e | -e) >> 63 back into e != 0, a branch in BPF:
+ * the empty asm keeps the negation opaque.
  */
-static __always_inline int walk_pmd(__u64 pgd_va, __u64 va, __u64 *e)
+static __always_inline __u64 pte_bits(__u64 e)
 {
-	__u64 t = pgd_va;
+	__u64 neg = -e, nz, pres;
 
-	if (pt_levels == 5) {
-		if (read_ent(t, va >> 48, e))
-			return WALK_ERR;
-		if (!(*e & X86_PRESENT))
-			return WALK_NONE;
-		t = next_table(*e);
-	}
-	if (read_ent(t, va >> 39, e)) /* pgd (4-level) or p4d (5-level) */
-		return WALK_ERR;
-	if (!(*e & X86_PRESENT))
-		return WALK_NONE;
-	if (read_ent(next_table(*e), va >> 30, e)) /* pud */
-		return WALK_ERR;
-	if (!(*e & X86_PRESENT))
-		return WALK_NONE;
-	if (*e & X86_PSE)
-		return WALK_LEAF;
-	if (read_ent(next_table(*e), va >> 21, e)) /* pmd */
-		return WALK_ERR;
-	if (!*e)
-		return WALK_NONE;
-	if (*e & X86_PSE)
-		return WALK_LEAF; /* THP (present or protnone) */
-	if (!(*e & X86_PRESENT))
-		return WALK_NONE; /* PMD migration entry: treat as unmapped */
-	return WALK_TABLE;
-}
-
-static __always_inline __u32 pte_bits(__u64 e)
-{
-	__u32 b = 0;
-
-	if (!e)
-		return 0;
-	if (e & (X86_PRESENT | X86_PROTNONE)) {
-		b = PFA_PG_PRESENT;
-		if (e & X86_ACCESSED)
-			b |= PFA_PG_ACCESSED;
-	} else {
-		b = PFA_PG_SWAPPED;
-	}
-	return b;
+	asm volatile("" : "+r"(neg));
+	nz = (e | neg) >> 63; /* e != 0 */
+	pres = (e | (e >> 8)) & 1; /* X86_PRESENT or X86_PROTNONE */
+	return pres * PFA_PG_PRESENT + (pres & (e >> 5)) * PFA_PG_ACCESSED +
+	       (nz & (pres ^ 1)) * PFA_PG_SWAPPED;
 }
 
 /* ---- fault path ---- */
-
-/*
- * On the fault path every page-table entry is read with one PROBE_MEM load
- * (bpf_rdonly_cast of the entry's direct-map address to a struct whose
- * first member is 64 bits wide) instead of a bpf_probe_read_kernel() helper
- * call: ~4x cheaper per level. A load that faults yields 0 (= none).
- */
-extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym;
-
-static __always_inline __u64 ld_ent(__u64 table_va, __u64 idx)
-{
-	struct timespec64 *t = bpf_rdonly_cast((void *)(table_va + (idx & 511) * 8),
-					       bpf_core_type_id_kernel(struct timespec64));
-
-	return (__u64)t->tv_sec;
-}
-
-/* walk_pmd() with direct loads. */
-static __always_inline int walk_pmd_fast(__u64 pgd_va, __u64 va, __u64 *e)
-{
-	__u64 t = pgd_va;
-
-	if (pt_levels == 5) {
-		*e = ld_ent(t, va >> 48);
-		if (!(*e & X86_PRESENT))
-			return WALK_NONE;
-		t = next_table(*e);
-	}
-	*e = ld_ent(t, va >> 39);
-	if (!(*e & X86_PRESENT))
-		return WALK_NONE;
-	*e = ld_ent(next_table(*e), va >> 30);
-	if (!(*e & X86_PRESENT))
-		return WALK_NONE;
-	if (*e & X86_PSE)
-		return WALK_LEAF;
-	*e = ld_ent(next_table(*e), va >> 21);
-	if (!*e)
-		return WALK_NONE;
-	if (*e & X86_PSE)
-		return WALK_LEAF;
-	if (!(*e & X86_PRESENT))
-		return WALK_NONE;
-	return WALK_TABLE;
-}
 
 enum { CLS_FIRST, CLS_SWAP, CLS_PRESENT, CLS_UNKNOWN };
 
@@ -306,11 +206,10 @@ enum { CLS_FIRST, CLS_SWAP, CLS_PRESENT, CLS_UNKNOWN };
  */
 __u8 region_flags[PFA_MAX_REGIONS] = {};
 
-static __always_inline int classify(__u32 id, __u64 addr, unsigned long error_code)
+static __always_inline int classify(__u32 id, __u64 addr, unsigned long error_code, const int fast)
 {
 	struct task_struct *task;
-	__u64 pgd, e;
-	int w;
+	__u64 pgd;
 
 	/* The hardware says whether the PTE was present: no walk for those. */
 	if (error_code & X86_PF_PROT)
@@ -328,17 +227,16 @@ static __always_inline int classify(__u32 id, __u64 addr, unsigned long error_co
 	pgd = (__u64)task->mm->pgd;
 	if (!pgd)
 		return CLS_UNKNOWN;
-	w = walk_pmd_fast(pgd, addr, &e);
-	if (w == WALK_NONE)
+	switch (pt_classify(pgd, addr, fast)) {
+	case PT_NONE:
 		return CLS_FIRST;
-	if (w == WALK_LEAF)
+	case PT_PRESENT:
 		return CLS_PRESENT;
-	e = ld_ent(next_table(e), addr >> 12);
-	if (!e)
-		return CLS_FIRST;
-	if (e & (X86_PRESENT | X86_PROTNONE))
-		return CLS_PRESENT;
-	return CLS_SWAP;
+	case PT_SWAP:
+		return CLS_SWAP;
+	default:
+		return CLS_UNKNOWN;
+	}
 }
 
 /*
@@ -365,8 +263,8 @@ static __always_inline void emit(__u32 tgid, __u32 region, __u64 addr, __u32 kin
 		__sync_fetch_and_add(&rb_dropped, 1);
 }
 
-SEC("tp_btf/page_fault_user")
-int BPF_PROG(pf_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+/* The fault classifier; fast: page-table loads through bpf_rdonly_cast. */
+static __always_inline int on_fault(__u64 address, unsigned long error_code, const int fast)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct pfa_region_stats *st;
@@ -384,7 +282,7 @@ int BPF_PROG(pf_fault, unsigned long address, struct pt_regs *regs, unsigned lon
 	st = bpf_map_lookup_elem(&region_stats, &id);
 	if (!st)
 		return 0;
-	cls = fault_depth == 3 ? CLS_UNKNOWN : classify(id, address, error_code);
+	cls = fault_depth == 3 ? CLS_UNKNOWN : classify(id, address, error_code, fast);
 	switch (cls) {
 	case CLS_FIRST:
 		st->first_touch++;
@@ -409,6 +307,19 @@ int BPF_PROG(pf_fault, unsigned long address, struct pt_regs *regs, unsigned lon
 		break;
 	}
 	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(pf_fault, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	return on_fault(address, error_code, 1);
+}
+
+/* The same for kernels without bpf_rdonly_cast (< 6.2): helper reads. */
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(pf_fault_compat, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	return on_fault(address, error_code, 0);
 }
 
 /*
@@ -513,7 +424,7 @@ static long scan_one(__u32 i, void *arg)
 	out = bpf_map_lookup_elem(&scan_bits, &idx);
 	if (!out)
 		return 1;
-	w = walk_pmd(c->pgd, r->va, &e);
+	w = pt_walk_pmd(c->pgd, r->va, &e, 0);
 	if (w == WALK_ERR) {
 		scan_errors++;
 		fill_chunk(out, 0);
@@ -535,7 +446,7 @@ static long scan_one(__u32 i, void *arg)
 	buf = bpf_map_lookup_elem(&pte_buf, &zero);
 	if (!buf)
 		return 1;
-	if (bpf_probe_read_kernel(buf, PFA_CHUNK_PAGES * 8, (void *)next_table(e))) {
+	if (bpf_probe_read_kernel(buf, PFA_CHUNK_PAGES * 8, (void *)pt_next_table(e))) {
 		scan_errors++;
 		fill_chunk(out, 0);
 		return 0;
@@ -605,10 +516,10 @@ int pf_calib(struct bpf_iter__task_vma *ctx)
 		return 0;
 	}
 	/* mode 1: translate xlate_va with the current dmap_base/pt_levels */
-	xlate_level = walk_pmd(pgd, xlate_va, &e);
+	xlate_level = pt_walk_pmd(pgd, xlate_va, &e, 0);
 	xlate_entry = e;
 	if (xlate_level == WALK_TABLE) {
-		if (read_ent(next_table(e), xlate_va >> 12, &e))
+		if (pt_load(pt_next_table(e), xlate_va >> 12, &e, 0))
 			xlate_level = WALK_ERR;
 		xlate_entry = e;
 	}

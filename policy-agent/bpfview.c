@@ -24,6 +24,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf_features.h"
 #include "log.h"
 #include "pageflex_agent.skel.h"
 
@@ -51,6 +52,74 @@ static size_t proc_tab_len, proc_tab_sz;
 static uint8_t slot_used[PFA_MAX_PROCS];
 static char dmap_err[256] = "not calibrated";
 static bool dmap_ok;
+static struct bpf_program *fault_prog; /* the fault classifier's loaded variant */
+
+static struct pf_feature feats[PF_FEAT_COUNT] = {
+	[PF_FEAT_CALIBRATION] =
+		{
+			.name = "calibration",
+			.what = "finds the kernel's direct map so that BPF can read page tables",
+			.lost = "no page-table reads: no scanner, not-present faults are counted as "
+				"unclassified, Leap sees every fault of its regions",
+			.progs = {{"pf_calib"}},
+		},
+	[PF_FEAT_SCANNER] =
+		{
+			.name = "scanner",
+			.what = "reads the accessed, present and swapped bits of managed pages",
+			.lost = "no accessed-bit policies: regions bound to cold-age, lru, lfu or "
+				"hyperbolic are watched but nothing is paged out; faults are still "
+				"counted, the kernel policy and prefetch still work",
+			.progs = {{"pf_scan"}},
+		},
+	[PF_FEAT_FAULTS] =
+		{
+			.name = "fault-classifier",
+			.what = "counts each fault of a managed region as first touch, swap-in or "
+				"swap-cache hit",
+			.lost = "no fault or refault counts: promotion-rate thresholds and readahead "
+				"see no refaults; reclaim by scans still works",
+			.progs = {{"pf_fault"}, {"pf_fault_compat"}},
+			.variant_note = {NULL,
+					 "page-table reads by helper calls (slower per fault)"},
+		},
+	[PF_FEAT_MAJOR] =
+		{
+			.name = "major-faults",
+			.what = "tells swap-ins (major faults) from swap-cache hits",
+			.lost = "swap-ins and swap-cache hits are not told apart, and every "
+				"not-present fault of a managed region takes a page-table walk",
+			.progs = {{"pf_major"}},
+		},
+	[PF_FEAT_EXEC] =
+		{
+			.name = "exec-tracking",
+			.what = "drops a managed process the moment it execs",
+			.lost = "a process that execs keeps its old regions until it exits or its "
+				"shim reconnects",
+			.progs = {{"pf_exec"}},
+		},
+	[PF_FEAT_LEAP] =
+		{
+			.name = "leap",
+			.what = "runs Leap's prefetch decisions on the fault path (bpf/leap.bpf.c)",
+			.lost = "Leap runs in user space on polled refault events (its prefetches "
+				"come later)",
+			.progs = {{"leap_on_fault"}, {"leap_on_fault_compat"}},
+			.variant_note = {NULL,
+					 "page-table reads by helper calls (slower per fault)"},
+		},
+};
+
+struct pf_feature *pf_bpf_feature(enum pf_feat_id id)
+{
+	return &feats[id];
+}
+
+int pf_bpf_disable(const char *list, char *err, size_t errlen)
+{
+	return pf_features_disable(feats, PF_FEAT_COUNT, list, err, errlen);
+}
 
 static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -305,25 +374,15 @@ static bool numa_balancing(void)
 	return v != 0;
 }
 
-int pf_bpf_open(const struct pf_bpf_opts *o)
+/* Opens the skeleton and sizes its maps (again for every load attempt). */
+static int open_skel(const struct pf_bpf_opts *o)
 {
 	uint64_t chunks;
-	int rc;
 
-	opts = *o;
-	libbpf_set_print(print_fn);
 	skel = pageflex_agent_bpf__open();
-	if (!skel) {
-		rc = -errno;
-		pf_err("failed to open the BPF object: %s", strerror(-rc));
-		return rc;
-	}
-	max_procs = o->max_procs ? o->max_procs : 64;
-	if (max_procs > PFA_MAX_PROCS)
-		max_procs = PFA_MAX_PROCS;
-	memset(slot_used, 0, sizeof(slot_used));
+	if (!skel)
+		return -errno;
 	bpf_map__set_max_entries(skel->maps.region_ents, max_procs * 2 * PFA_PROC_TABLE);
-	proc_tab_len = read_pid_max();
 	bpf_map__set_max_entries(skel->maps.proc_tab, (uint32_t)proc_tab_len);
 	chunks = o->capacity_pages / PFA_CHUNK_PAGES;
 	if (!chunks)
@@ -333,37 +392,88 @@ int pf_bpf_open(const struct pf_bpf_opts *o)
 	/* Pieces of one region may share a boundary chunk: room for 2x. */
 	bpf_map__set_max_entries(skel->maps.scan_req, (uint32_t)(2 * chunks + PFA_PROC_TABLE));
 	skel->bss->stream_first_touch = o->stream_first_touch;
-	rc = pageflex_agent_bpf__load(skel);
-	if (rc) {
-		pf_err("failed to load the BPF programs: %s", strerror(-rc));
-		goto fail;
+	return 0;
+}
+
+/* Loads every feature the kernel accepts (see bpf_features.h). */
+static int load_features(const struct pf_bpf_opts *o)
+{
+	int rc, tries;
+
+	/* Each retry turns one feature off or to its fallback: bounded. */
+	for (tries = 0; tries <= 2 * PF_FEAT_COUNT; tries++) {
+		rc = open_skel(o);
+		if (rc) {
+			pf_err("failed to open the BPF object: %s", strerror(-rc));
+			return rc;
+		}
+		pf_features_apply(feats, PF_FEAT_COUNT, skel->obj);
+		rc = pageflex_agent_bpf__load(skel);
+		if (!rc) {
+			pf_features_loaded(feats, PF_FEAT_COUNT, skel->obj);
+			return 0;
+		}
+		if (pf_features_blame(feats, PF_FEAT_COUNT, skel->obj, rc)) {
+			pf_err("failed to load the BPF object, and no single feature is to blame: "
+			       "%s (run `pageflexd --check`; -vv shows libbpf's log)",
+			       strerror(-rc));
+			pageflex_agent_bpf__destroy(skel);
+			skel = NULL;
+			return rc;
+		}
+		pageflex_agent_bpf__destroy(skel);
+		skel = NULL;
 	}
-	fault_link = bpf_program__attach(skel->progs.pf_fault);
-	if (!fault_link) {
-		rc = -errno;
-		pf_err("failed to attach tp_btf/page_fault_user: %s", strerror(-rc));
-		goto fail;
-	}
-	exec_link = bpf_program__attach(skel->progs.pf_exec);
-	if (!exec_link) {
-		rc = -errno;
-		pf_err("failed to attach tp_btf/sched_process_exec: %s", strerror(-rc));
-		goto fail;
-	}
-	rc = attach_major();
+	pf_err("failed to load the BPF object after %d attempts", tries);
+	return -ELOOP;
+}
+
+int pf_bpf_open(const struct pf_bpf_opts *o)
+{
+	struct pf_feature *ff = &feats[PF_FEAT_FAULTS];
+	int rc;
+
+	opts = *o;
+	libbpf_set_print(print_fn);
+	max_procs = o->max_procs ? o->max_procs : 64;
+	if (max_procs > PFA_MAX_PROCS)
+		max_procs = PFA_MAX_PROCS;
+	memset(slot_used, 0, sizeof(slot_used));
+	proc_tab_len = read_pid_max();
+	rc = load_features(o);
 	if (rc)
-		pf_warn("no perf_event major-fault program (%s): swap-ins and swap-cache hits "
-			"will not be told apart",
-			strerror(-rc));
+		return rc;
+	if (pf_feature_on(ff)) {
+		fault_prog = pf_bpf_prog(skel->obj, ff->progs[ff->variant][0]);
+		fault_link = bpf_program__attach(fault_prog);
+		if (!fault_link)
+			pf_feature_fail(ff, -errno, "cannot attach tp_btf/page_fault_user: %s",
+					strerror(errno));
+	}
+	if (pf_feature_on(&feats[PF_FEAT_EXEC])) {
+		exec_link = bpf_program__attach(skel->progs.pf_exec);
+		if (!exec_link)
+			pf_feature_fail(&feats[PF_FEAT_EXEC], -errno,
+					"cannot attach tp_btf/sched_process_exec: %s",
+					strerror(errno));
+	}
+	if (pf_feature_on(&feats[PF_FEAT_MAJOR])) {
+		rc = attach_major();
+		if (rc)
+			pf_feature_fail(&feats[PF_FEAT_MAJOR], rc,
+					"cannot attach a perf_event program to major faults: %s",
+					strerror(-rc));
+	}
 	/*
 	 * First touches without a page-table walk need the major-fault program
 	 * (it catches pages the kernel swapped out of unmarked regions) and no
 	 * NUMA balancing (its hinting faults would look like first touches).
 	 */
-	skel->bss->fast_first_touch = !rc && !numa_balancing();
-	if (!skel->bss->fast_first_touch)
+	skel->bss->fast_first_touch = pf_feature_on(&feats[PF_FEAT_MAJOR]) && !numa_balancing();
+	if (!skel->bss->fast_first_touch && pf_feature_on(ff))
 		pf_info("every fault of a managed region is classified with a page-table walk (%s)",
-			rc ? "no major-fault program" : "NUMA balancing is on");
+			pf_feature_on(&feats[PF_FEAT_MAJOR]) ? "NUMA balancing is on" :
+							       "no major-fault program");
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), ring_cb, NULL, NULL);
 	reqs = map_mmap(skel->maps.scan_req, &reqs_sz);
 	proc_tab = map_mmap(skel->maps.proc_tab, &proc_tab_sz);
@@ -375,8 +485,13 @@ int pf_bpf_open(const struct pf_bpf_opts *o)
 		goto fail;
 	}
 	nreqs_max = bpf_map__max_entries(skel->maps.scan_req);
-	if (calibrate())
+	if (!pf_feature_on(&feats[PF_FEAT_CALIBRATION]))
+		snprintf(dmap_err, sizeof(dmap_err), "the calibration program is %s (%.200s)",
+			 feats[PF_FEAT_CALIBRATION].state == PF_FEAT_OFF ? "off" : "not loaded",
+			 feats[PF_FEAT_CALIBRATION].why);
+	else if (calibrate())
 		pf_err("page-table scanning disabled: direct-map calibration: %s", dmap_err);
+	pf_features_log(feats, PF_FEAT_LEAP); /* Leap's own line comes with it */
 	return 0;
 fail:
 	pf_bpf_close();
@@ -418,6 +533,7 @@ void pf_bpf_close(void)
 	states = NULL;
 	pageflex_agent_bpf__destroy(skel);
 	skel = NULL;
+	fault_prog = NULL;
 	dmap_ok = false;
 	free(reset_ids);
 	reset_ids = NULL;
@@ -433,7 +549,9 @@ int pf_bpf_fault_attach(bool on)
 	}
 	if (fault_link)
 		return 0;
-	fault_link = bpf_program__attach(skel->progs.pf_fault);
+	if (!fault_prog)
+		return -ENOTSUP;
+	fault_link = bpf_program__attach(fault_prog);
 	return fault_link ? 0 : -errno;
 }
 
@@ -443,7 +561,7 @@ int pf_bpf_fault_prog_stats(uint64_t *runs, uint64_t *ns)
 	__u32 len = sizeof(info);
 
 	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.pf_fault), &info, &len))
+	if (!fault_prog || bpf_obj_get_info_by_fd(bpf_program__fd(fault_prog), &info, &len))
 		return -errno;
 	*runs = info.run_cnt;
 	*ns = info.run_time_ns;
@@ -693,9 +811,28 @@ struct pfa_scan_req *pf_bpf_scan_reqs(uint64_t *max)
 	return reqs;
 }
 
+bool pf_bpf_scan_ok(void)
+{
+	return dmap_ok && pf_feature_on(&feats[PF_FEAT_SCANNER]);
+}
+
+const char *pf_bpf_scan_error(void)
+{
+	static char buf[300];
+
+	if (!dmap_ok)
+		return dmap_err;
+	if (pf_bpf_scan_ok())
+		return "ok";
+	snprintf(buf, sizeof(buf), "the scanner is %s (%s)",
+		 feats[PF_FEAT_SCANNER].state == PF_FEAT_OFF ? "off" : "not loaded",
+		 feats[PF_FEAT_SCANNER].why);
+	return buf;
+}
+
 int pf_bpf_scan(pid_t pid, uint32_t n)
 {
-	if (!dmap_ok)
+	if (!pf_bpf_scan_ok())
 		return -EOPNOTSUPP;
 	if (n > nreqs_max)
 		return -E2BIG;

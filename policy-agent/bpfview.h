@@ -13,8 +13,28 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bpf_features.h"
 #include "pageflex_agent.h"
 #include "regions.h"
+
+/*
+ * The agent's features, each one or more BPF programs that load, or fail,
+ * alone (bpf_features.h). Leap's lives in its own object (leap_live.c) but
+ * is listed here, so that --disable, the status and --check name them all.
+ */
+enum pf_feat_id {
+	PF_FEAT_CALIBRATION,
+	PF_FEAT_SCANNER,
+	PF_FEAT_FAULTS,
+	PF_FEAT_MAJOR,
+	PF_FEAT_EXEC,
+	PF_FEAT_LEAP, /* last */
+	PF_FEAT_COUNT
+};
+struct pf_feature *pf_bpf_feature(enum pf_feat_id id);
+/* Turns off the features of a comma-separated list before pf_bpf_open().
+ * 0, or -EINVAL with the reason in err. */
+int pf_bpf_disable(const char *list, char *err, size_t errlen);
 
 struct pf_bpf_opts {
 	uint64_t capacity_pages; /* per-page slots (scanner results and policy state) */
@@ -26,7 +46,8 @@ struct pf_bpf_opts {
 	void *arg;
 };
 
-/* Loads and attaches everything, then calibrates. 0 or -errno (logged). */
+/* Loads and attaches every feature the kernel accepts (one log line per one
+ * it refuses), then calibrates. 0, or -errno (logged) when nothing loads. */
 int pf_bpf_open(const struct pf_bpf_opts *o);
 void pf_bpf_close(void);
 /* Detaches or re-attaches the page_fault_user program (benchmarks). */
@@ -85,6 +106,9 @@ uint64_t pf_bpf_rb_dropped(void);
  * pf_bpf_page_state() (capacity_pages entries, mmapped BPF array).
  */
 struct pfa_scan_req *pf_bpf_scan_reqs(uint64_t *max);
+/* Whether scans can run (calibrated, scanner loaded); if not, why. */
+bool pf_bpf_scan_ok(void);
+const char *pf_bpf_scan_error(void);
 int pf_bpf_scan(pid_t pid, uint32_t n);
 uint32_t *pf_bpf_page_state(void);
 extern const uint64_t *pf_bpf_scan_words;

@@ -204,6 +204,51 @@ static double tv_ms(struct timeval tv)
 	return tv.tv_sec * 1e3 + tv.tv_usec / 1e3;
 }
 
+/* "features":{NAME:{"state":..,"program":..,"verified_insns":..,"why":..,"lost":..},...} */
+static void features_json(FILE *f)
+{
+	int i;
+
+	fprintf(f, "\"features\":{");
+	for (i = 0; i < PF_FEAT_COUNT; i++) {
+		const struct pf_feature *ft = pf_bpf_feature((enum pf_feat_id)i);
+
+		fprintf(f, "%s\"%s\":{\"state\":\"%s\",\"program\":", i ? "," : "", ft->name,
+			pf_feat_state_name(ft->state));
+		json_str(f, pf_feature_on(ft) ? ft->progs[ft->variant][0] : "");
+		fprintf(f, ",\"verified_insns\":%u,\"why\":", ft->verified_insns);
+		json_str(f, ft->why);
+		fprintf(f, ",\"lost\":");
+		json_str(f, pf_feature_on(ft) ? "" : ft->lost);
+		fputc('}', f);
+	}
+	fprintf(f, "},");
+}
+
+/* One line per feature for `status`: on ones in a row, the others with why. */
+static void features_text(FILE *f)
+{
+	int i;
+
+	fprintf(f, "features:");
+	for (i = 0; i < PF_FEAT_COUNT; i++) {
+		const struct pf_feature *ft = pf_bpf_feature((enum pf_feat_id)i);
+
+		fprintf(f, " %s %s%s", ft->name, pf_feat_state_name(ft->state),
+			pf_feature_on(ft) && ft->variant ? " (fallback)" : "");
+		fputc(i + 1 < PF_FEAT_COUNT ? ',' : '\n', f);
+	}
+	for (i = 0; i < PF_FEAT_COUNT; i++) {
+		const struct pf_feature *ft = pf_bpf_feature((enum pf_feat_id)i);
+
+		if (!pf_feature_on(ft))
+			fprintf(f, "  %s %s: %s; %s\n", ft->name, pf_feat_state_name(ft->state),
+				ft->why, ft->lost);
+		else if (ft->variant)
+			fprintf(f, "  %s: %s\n", ft->name, ft->why);
+	}
+}
+
 static void agent_json(FILE *f)
 {
 	struct rusage ru;
@@ -217,9 +262,10 @@ static void agent_json(FILE *f)
 		getpid(), (unsigned long long)pf_now_ms(), tv_ms(ru.ru_utime), tv_ms(ru.ru_stime),
 		pf_proc_count(), pf_regions_live(), (unsigned long long)pf_reclaim_interval_ms(),
 		(unsigned long long)pf_bpf_dmap_base(), pf_bpf_pt_levels(),
-		pf_bpf_dmap_ok() ? "true" : "false");
+		pf_bpf_scan_ok() ? "true" : "false");
+	features_json(f);
 	fprintf(f, "\"scan_disabled_reason\":");
-	json_str(f, pf_bpf_dmap_ok() ? "" : pf_bpf_dmap_error());
+	json_str(f, pf_bpf_scan_ok() ? "" : pf_bpf_scan_error());
 	fprintf(f,
 		",\"slots_used\":%llu,\"slots_capacity\":%llu,\"scans\":%llu,\"scan_failures\":%llu,"
 		"\"scan_ms\":%.3f,\"scan_pages\":%llu,\"scan_errors\":%llu,\"pages_out\":%llu,"
@@ -316,10 +362,11 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 			getpid(), pf_now_ms() / 1e3, tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime),
 			pf_proc_count(), pf_regions_live(),
 			(unsigned long long)pf_reclaim_interval_ms(),
-			pf_bpf_dmap_ok() ? "on" : pf_bpf_dmap_error());
+			pf_bpf_scan_ok() ? "on" : pf_bpf_scan_error());
 		fprintf(f, "paged out %.1f MiB, %llu scans (%.1f ms)\n",
 			pf_reclaim_pages_out * 4096 / 1048576.0,
 			(unsigned long long)pf_scan_totals.scans, pf_scan_totals.ns / 1e6);
+		features_text(f);
 		for (i = 0; i < pf_proc_count(); i++)
 			proc_text(f, pf_proc_at(i));
 		return NULL;

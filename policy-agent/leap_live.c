@@ -51,21 +51,19 @@ static void ready(struct pf_watch *w, uint32_t events)
 int pf_leap_live_open(void)
 {
 	const char *mode = getenv("PAGEFLEXD_LEAP");
+	struct pf_feature *f = pf_bpf_feature(PF_FEAT_LEAP);
 	int err;
 
-	if (mode && !strcmp(mode, "user")) {
-		pf_info("Leap runs in user space (PAGEFLEXD_LEAP=user)");
-		return -ENOTSUP;
+	if (mode && !strcmp(mode, "user") && pf_feature_on(f)) {
+		f->state = PF_FEAT_OFF;
+		snprintf(f->why, sizeof(f->why), "turned off by the user (PAGEFLEXD_LEAP=user)");
 	}
-	if (!pf_bpf_dmap_ok()) {
-		pf_warn("Leap runs in user space: page tables cannot be read (%s)",
-			pf_bpf_dmap_error());
-		return -ENOTSUP;
-	}
-	err = pf_leap_bpf_open(&lb);
+	if (pf_feature_on(f) && !pf_bpf_dmap_ok())
+		pf_feature_fail(f, -ENOTSUP, "page tables cannot be read: %s", pf_bpf_dmap_error());
+	err = pf_feature_on(f) ? pf_leap_bpf_open(&lb, f) : -ENOTSUP;
 	if (err) {
-		pf_warn("Leap runs in user space: bpf/leap.bpf.c not loaded: %s", strerror(-err));
 		lb = NULL;
+		pf_features_log(f, 1);
 		return err;
 	}
 	pf_leap_bpf_set_dmap(lb, pf_bpf_dmap_base(), pf_bpf_pt_levels());
@@ -73,7 +71,8 @@ int pf_leap_live_open(void)
 	watch = (struct pf_watch){.fd = pf_leap_bpf_fd(lb), .ready = ready};
 	err = watch.fd < 0 ? -EBADF : pf_loop_add(&watch);
 	if (err) {
-		pf_warn("Leap runs in user space: cannot poll its decisions: %s", strerror(-err));
+		pf_feature_fail(f, err, "cannot poll its decisions: %s", strerror(-err));
+		pf_features_log(f, 1);
 		pf_leap_bpf_close(lb);
 		lb = NULL;
 		return err;
@@ -82,6 +81,7 @@ int pf_leap_live_open(void)
 	pf_regions_on_free = on_free;
 	pf_info("Leap runs on the fault path (bpf/leap.bpf.c, %d regions at most)",
 		LEAP_BPF_MAX_REGIONS);
+	pf_features_log(f, 1); /* a fallback variant says so */
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "actuator.h"
 #include "agent.h"
 #include "binding.h"
+#include "check.h"
 #include "leap_live.h"
 #include "log.h"
 
@@ -83,6 +84,12 @@ static void usage(FILE *f)
 		"      --pageout-threads N  threads sharing a large PAGEOUT batch (default 1; more\n"
 		"                           helps on an idle machine, compression is per thread)\n"
 		"      --stream-first-touch also stream first-touch faults to the agent\n"
+		"      --disable LIST       turn features off (comma-separated; also\n"
+		"                           $PAGEFLEXD_DISABLE): calibration, scanner,\n"
+		"                           fault-classifier, major-faults, exec-tracking, leap\n"
+		"      --check              probe the kernel and this machine (BPF programs,\n"
+		"                           features, process_madvise, swap, ...), print a\n"
+		"                           table and exit: 0 if the default configuration works\n"
 		"  -v, --verbose            more log (repeat for libbpf's)\n"
 		"  -q, --quiet              errors and warnings only\n"
 		"  -h, --help               this text\n"
@@ -92,6 +99,8 @@ static void usage(FILE *f)
 		"  pageflexd -s /tmp/pf/agent.sock --cold-age cold=2 --cold-age 'db.*=30' -v\n",
 		PFW_DEFAULT_SOCKET);
 }
+
+static bool check; /* --check */
 
 static int parse_args(int argc, char **argv)
 {
@@ -107,6 +116,8 @@ static int parse_args(int argc, char **argv)
 		{"max-procs", required_argument, NULL, 'P'},
 		{"pageout-threads", required_argument, NULL, 'T'},
 		{"stream-first-touch", no_argument, NULL, 'F'},
+		{"disable", required_argument, NULL, 'D'},
+		{"check", no_argument, NULL, 'k'},
 		{"test-corrupt-calibration", no_argument, NULL, 'X'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -118,6 +129,11 @@ static int parse_args(int argc, char **argv)
 	int c;
 
 	pf_opts.socket = getenv("PAGEFLEX_SOCKET");
+	if (getenv("PAGEFLEXD_DISABLE") && *getenv("PAGEFLEXD_DISABLE") &&
+	    pf_bpf_disable(getenv("PAGEFLEXD_DISABLE"), err, sizeof(err))) {
+		fprintf(stderr, "pageflexd: PAGEFLEXD_DISABLE: %s\n", err);
+		return -1;
+	}
 	while ((c = getopt_long(argc, argv, "s:c:a:p:R:i:vqh", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -157,6 +173,15 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'F':
 			pf_opts.stream_first_touch = true;
+			break;
+		case 'D':
+			if (pf_bpf_disable(optarg, err, sizeof(err))) {
+				fprintf(stderr, "pageflexd: --disable: %s\n", err);
+				return -1;
+			}
+			break;
+		case 'k':
+			check = true;
 			break;
 		case 'T':
 			pf_act_threads = atoi(optarg);
@@ -319,6 +344,8 @@ int main(int argc, char **argv)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	if (parse_args(argc, argv))
 		return 2;
+	if (check)
+		return pf_check();
 	if (geteuid() != 0) {
 		fprintf(stderr,
 			"pageflexd: needs root: it loads eBPF programs (CAP_BPF, "
@@ -356,6 +383,10 @@ int main(int argc, char **argv)
 	if (pf_bpf_open(&bo))
 		return 1;
 	pf_leap_live_open(); /* Leap on the fault path; user-space Leap if it fails */
+	if (!pf_bpf_scan_ok() && pf_binding_cli_count() + pf_binding_rules_count())
+		pf_warn("rules that bind cold-age, lru, lfu or hyperbolic page out nothing: no "
+			"scans (%s); the kernel policy and prefetch still work",
+			pf_bpf_scan_error());
 	make_parent(pf_opts.socket);
 	make_parent(pf_opts.control);
 	if (pf_shim_listen(pf_opts.socket) || pf_control_listen(pf_opts.control))

@@ -198,7 +198,7 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now)
 	rc = pf_scan_proc(p->pid, &p->rt, share);
 	if (rc) {
 		pf_log_limited(&last, PF_LOG_WARN, "scan of pid %d failed: %s", p->pid,
-			       rc == -EOPNOTSUPP ? pf_bpf_dmap_error() : strerror(-rc));
+			       rc == -EOPNOTSUPP ? pf_bpf_scan_error() : strerror(-rc));
 		return;
 	}
 	pf_record_scan(p);

@@ -45,7 +45,7 @@ int pf_scan_proc(pid_t pid, struct pf_rtable *t, uint64_t slot_cap)
 	size_t i;
 	int rc;
 
-	if (!pf_bpf_dmap_ok())
+	if (!pf_bpf_scan_ok())
 		return -EOPNOTSUPP;
 	/* Slots this process already holds. */
 	gen++;

@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pf_bpf_fault_attach(false); /* only Leap's program on the fault path */
-	if (pf_leap_bpf_open(&lb)) {
+	if (pf_leap_bpf_open(&lb, NULL)) {
 		fprintf(stderr, "pf-leap-cost: cannot load bpf/leap.bpf.c\n");
 		return 1;
 	}

@@ -11,11 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpf_features.h"
 #include "leap.skel.h"
 #include "leap_core.h"
 
 struct pf_leap_bpf {
 	struct leap_bpf *skel;
+	struct bpf_program *prog; /* the loaded fault-path variant */
+	struct bpf_link *link;
 	struct ring_buffer *rb;
 	struct leap_region slot[LEAP_BPF_MAX_REGIONS]; /* mirror of the map */
 	uint32_t n;
@@ -36,26 +39,60 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-int pf_leap_bpf_open(struct pf_leap_bpf **out)
+/* Loads the variant of f the kernel accepts (see bpf_features.h). */
+static int load(struct pf_leap_bpf *lb, struct pf_feature *f)
+{
+	struct pf_feature one = {.progs = {{"leap_on_fault"}, {"leap_on_fault_compat"}}};
+	int rc, tries;
+
+	if (!f)
+		f = &one;
+	for (tries = 0; tries <= PF_FEAT_VARIANTS; tries++) {
+		if (!pf_feature_on(f))
+			return f->err ? f->err : -ENOTSUP;
+		lb->skel = leap_bpf__open();
+		if (!lb->skel)
+			return -errno;
+		pf_features_apply(f, 1, lb->skel->obj);
+		rc = leap_bpf__load(lb->skel);
+		if (!rc) {
+			pf_features_loaded(f, 1, lb->skel->obj);
+			lb->prog = pf_bpf_prog(lb->skel->obj, f->progs[f->variant][0]);
+			return lb->prog ? 0 : -ENOENT;
+		}
+		if (pf_features_blame(f, 1, lb->skel->obj, rc)) {
+			pf_feature_fail(f, rc, "bpf/leap.bpf.c does not load: %s", strerror(-rc));
+			return rc;
+		}
+		leap_bpf__destroy(lb->skel);
+		lb->skel = NULL;
+	}
+	return -ELOOP;
+}
+
+int pf_leap_bpf_open(struct pf_leap_bpf **out, struct pf_feature *f)
 {
 	struct pf_leap_bpf *lb = calloc(1, sizeof(*lb));
 	int err;
 
 	if (!lb)
 		return -ENOMEM;
-	lb->skel = leap_bpf__open_and_load();
-	if (!lb->skel) {
-		err = -errno;
+	err = load(lb, f);
+	if (err)
 		goto fail;
-	}
 	lb->rb = ring_buffer__new(bpf_map__fd(lb->skel->maps.events), on_event, lb, NULL);
 	if (!lb->rb) {
 		err = -errno;
 		goto fail;
 	}
-	err = leap_bpf__attach(lb->skel);
-	if (err)
+	lb->link = bpf_program__attach(lb->prog);
+	if (!lb->link) {
+		err = -errno;
+		if (f)
+			pf_feature_fail(f, err, "cannot attach tp_btf/page_fault_user: %s",
+					strerror(-err));
 		goto fail;
+	}
 	*out = lb;
 	return 0;
 fail:
@@ -68,6 +105,7 @@ void pf_leap_bpf_close(struct pf_leap_bpf *lb)
 	if (!lb)
 		return;
 	ring_buffer__free(lb->rb);
+	bpf_link__destroy(lb->link);
 	leap_bpf__destroy(lb->skel);
 	free(lb);
 }
@@ -204,12 +242,14 @@ int pf_leap_bpf_fd(const struct pf_leap_bpf *lb)
 int pf_leap_bpf_attach(struct pf_leap_bpf *lb, bool on)
 {
 	if (!on) {
-		leap_bpf__detach(lb->skel);
+		bpf_link__destroy(lb->link);
+		lb->link = NULL;
 		return 0;
 	}
-	if (lb->skel->links.leap_on_fault)
+	if (lb->link)
 		return 0;
-	return leap_bpf__attach(lb->skel);
+	lb->link = bpf_program__attach(lb->prog);
+	return lb->link ? 0 : -errno;
 }
 
 int pf_leap_bpf_prog_stats(const struct pf_leap_bpf *lb, uint64_t *runs, uint64_t *ns)
@@ -218,7 +258,7 @@ int pf_leap_bpf_prog_stats(const struct pf_leap_bpf *lb, uint64_t *runs, uint64_
 	__u32 len = sizeof(info);
 
 	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(lb->skel->progs.leap_on_fault), &info, &len))
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(lb->prog), &info, &len))
 		return -errno;
 	*runs = info.run_cnt;
 	*ns = info.run_time_ns;

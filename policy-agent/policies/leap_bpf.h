@@ -29,8 +29,11 @@ struct pf_leap_bpf_stats {
 typedef void (*pf_leap_fn)(void *arg, uint32_t tgid, uint32_t region_id, uint64_t addr,
 			   int64_t stride_bytes, uint32_t count);
 
-/* Loads and attaches; 0 or -errno. */
-int pf_leap_bpf_open(struct pf_leap_bpf **out);
+struct pf_feature;
+/* Loads and attaches the fault-path program: the variant of feature f that
+ * the kernel accepts (bpf_features.h; f's state says which, or why none);
+ * 0 or -errno. f may be NULL: the preferred variant or nothing. */
+int pf_leap_bpf_open(struct pf_leap_bpf **out, struct pf_feature *f);
 void pf_leap_bpf_close(struct pf_leap_bpf *lb);
 /* Runs Leap on faults of tgid (on = true) or stops (false); 0 or -errno. */
 int pf_leap_bpf_watch(struct pf_leap_bpf *lb, uint32_t tgid, bool on);
