@@ -67,11 +67,22 @@ static __always_inline __u32 find_trie(__u64 addr)
 	return v ? *v : PFA_NO_REGION;
 }
 
+/*
+ * One lookup, as a global function: verified once, on its own. Inlined into
+ * the bpf_loop callback, the binary search's paths are never pruned on
+ * kernels that compare callback states as loop states (203,161 verified
+ * instructions on 6.18.44). Both structures pay the same call.
+ */
+__noinline __u32 lookup(__u64 addr)
+{
+	return mode ? find_trie(addr) : find_sorted(addr);
+}
+
 static long one(__u32 i, void *ctx)
 {
 	__u64 x = (__u64)i * 0x9e3779b97f4a7c15ull;
 	__u64 addr = lo_addr + ((x >> 17) % span);
-	__u32 id = mode ? find_trie(addr) : find_sorted(addr);
+	__u32 id = lookup(addr);
 
 	(void)ctx;
 	if (id != PFA_NO_REGION)

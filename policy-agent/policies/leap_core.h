@@ -14,8 +14,9 @@
  * nothing, so a random pattern stops prefetching.
  *
  * BPF rules kept here: no division by a signed value, every loop bounded by
- * a constant, every ring index masked, everything __always_inline, no
- * helpers. State is plain fixed-width fields.
+ * a constant, every ring index masked, everything __always_inline but
+ * leap_majority (a global function in BPF, see there), no helpers. State
+ * is plain fixed-width fields.
  */
 #ifndef PAGEFLEX_LEAP_CORE_H
 #define PAGEFLEX_LEAP_CORE_H
@@ -125,15 +126,28 @@ static __always_inline __s64 leap_delta(const struct leap_state *s, __u32 i)
 }
 
 /*
+ * In BPF a global function: the verifier checks it once, on its own, not
+ * once per call and per path into it. In user C an inline function.
+ */
+#ifdef __bpf__
+#define LEAP_VERIFIED_ONCE __attribute__((noinline))
+#else
+#define LEAP_VERIFIED_ONCE static __always_inline
+#endif
+
+/*
  * Majority of the last w deltas (w <= LEAP_HIST), 0 if none. The running
  * candidate and counts live in the state, not in locals: the BPF verifier
  * tracks locals exactly and would explore one path per vote count and per
  * window length, but it treats loads from map memory as unknown, so each
  * loop is checked about once.
  */
-static __always_inline __s64 leap_majority(struct leap_state *s, __u32 w)
+LEAP_VERIFIED_ONCE __s64 leap_majority(struct leap_state *s, __u32 w)
 {
 	__u32 i;
+
+	if (!s) /* a global BPF function must check its pointers */
+		return 0;
 
 	s->mj_cand = 0;
 	s->mj_votes = 0;
