@@ -797,3 +797,55 @@ Test(agent, record_writes_a_trace_the_simulator_replays, .timeout = 120)
 	cr_assert_eq(agent_stop(&a), 0);
 	munmap(buf, len);
 }
+
+/*
+ * A feature the kernel refuses costs that feature only: with the scanner
+ * turned off (as a kernel whose verifier rejected pf_scan would leave it),
+ * the agent runs, says which feature is missing and what is lost, shows it
+ * in status and stats, still counts faults, and pages nothing out for a
+ * cold-age rule.
+ */
+Test(agent, a_missing_feature_costs_that_feature_only, .timeout = 60)
+{
+	const char *args[] = {"--disable", "scanner", "--cold-age", "x=1", NULL};
+	const size_t len = 16 * PG;
+	struct pfa_agent a;
+	unsigned char *buf;
+	size_t present, swapped;
+	char *log, *r;
+	struct pfc c;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	cr_assert_eq(agent_start(&a, args), 0);
+	log = agent_log(&a);
+	cr_assert(strstr(log, "feature scanner off (turned off by the user)") &&
+			  strstr(log, "nothing is paged out"),
+		  "no line saying the scanner is off and what is lost:\n%s", log);
+	cr_assert(strstr(log, "rules that bind cold-age, lru, lfu or hyperbolic page out nothing"),
+		  "no warning for the cold-age rule:\n%s", log);
+	cr_assert_null(strstr(log, "feature fault-classifier"), "%s", log);
+	free(log);
+	r = agent_query(&a, "status");
+	cr_assert(r && strstr(r, "scanner off") && strstr(r, "fault-classifier on"), "status: %s",
+		  r);
+	free(r);
+	r = agent_query(&a, "stats");
+	cr_assert(r && strstr(r, "\"scanner\":{\"state\":\"off\"") &&
+			  strstr(r,
+				 "\"fault-classifier\":{\"state\":\"on\",\"program\":\"pf_fault") &&
+			  strstr(r, "\"scanning\":false"),
+		  "stats: %s", r);
+	free(r);
+	buf = tc_anon(len);
+	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, buf, len, "x"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "x", 5000));
+	memset(buf, 1, len);
+	usleep(2500000); /* past the 1 s cold age: nothing may go out */
+	pagemap_count(buf, len, &present, &swapped);
+	cr_assert_eq(swapped, 0);
+	cr_assert_eq(agent_region_field(&a, getpid(), "x", "first_touch"), 16);
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(&a), 0);
+	munmap(buf, len);
+}
