@@ -435,6 +435,13 @@ int pf_bpf_open(const struct pf_bpf_opts *o)
 
 	opts = *o;
 	libbpf_set_print(print_fn);
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		rc = -errno;
+		pf_err("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s): PageFlex's BPF programs "
+		       "need a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's are)",
+		       strerror(-rc));
+		return rc;
+	}
 	max_procs = o->max_procs ? o->max_procs : 64;
 	if (max_procs > PFA_MAX_PROCS)
 		max_procs = PFA_MAX_PROCS;
