@@ -14,7 +14,9 @@
  *  - pf_fault (tp_btf/page_fault_user): managed processes only. A fault on
  *    a present PTE says so in its error code; otherwise, in a region that
  *    may hold swapped pages (region_flags), the faulting PTE is read through
- *    the calibrated direct map: none = first touch, swap entry = swap fault
+ *    the calibrated direct map (pt_walk.bpf.h; pf_fault_compat is the same
+ *    with helper reads, for kernels without bpf_rdonly_cast, < 6.2; the
+ *    agent loads one): none = first touch, swap entry = swap fault
  *    (a refault). In a region without swapped pages it is a first touch,
  *    without the walk (the cost of the walk, ~50 ns, is most of what this
  *    program adds to a ~2 us fault). Per-region per-CPU counters; swap
@@ -28,9 +30,15 @@
  *  - pf_exec (tp_btf/sched_process_exec): a managed process that execs is
  *    unmanaged at once and the agent is told (its regions are gone).
  *  - pf_scan (iter/task_vma): walks the page tables of the chunks listed in
- *    scan_req and writes 4 bits per page (accessed, present, swapped, huge).
+ *    scan_req and writes 4 bits per page (accessed, present, swapped, huge),
+ *    without a branch per PTE (see pte_bits()).
  *  - pf_calib (iter/task_vma on the agent itself): finds the direct-map base
  *    from a magic in a locked page, and translates addresses to validate it.
+ *
+ * Each program is a feature of its own (policy-agent/bpf_features.c): one
+ * that a kernel refuses costs that feature only. Verifier budget: each
+ * program stays under 200,000 verified instructions on every kernel tested
+ * (test_bpf_margins; docs/kernels.md).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
