@@ -290,8 +290,10 @@ void pf_features_log(const struct pf_feature *f, size_t n)
 		if (f[i].state == PF_FEAT_ON && f[i].variant)
 			pf_info("feature %s: fallback: %s", f[i].name, f[i].why);
 		else if (f[i].state != PF_FEAT_ON)
-			pf_warn("feature %s %s (%s): %s; %s", f[i].name,
+			pf_warn("feature %s %s (%s%s%s): %s; %s", f[i].name,
 				f[i].state == PF_FEAT_OFF ? "off" : "unavailable", f[i].why,
+				f[i].state == PF_FEAT_FAILED && f[i].needs ? "; needs " : "",
+				f[i].state == PF_FEAT_FAILED && f[i].needs ? f[i].needs : "",
 				f[i].what, f[i].lost);
 	}
 }

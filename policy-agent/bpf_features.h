@@ -37,6 +37,7 @@ struct pf_feature {
 	const char *name; /* "scanner" */
 	const char *what; /* one phrase: what it does */
 	const char *lost; /* what is lost without it, and what still works */
+	const char *needs; /* the oldest kernel it can run on, and why */
 	const char *progs[PF_FEAT_VARIANTS][PF_FEAT_PROGS]; /* variant 0 preferred */
 	const char *variant_note[PF_FEAT_VARIANTS]; /* said when a variant > 0 runs */
 	/* Kept up to date by the functions below. */

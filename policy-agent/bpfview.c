@@ -58,6 +58,7 @@ static struct pf_feature feats[PF_FEAT_COUNT] = {
 	[PF_FEAT_CALIBRATION] =
 		{
 			.name = "calibration",
+			.needs = "Linux >= 5.17: iter/task_vma, bpf_loop",
 			.what = "finds the kernel's direct map so that BPF can read page tables",
 			.lost = "no page-table reads: no scanner, not-present faults are counted as "
 				"unclassified, Leap sees every fault of its regions",
@@ -66,6 +67,7 @@ static struct pf_feature feats[PF_FEAT_COUNT] = {
 	[PF_FEAT_SCANNER] =
 		{
 			.name = "scanner",
+			.needs = "Linux >= 5.17: iter/task_vma, bpf_loop",
 			.what = "reads the accessed, present and swapped bits of managed pages",
 			.lost = "no accessed-bit policies: regions bound to cold-age, lru, lfu or "
 				"hyperbolic are watched but nothing is paged out; faults are still "
@@ -75,6 +77,8 @@ static struct pf_feature feats[PF_FEAT_COUNT] = {
 	[PF_FEAT_FAULTS] =
 		{
 			.name = "fault-classifier",
+			.needs =
+				"Linux >= 5.11: tp_btf, task storage; 6.2 for bpf_rdonly_cast (pf_fault)",
 			.what = "counts each fault of a managed region as first touch, swap-in or "
 				"swap-cache hit",
 			.lost = "no fault or refault counts: promotion-rate thresholds and readahead "
@@ -86,6 +90,7 @@ static struct pf_feature feats[PF_FEAT_COUNT] = {
 	[PF_FEAT_MAJOR] =
 		{
 			.name = "major-faults",
+			.needs = "Linux >= 5.11: task storage",
 			.what = "tells swap-ins (major faults) from swap-cache hits",
 			.lost = "swap-ins and swap-cache hits are not told apart, and every "
 				"not-present fault of a managed region takes a page-table walk",
@@ -94,6 +99,7 @@ static struct pf_feature feats[PF_FEAT_COUNT] = {
 	[PF_FEAT_EXEC] =
 		{
 			.name = "exec-tracking",
+			.needs = "Linux >= 5.5: tp_btf",
 			.what = "drops a managed process the moment it execs",
 			.lost = "a process that execs keeps its old regions until it exits or its "
 				"shim reconnects",
@@ -102,6 +108,7 @@ static struct pf_feature feats[PF_FEAT_COUNT] = {
 	[PF_FEAT_LEAP] =
 		{
 			.name = "leap",
+			.needs = "Linux >= 5.17: bpf_loop; 6.2 for bpf_rdonly_cast (leap_on_fault)",
 			.what = "runs Leap's prefetch decisions on the fault path (bpf/leap.bpf.c)",
 			.lost = "Leap runs in user space on polled refault events (its prefetches "
 				"come later)",

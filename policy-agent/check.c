@@ -130,8 +130,8 @@ static void check_features(void)
 			row(what, "ok", req, "%s%s%s", f->progs[f->variant][0],
 			    f->variant ? ": " : "", f->variant ? f->why : "");
 		else
-			row(what, f->state == PF_FEAT_OFF ? "off" : "FAIL", req, "%s; %s", f->why,
-			    f->lost);
+			row(what, f->state == PF_FEAT_OFF ? "off" : "FAIL", req, "%s; needs %s; %s",
+			    f->why, f->needs, f->lost);
 	}
 	if (pf_bpf_dmap_ok())
 		row("direct-map calibration", "ok", true, "base %#llx, %d-level paging, validated",
