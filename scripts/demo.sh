@@ -26,9 +26,11 @@ bash scripts/swap-setup.sh --status | sed 's/^/   /'
 
 DIR=$(mktemp -d /tmp/pageflex-demo.XXXXXX)
 AGENT_PID=
+PF_AGENT_PID= # set by pf_agent_start as soon as the agent runs
 WL_PID=
 cleanup() {
 	[ -n "$WL_PID" ] && kill "$WL_PID" 2>/dev/null || true
+	AGENT_PID=${AGENT_PID:-$PF_AGENT_PID}
 	if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
 		kill -TERM "$AGENT_PID"
 		wait "$AGENT_PID" 2>/dev/null || true
@@ -37,6 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck source=SCRIPTDIR/lib/agent.sh
+. scripts/lib/agent.sh
 WL="$BUILD/bin/pageflex_demo_workload"
 CTL="$BUILD/bin/pageflexctl --socket $DIR/control.sock"
 
@@ -47,14 +51,10 @@ echo "   $BASE"
 
 echo
 echo "== 2. pageflexd with cold-age T=${T}s for regions tagged 'cold' and 'hot'"
-"$BUILD/bin/pageflexd" --socket "$DIR/agent.sock" --cold-age "cold=$T" --cold-age "hot=$T" \
-	2>"$DIR/agent.log" &
-AGENT_PID=$!
-for _ in $(seq 100); do
-	$CTL status >/dev/null 2>&1 && break
-	kill -0 "$AGENT_PID" 2>/dev/null || { cat "$DIR/agent.log" >&2; exit 1; }
-	sleep 0.05
-done
+pf_agent_start "$BUILD/bin/pageflexctl" "$DIR/control.sock" "$DIR/agent.log" \
+	"$BUILD/bin/pageflexd" --socket "$DIR/agent.sock" --control "$DIR/control.sock" \
+	--cold-age "cold=$T" --cold-age "hot=$T" || { PF_AGENT_PID=; exit 1; }
+AGENT_PID=$PF_AGENT_PID
 sed 's/^/   /' "$DIR/agent.log"
 
 if [ -f "$BUILD/lib/libpageflex.so" ]; then
@@ -70,8 +70,11 @@ fi
 # Drive the workload phase by phase: it stops at each "@phase" line until we answer.
 coproc WLP { "${ENVS[@]}" "$WL" "${ARGS[@]}"; }
 WL_PID=$WLP_PID
+# The agent must still run: if it died, its log and one line, then stop.
+agent_ok() { pf_agent_running "$AGENT_PID" "$DIR/agent.log" || { AGENT_PID=''; PF_AGENT_PID=''; exit 1; }; }
 show() {
 	# The two demo regions of the workload, from the agent.
+	agent_ok
 	$CTL regions "$1" | awk -v t="$2" 'NR==1 {next} NR==2 || $2=="hot" || $2=="cold" {print "   " t $0}'
 }
 wait_scan() {
@@ -79,7 +82,8 @@ wait_scan() {
 	# until both regions have been scanned at least once more than $2
 	local i
 	for i in $(seq 30); do
-		$CTL regions "$1" | awk -v n="$2" '($2=="hot" || $2=="cold") && $11 > n {k++} END {exit k < 2}' && return
+		agent_ok
+		$CTL regions "$1" 2>/dev/null | awk -v n="$2" '($2=="hot" || $2=="cold") && $11 > n {k++} END {exit k < 2}' && return
 		sleep 0.1
 	done
 }
@@ -126,7 +130,8 @@ echo "== 6. agent totals"
 $CTL status | sed -n '1,2p' | sed 's/^/   /'
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || { echo "demo: pageflexd did not stop cleanly" >&2; exit 1; }
-AGENT_PID=
+AGENT_PID=''
+PF_AGENT_PID=''
 tail -n 2 "$DIR/agent.log" | sed 's/^/   /'
 
 echo

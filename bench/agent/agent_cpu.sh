@@ -21,11 +21,13 @@ cleanup() {
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
-"$BUILD/bin/pageflexd" -q --socket "$DIR/agent.sock" --cold-age cold=2 --cold-age hot=2 \
-	2>"$DIR/agent.log" &
-AGENT=$!
+# shellcheck source=SCRIPTDIR/../../scripts/lib/agent.sh
+. "$(dirname "$0")/../../scripts/lib/agent.sh"
+pf_agent_start "$BUILD/bin/pageflexctl" "$DIR/control.sock" "$DIR/agent.log" \
+	"$BUILD/bin/pageflexd" -q --socket "$DIR/agent.sock" --control "$DIR/control.sock" \
+	--cold-age cold=2 --cold-age hot=2 || exit 1
+AGENT=$PF_AGENT_PID
 CTL="$BUILD/bin/pageflexctl --socket $DIR/control.sock"
-for _ in $(seq 100); do $CTL status >/dev/null 2>&1 && break; sleep 0.05; done
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) * 1000 / hz}' "/proc/$AGENT/stat"; }
 
 REQ=$((SECS * 1000 / 200))

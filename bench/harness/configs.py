@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 import runner
 
@@ -226,6 +225,75 @@ def known_policies(agent):
     return _known[agent]
 
 
+class AgentNotReady(RuntimeError):
+    """pageflexd exited before it answered, or did not answer in time."""
+
+
+def print_agent_log(path):
+    """The agent's log, once: all of a short one, the last 40 lines of a long
+    one (a BPF verifier log is thousands of lines), whose whole text is then
+    kept in a file that outlives the run's temp dir."""
+    with open(path, errors="replace") as f:
+        lines = f.read().splitlines()
+    print(flush=True)  # pfbench may be in the middle of its "[n/N] ..." line
+    if len(lines) <= 60:
+        print(f"--- pageflexd log ({path}):", flush=True)
+    else:
+        fd, keep = tempfile.mkstemp(prefix="pageflexd-log.", dir="/tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        print(f"--- pageflexd log: the last 40 of {len(lines)} lines (all of it: {keep}):",
+              flush=True)
+        lines = lines[-40:]
+    print("\n".join(lines + ["---"]), flush=True)
+
+
+def start_agent(ctx, argv, ctl, log, timeout=30):
+    """Starts pageflexd (argv, which must make ctl its control socket) with its
+    output in log, and waits until it is ready: `pageflexctl wait` (the same
+    wait as scripts/lib/agent.sh). Returns the Popen. If it exits first or
+    does not answer in time it is stopped, its log printed once, and
+    AgentNotReady raised with one line saying why."""
+    with open(log, "w") as logf:
+        agent = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT)
+    w = subprocess.run([os.path.join(ctx.bindir, "pageflexctl"), "-s", ctl, "wait", "--pid",
+                        str(agent.pid), "--timeout", str(timeout)],
+                       capture_output=True, text=True)
+    if w.returncode == 0:
+        return agent
+    why = (w.stderr.strip().splitlines() or ["pageflexctl wait failed"])[-1]
+    why = why.removeprefix("pageflexctl: ")
+    if agent.poll() is None:  # no answer in time: stop it, so its log is complete
+        agent.terminate()
+        try:
+            agent.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            agent.wait()
+        why += " (stopped it)"
+    else:
+        why = f"it exited with status {agent.returncode} before answering on {ctl}"
+    print_agent_log(log)
+    raise AgentNotReady(f"pageflexd did not become ready: {why}")
+
+
+def agent_probe(ctx):
+    """Before a matrix with agent configs: does pageflexd start at all? None
+    if it does (it is stopped again), else the one-line reason (its log has
+    been printed): a broken agent fails the bench once, up front, instead of
+    once per run."""
+    d = tempfile.mkdtemp(prefix="agent-probe.", dir=ctx.tmpdir)
+    ctl = f"{d}/control.sock"
+    try:
+        agent = start_agent(ctx, [os.path.join(ctx.bindir, "pageflexd"), "-s", f"{d}/agent.sock",
+                                  "--control", ctl, "-q", "-p", "*=kernel"], ctl, f"{d}/agent.log")
+    except AgentNotReady as e:
+        return str(e)
+    agent.terminate()
+    agent.wait()
+    return None
+
+
 class Agent(Config):
     def __init__(self, name, args, quick, note, opts):
         self.name, self.args, self.quick, self.note = name, args, quick, note
@@ -263,18 +331,7 @@ class Agent(Config):
         sock, ctl, log = f"{d}/agent.sock", f"{d}/control.sock", f"{d}/agent.log"
         argv = [os.path.join(ctx.bindir, "pageflexd"), "-s", sock, "--control", ctl,
                 "-q"] + self.argv_extra()
-        logf = open(log, "w")
-        agent = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT)
-        end = time.monotonic() + 20
-        while not os.path.exists(sock) and agent.poll() is None and time.monotonic() < end:
-            time.sleep(0.05)
-        if not os.path.exists(sock):
-            agent.kill()
-            agent.wait()
-            logf.close()
-            with open(log) as f:
-                raise RuntimeError(f"pageflexd did not start ({shlex.join(argv)}): "
-                                   f"{f.read().strip()[-300:]}")
+        agent = start_agent(ctx, argv, ctl, log)
         env = dict(os.environ, LD_PRELOAD=os.path.join(ctx.libdir, "libpageflex.so"),
                    PAGEFLEX_SOCKET=sock)
 
@@ -292,7 +349,6 @@ class Agent(Config):
             except subprocess.TimeoutExpired:
                 agent.kill()
                 agent.wait()
-            logf.close()
             out = {"agent_cpu_s": st[1] if st else None}
             ag = stats.get("agent", {})
             if "prefetch_pages" in ag:

@@ -244,6 +244,13 @@ def main():
     rows = []
     for name, note, why in slots:
         log(f"  skip {name}: not available yet: {why}")
+    if any(isinstance(c, C.Agent) for c in run_cfgs):
+        # a pageflexd that cannot start fails here, once, with its log
+        why = C.agent_probe(ctx)
+        if why:
+            shutil.rmtree(ctx.tmpdir, ignore_errors=True)
+            log(f"pfbench: FAIL: {why}")
+            return 1
     cells_by_tier = {}
     for tier in tiers:
         cells = []

@@ -9,6 +9,8 @@ PFD=$BLD/bin/pageflexd
 PFCTL=$BLD/bin/pageflexctl
 SIM=$BLD/bin/pageflex-sim
 SHIM=$BLD/lib/libpageflex.so
+# shellcheck source=SCRIPTDIR/../../scripts/lib/agent.sh
+. "$REPO/scripts/lib/agent.sh"
 
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (BPF, process_madvise on other processes)"
@@ -60,19 +62,12 @@ agent_start() {
 	fi
 	local rules=$1
 	shift
-	rm -f "$TMP/$name.sock" "$TMP/$name.ctl"
-	"$PFD" --socket "$TMP/$name.sock" --control "$TMP/$name.ctl" --config "$rules" "$@" \
-		>"$TMP/$name.log" 2>&1 &
-	local pid=$!
-	AGENT_PIDS+=("$pid")
-	for _ in $(seq 500); do
-		[ -S "$TMP/$name.ctl" ] && "$PFCTL" --socket "$TMP/$name.ctl" status >/dev/null 2>&1 && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.02
-	done
-	cat "$TMP/$name.log" >&2
-	echo "FAIL: pageflexd ($name) did not start" >&2
-	exit 1
+	rm -f "$TMP/$name.sock" "$TMP/$name.ctl" "$TMP/$name.log"
+	local ok=0
+	pf_agent_start "$PFCTL" "$TMP/$name.ctl" "$TMP/$name.log" \
+		"$PFD" --socket "$TMP/$name.sock" --control "$TMP/$name.ctl" --config "$rules" "$@" || ok=1
+	AGENT_PIDS+=("$PF_AGENT_PID")
+	[ $ok = 0 ] || exit 1
 }
 # agent_stop: stops every agent started so far.
 agent_stop() {

@@ -64,11 +64,12 @@ sink)
 	;;
 pageflexd)
 	[ -x "$BUILD/bin/pageflexd" ] || { echo "run.sh: $BUILD/bin/pageflexd not found" >&2; exit 1; }
-	"$BUILD/bin/pageflexd" -s "$PAGEFLEX_SOCKET" --control "$tmp/control.sock" -q -p '*=kernel' \
-		>"$tmp/agent.out" 2>&1 &
-	agent_pid=$!
-	for _ in $(seq 200); do [ -S "$PAGEFLEX_SOCKET" ] && break; sleep 0.05; done
-	[ -S "$PAGEFLEX_SOCKET" ] || { echo "run.sh: pageflexd did not start:" >&2; cat "$tmp/agent.out" >&2; exit 1; }
+	# shellcheck source=SCRIPTDIR/../../scripts/lib/agent.sh
+	. "$here/../../scripts/lib/agent.sh"
+	pf_agent_start "$BUILD/bin/pageflexctl" "$tmp/control.sock" "$tmp/agent.out" \
+		"$BUILD/bin/pageflexd" -s "$PAGEFLEX_SOCKET" --control "$tmp/control.sock" -q -p '*=kernel' ||
+		exit 1
+	agent_pid=$PF_AGENT_PID
 	;;
 none) ;;
 *) echo "run.sh: --agent is sink, pageflexd or none" >&2; exit 2 ;;

@@ -160,12 +160,8 @@ case_ringbuf_full() { # agent stopped while faults stream in: drops counted
 }
 
 case_eperm() { # process_madvise refused: the agent lacks CAP_SYS_NICE
-	: >>"$rel_tmp/agent.log"
-	setpriv --bounding-set -sys_nice --inh-caps -sys_nice \
-		"$PFD" -s "$rel_tmp/agent.sock" --control "$rel_tmp/control.sock" "${AGENT_ARGS[@]}" \
-		>>"$rel_tmp/agent.log" 2>&1 &
-	AGENT_PID=$!
-	wait_for 10 ctl status >/dev/null 2>&1 || fail "eperm: agent without CAP_SYS_NICE did not start"
+	agent_start_cmd setpriv --bounding-set -sys_nice --inh-caps -sys_nice \
+		"$PFD" -s "$rel_tmp/agent.sock" --control "$rel_tmp/control.sock" "${AGENT_ARGS[@]}"
 	wl_start eperm
 	sleep 3
 	local errs

@@ -13,6 +13,8 @@ PFROGUE=$rel_bld/bin/pf-rogue
 SHIM=$rel_bld/lib/libpageflex.so
 AGENT_PID=
 rel_pids=()
+# shellcheck source=SCRIPTDIR/../../scripts/lib/agent.sh
+. "$rel_src/scripts/lib/agent.sh"
 
 skip() {
 	echo "SKIP: $*"
@@ -64,21 +66,18 @@ track() { rel_pids+=("$1"); }
 
 ctl() { "$PFCTL" -s "$rel_tmp/control.sock" "$@"; }
 
-# agent_start [pageflexd options]: starts a private agent, waits until it answers.
+# agent_start [pageflexd options]: starts a private agent, waits until it
+# answers (scripts/lib/agent.sh); if it does not, its log, one FAIL line, exit 1.
 agent_start() {
-	: >>"$rel_tmp/agent.log"
-	"$PFD" -s "$rel_tmp/agent.sock" --control "$rel_tmp/control.sock" "$@" \
-		>>"$rel_tmp/agent.log" 2>&1 &
-	AGENT_PID=$!
-	local i
-	for i in $(seq 100); do
-		if ctl status >/dev/null 2>&1; then
-			return 0
-		fi
-		kill -0 "$AGENT_PID" 2>/dev/null || fail "pageflexd exited at start"
-		sleep 0.1
-	done
-	fail "pageflexd did not answer on its control socket within 10 s"
+	agent_start_cmd "$PFD" -s "$rel_tmp/agent.sock" --control "$rel_tmp/control.sock" "$@"
+}
+# agent_start_cmd CMD...: the same for a command line of its own (e.g. pageflexd
+# behind setpriv); it must use $rel_tmp/control.sock.
+agent_start_cmd() {
+	local ok=0
+	pf_agent_start "$PFCTL" "$rel_tmp/control.sock" "$rel_tmp/agent.log" "$@" || ok=1
+	AGENT_PID=$PF_AGENT_PID
+	[ $ok = 0 ] || { AGENT_PID=; exit 1; }
 }
 
 # agent_stop: SIGTERM, then SIGKILL after 5 s. Returns the agent's exit code.

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,6 +19,9 @@
 
 #include "pageflex_wire.h"
 #include "testutil.h"
+
+/* How long spawn() waits for a new agent to answer (a QEMU guest is slow). */
+#define AGENT_READY_MS 30000
 
 uint64_t now_ms(void)
 {
@@ -103,11 +107,70 @@ void pfc_close(struct pfc *c)
 	c->fd = -1;
 }
 
+/*
+ * The agent's log from byte `from` on, once, on stderr: all of a short one,
+ * the last 40 lines of a long one (a BPF verifier log is thousands of lines;
+ * the file itself is kept, as a failed start leaves the agent's dir alone).
+ */
+static void print_log_tail(const struct pfa_agent *a, off_t from)
+{
+	FILE *f = fopen(a->log, "r");
+	size_t cap = 1 << 16, len = 0, lines = 0, n;
+	char *buf = malloc(cap), *p;
+
+	if (!f || !buf || fseeko(f, from, SEEK_SET)) {
+		fprintf(stderr, "--- (no pageflexd log at %s)\n", a->log);
+		goto out;
+	}
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap *= 2);
+
+			if (!nb)
+				break;
+			buf = nb;
+		}
+	}
+	buf[len] = 0;
+	for (p = buf; *p; p++)
+		lines += *p == '\n';
+	if (len && buf[len - 1] != '\n')
+		lines++;
+	p = buf;
+	if (lines <= 60) {
+		fprintf(stderr, "--- pageflexd log (%s):\n", a->log);
+	} else {
+		size_t skip = lines - 40;
+
+		fprintf(stderr, "--- pageflexd log: the last 40 of %zu lines (all of it: %s):\n",
+			lines, a->log);
+		while (skip && (p = strchr(p, '\n'))) {
+			p++;
+			skip--;
+		}
+	}
+	fprintf(stderr, "%s%s---\n", p ? p : "", len && buf[len - 1] != '\n' ? "\n" : "");
+out:
+	if (f)
+		fclose(f);
+	free(buf);
+}
+
+/*
+ * Starts the agent and waits (30 s at most) until its control socket
+ * answers: pageflexd opens it only once its BPF programs are loaded. If the
+ * agent exits first or never answers (it is then stopped), prints its log
+ * once and one line saying why, and returns -ECHILD or -ETIMEDOUT.
+ */
 static int spawn(struct pfa_agent *a, const char *const *args)
 {
 	char bin[512];
 	const char *argv[32];
-	int i = 0, k;
+	struct stat sb;
+	off_t from = stat(a->log, &sb) ? 0 : sb.st_size; /* a restart appends */
+	uint64_t t0;
+	int i = 0, k, st = 0;
 
 	snprintf(bin, sizeof(bin), "%s/bin/pageflexd", tu_build_dir());
 	argv[i++] = bin;
@@ -132,21 +195,42 @@ static int spawn(struct pfa_agent *a, const char *const *args)
 		_exit(127);
 	}
 	/* Wait until the control socket answers. */
-	for (i = 0; i < 500; i++) {
+	for (t0 = now_ms(); now_ms() - t0 < AGENT_READY_MS; usleep(20000)) {
 		char *r = agent_query(a, "status");
-		int st;
+		bool ok = r && !strncmp(r, "ok", 2);
 
-		if (r && !strncmp(r, "ok", 2)) {
-			free(r);
-			return 0;
-		}
 		free(r);
+		if (ok)
+			return 0;
 		if (waitpid(a->pid, &st, WNOHANG) == a->pid) {
 			a->pid = 0;
+			print_log_tail(a, from);
+			if (WIFSIGNALED(st))
+				fprintf(stderr,
+					"FAIL: pageflexd did not become ready: it was killed by signal "
+					"%d before answering on %s\n",
+					WTERMSIG(st), a->ctl);
+			else
+				fprintf(stderr,
+					"FAIL: pageflexd did not become ready: it exited with status %d "
+					"before answering on %s\n",
+					WEXITSTATUS(st), a->ctl);
 			return -ECHILD;
 		}
-		usleep(20000);
 	}
+	/* No answer in time: stop it, so that its log is complete. */
+	kill(a->pid, SIGTERM);
+	for (i = 0; i < 20 && waitpid(a->pid, &st, WNOHANG) != a->pid; i++)
+		usleep(100000);
+	if (i == 20) {
+		kill(a->pid, SIGKILL);
+		waitpid(a->pid, &st, 0);
+	}
+	a->pid = 0;
+	print_log_tail(a, from);
+	fprintf(stderr,
+		"FAIL: pageflexd did not become ready: no answer on %s within %d s (stopped it)\n",
+		a->ctl, AGENT_READY_MS / 1000);
 	return -ETIMEDOUT;
 }
 

@@ -32,7 +32,9 @@ struct pfa_agent {
 	char dir[128], sock[192], ctl[192], log[192];
 };
 
-/* Starts build/bin/pageflexd with extra args (NULL-terminated) and waits until it answers. */
+/* Starts build/bin/pageflexd with extra args (NULL-terminated) and waits (30 s at
+ * most) until it answers: 0. If it exits first or never answers, prints its log
+ * and one line saying why on stderr and returns -ECHILD or -ETIMEDOUT. */
 int agent_start(struct pfa_agent *a, const char *const *args);
 /* Restarts a stopped/killed agent in the same directory. */
 int agent_restart(struct pfa_agent *a, const char *const *args);

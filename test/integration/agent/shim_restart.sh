@@ -21,12 +21,15 @@ cleanup() {
 }
 trap cleanup EXIT
 CTL="$B/bin/pageflexctl --socket $D/control.sock"
+# shellcheck source=SCRIPTDIR/../../../scripts/lib/agent.sh
+. "$S/scripts/lib/agent.sh"
 start_agent() {
-	"$B/bin/pageflexd" -v --socket "$D/agent.sock" --cold-age cold=1 --cold-age hot=1 \
-		2>>"$D/agent.log" &
-	AGENT=$!
-	for _ in $(seq 200); do $CTL status >/dev/null 2>&1 && return 0; sleep 0.05; done
-	echo "FAIL: agent did not start"; cat "$D/agent.log"; exit 1
+	local ok=0
+	pf_agent_start "$B/bin/pageflexctl" "$D/control.sock" "$D/agent.log" \
+		"$B/bin/pageflexd" -v --socket "$D/agent.sock" --control "$D/control.sock" \
+		--cold-age cold=1 --cold-age hot=1 || ok=1
+	AGENT=$PF_AGENT_PID
+	[ $ok = 0 ] || { AGENT=; exit 1; }
 }
 # field FIELD of the region tagged TAG of pid $PID (JSON), or nothing
 field() {

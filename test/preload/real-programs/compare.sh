@@ -127,12 +127,14 @@ paged_pause() {
 		sleep 0.1
 	done
 }
+# shellcheck source=SCRIPTDIR/../../../scripts/lib/agent.sh
+. "${PAGEFLEX_SOURCE_DIR:-$HERE/../../..}/scripts/lib/agent.sh"
 start_pageflexd() {
-	"$PAGEFLEXD" -s "$PAGEFLEX_SOCKET" --control "$PF_CONTROL" -q --cold-age '*=2' -i 500 \
-		>"$TMP/pageflexd.out" 2>&1 &
-	pfd_pid=$!
-	for _ in $(seq 200); do [ -S "$PF_CONTROL" ] && break; sleep 0.05; done
-	[ -S "$PF_CONTROL" ] || { echo "FAIL: pageflexd did not start:"; cat "$TMP/pageflexd.out"; exit 1; }
+	local ok=0
+	pf_agent_start "$PAGEFLEXCTL" "$PF_CONTROL" "$TMP/pageflexd.out" \
+		"$PAGEFLEXD" -s "$PAGEFLEX_SOCKET" --control "$PF_CONTROL" -q --cold-age '*=2' -i 500 || ok=1
+	pfd_pid=$PF_AGENT_PID
+	[ $ok = 0 ] || { pfd_pid=; exit 1; }
 }
 stop_pageflexd() {
 	local mib
