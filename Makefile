@@ -39,3 +39,9 @@ clean:
 .PHONY: bench
 bench: build
 	@python3 bench/harness/pfbench.py --build $(BUILD) $(if $(QUICK),--quick) $(BENCH_ARGS)
+
+# make kernel-matrix: boot Debian's stock 6.12 and 6.1 kernels under QEMU and run
+# a subset of the tests in each (scripts/kernel-matrix.sh --help). KM_ARGS: more options.
+.PHONY: kernel-matrix
+kernel-matrix: build
+	@bash scripts/kernel-matrix.sh $(KM_ARGS) $(BUILD)

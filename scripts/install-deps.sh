@@ -14,6 +14,9 @@ PKGS=(
 	python3 sqlite3 git redis-server redis-tools memcached
 	# swap set-up and measuring
 	util-linux procps gnuplot-nox
+	# kernel matrix (scripts/kernel-matrix.sh): QEMU with its virtiofsd, the
+	# guests' busybox initramfs, unpacking and depmod of the kernel packages
+	qemu-system-x86 busybox-static kmod cpio xz-utils
 )
 
 missing=()
