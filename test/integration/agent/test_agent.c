@@ -174,13 +174,29 @@ Test(agent, cold_age_idle_out_hot_kept, .timeout = 180)
 			     (unsigned long long)t.max_gap_ms, T_ms / 2);
 	}
 	/*
-	 * The agent never pages the hot region out (its own count is exact). The
-	 * machine's DAMON reclaimer works on physical regions and may take a
-	 * batch of our fresh pages that landed in memory it had seen idle for
-	 * 60 s: tolerate up to 1% swapped by someone else.
+	 * The agent pages out no hot page whose accesses it can see (its own
+	 * count is exact). Others clear accessed bits too: the machine's DAMON
+	 * reclaimer (paddr) clears the bit of every page it samples, every
+	 * 0.5 s, so a page in a small DAMON region looks idle to any
+	 * accessed-bit scanner, and the kernel's own reclaim clears the bits of
+	 * the inactive pages it checks (MADV_COLD deactivates the hot pages).
+	 * Measured on 6.18.44 (newer build): 1 to 81 of 16384 hot pages in 5 of
+	 * 8 runs with a 512 MiB PAGEOUT beside it, none with 64 or 256 MiB.
+	 * Tolerate 1%, as for pages swapped by someone else below; a scanner or
+	 * policy that lost the hot region's accesses pages out far more.
 	 */
-	cr_assert_eq(agent_region_field(&a, getpid(), "hot", "paged_out"), 0,
-		     "the agent paged out hot pages");
+	{
+		long long out = agent_region_field(&a, getpid(), "hot", "paged_out");
+
+		if (out)
+			cr_log_warn("the agent paged out %lld hot pages (accessed bits cleared by "
+				    "someone else, or a starved toucher)",
+				    out);
+		cr_assert_leq(out, (long long)(hot_len / PG / 100),
+			      "the agent paged out %lld hot pages", out);
+	}
+	/* DAMON may also take a batch of our fresh pages that landed in memory
+	 * it had seen idle for 60 s: tolerate up to 1% swapped by someone else. */
 	if (hot_swapped_max)
 		cr_log_warn("%zu hot pages were swapped by someone else (DAMON?)", hot_swapped_max);
 	cr_assert_leq(hot_swapped_max, hot_len / PG / 100, "%zu hot pages were paged out",
