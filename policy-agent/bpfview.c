@@ -134,6 +134,10 @@ static int print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
 		return 0;
 	if (level == LIBBPF_INFO && pf_log_verbosity < PF_LOG_DEBUG)
 		return 0;
+	/* A program the kernel refuses is said once, by its feature's line
+	 * (bpf_features.c); libbpf's own lines (and the verifier log) at -v. */
+	if (level == LIBBPF_WARN && pf_log_verbosity < PF_LOG_DEBUG)
+		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
 
@@ -422,7 +426,7 @@ static int load_features(const struct pf_bpf_opts *o)
 		}
 		if (pf_features_blame(feats, PF_FEAT_COUNT, skel->obj, rc)) {
 			pf_err("failed to load the BPF object, and no single feature is to blame: "
-			       "%s (run `pageflexd --check`; -vv shows libbpf's log)",
+			       "%s (run `pageflexd --check`; -v shows libbpf's log)",
 			       strerror(-rc));
 			pageflex_agent_bpf__destroy(skel);
 			skel = NULL;

@@ -26,6 +26,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
+
 #include "bpf_features.h"
 #include "bpfview.h"
 #include "leap.skel.h"
@@ -106,7 +108,8 @@ static void check_features(void)
 	char what[80];
 	int i, rc;
 
-	pf_log_verbosity = PF_LOG_ERR - 1; /* the table says it all */
+	if (pf_log_verbosity < PF_LOG_DEBUG)
+		pf_log_verbosity = PF_LOG_ERR - 1; /* the table says it all */
 	rc = pf_bpf_open(&o);
 	if (rc) {
 		row("BPF object pageflex_agent", "FAIL", true, "does not load: %s", strerror(-rc));
@@ -264,6 +267,9 @@ int pf_check(void)
 	const void *elf;
 	size_t sz;
 
+	/* The table says what failed and why; libbpf's own lines with -v. */
+	if (pf_log_verbosity < PF_LOG_DEBUG)
+		libbpf_set_print(NULL);
 	uname(&u);
 	printf("pageflexd --check: Linux %s %s\n", u.release, u.machine);
 	printf("%-40s %-6s %-9s %s\n", "check", "result", "", "detail");

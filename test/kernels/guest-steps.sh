@@ -3,7 +3,8 @@
 # timeout, and appends "step NAME PASS|FAIL|SKIP SECONDS NOTE" per step to
 # /run/km/results (the host reads it; full output in /run/km/NAME.log).
 # Steps: swap (PageFlex's zram swap via scripts/swap-setup.sh), check
-# (pageflexd --check), scanner, faultclass, coldage (Criterion tests of the
+# (pageflexd --check), margins (verified instructions of every BPF program,
+# test_bpf_margins), scanner, faultclass, coldage (Criterion tests of the
 # agent), demo (scripts/demo.sh).
 set -uo pipefail # no -e: a failed step is recorded and the next one runs
 # shellcheck source=/dev/null
@@ -18,6 +19,7 @@ if [ "${1:-}" = --run ]; then
 	case $2 in
 	swap) exec bash "$KM_SRC/scripts/swap-setup.sh" ;;
 	check) exec "$B/bin/pageflexd" --check ;;
+	margins) exec "$T/test_bpf_margins" "${CRIT[@]}" ;;
 	scanner)
 		exec "$T/test_agent_scanner" "${CRIT[@]}" \
 			--filter 'scanner/every_third_page_of_256mib_exact'
