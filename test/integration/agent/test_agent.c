@@ -414,15 +414,37 @@ Test(agent, pageflexctl_errors_and_unprivileged, .timeout = 60)
 	cr_assert_eq(agent_stop(&a), 0);
 }
 
+/*
+ * The agent (bound to region "x" with a 1 s cold age) still serves a client
+ * whose scans cannot run: the 16-page region is learned, its first touches
+ * are counted in `field`, and nothing is paged out past the cold age. Stops
+ * the agent.
+ */
+static void serves_without_paging_out(struct pfa_agent *a, const char *field)
+{
+	const size_t len = 16 * PG;
+	unsigned char *buf = tc_anon(len);
+	size_t present, swapped;
+	struct pfc c;
+
+	cr_assert_eq(pfc_connect(&c, a->sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, buf, len, "x"), 0);
+	cr_assert(agent_wait_region(a, getpid(), "x", 5000));
+	memset(buf, 1, len);
+	usleep(2500000); /* past the 1 s cold age and two scans */
+	pagemap_count(buf, len, &present, &swapped);
+	cr_assert_eq(swapped, 0);
+	cr_assert_eq(agent_region_field(a, getpid(), "x", field), 16);
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(a), 0);
+	munmap(buf, len);
+}
+
 Test(agent, bad_calibration_refuses_to_scan, .timeout = 60)
 {
 	const char *args[] = {"--test-corrupt-calibration", "--cold-age", "x=1", NULL};
-	const size_t len = 16 * PG;
 	struct pfa_agent a;
-	unsigned char *buf;
-	size_t present, swapped;
 	char *log, *r;
-	struct pfc c;
 
 	TU_SKIP_UNLESS(tu_ensure_swap());
 	cr_assert_eq(agent_start(&a, args), 0);
@@ -436,18 +458,7 @@ Test(agent, bad_calibration_refuses_to_scan, .timeout = 60)
 		  "stats: %s", r);
 	free(r);
 	/* Still serving: regions are learned and faults counted, nothing is paged out. */
-	buf = tc_anon(len);
-	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
-	cr_assert_eq(pfc_map(&c, buf, len, "x"), 0);
-	cr_assert(agent_wait_region(&a, getpid(), "x", 5000));
-	memset(buf, 1, len);
-	usleep(1500000);
-	pagemap_count(buf, len, &present, &swapped);
-	cr_assert_eq(swapped, 0);
-	cr_assert_eq(agent_region_field(&a, getpid(), "x", "unclassified"), 16);
-	pfc_close(&c);
-	cr_assert_eq(agent_stop(&a), 0);
-	munmap(buf, len);
+	serves_without_paging_out(&a, "unclassified");
 }
 
 Test(agent, process_exit_and_exec_clean_up, .timeout = 60)
@@ -829,12 +840,8 @@ Test(agent, record_writes_a_trace_the_simulator_replays, .timeout = 120)
 Test(agent, a_missing_feature_costs_that_feature_only, .timeout = 60)
 {
 	const char *args[] = {"--disable", "scanner", "--cold-age", "x=1", NULL};
-	const size_t len = 16 * PG;
 	struct pfa_agent a;
-	unsigned char *buf;
-	size_t present, swapped;
 	char *log, *r;
-	struct pfc c;
 
 	TU_SKIP_UNLESS(tu_ensure_swap());
 	cr_assert_eq(agent_start(&a, args), 0);
@@ -857,16 +864,5 @@ Test(agent, a_missing_feature_costs_that_feature_only, .timeout = 60)
 			  strstr(r, "\"scanning\":false"),
 		  "stats: %s", r);
 	free(r);
-	buf = tc_anon(len);
-	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
-	cr_assert_eq(pfc_map(&c, buf, len, "x"), 0);
-	cr_assert(agent_wait_region(&a, getpid(), "x", 5000));
-	memset(buf, 1, len);
-	usleep(2500000); /* past the 1 s cold age: nothing may go out */
-	pagemap_count(buf, len, &present, &swapped);
-	cr_assert_eq(swapped, 0);
-	cr_assert_eq(agent_region_field(&a, getpid(), "x", "first_touch"), 16);
-	pfc_close(&c);
-	cr_assert_eq(agent_stop(&a), 0);
-	munmap(buf, len);
+	serves_without_paging_out(&a, "first_touch");
 }
