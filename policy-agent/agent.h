@@ -106,7 +106,8 @@ int pf_reload_rules(char *err, size_t errlen);
  * fault events that drive it. */
 void pf_prefetch_bind(struct pf_rinfo *ri);
 void pf_prefetch_event(const struct pfa_event *ev);
-/* Regions with a prefetch policy exist: the ring buffer is drained every 2 ms. */
+/* Regions with a prefetch policy exist: the ring buffer is drained every
+ * 10 ms (PREFETCH_TICK_MS in main.c) instead of 20. */
 bool pf_prefetch_active(void);
 extern uint64_t pf_prefetch_pages, pf_prefetch_calls;
 

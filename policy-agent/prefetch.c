@@ -8,7 +8,7 @@
  * The pages a policy asks for are clipped to the region and brought into
  * the swap cache with MADV_WILLNEED. The refault events of these regions
  * (only these) wake the agent at once, so the prefetch can come before the
- * program gets there; the 2 ms drain while they exist is a safety net.
+ * program gets there; the 10 ms drain while they exist is a safety net.
  *
  * Leap normally runs on the fault path instead (leap_live.c: the same
  * leap_core.h in BPF, which wakes the agent only when it decides to

@@ -5,7 +5,7 @@
  *
  * A cut is (bucket, extra): every page whose weight falls in a bucket below
  * `bucket` is a victim, plus `extra` pages of bucket `bucket` (the caller
- * takes the lowest weights there; pf_select_victims does it exactly).
+ * takes the lowest weights there; pf_select_extra() does it exactly).
  *
  * Three modes choose the cut:
  *  - budget: keep at most budget_pages resident, paging out the coldest
