@@ -2,7 +2,7 @@
 /*
  * pageflex_agent: the eBPF half of pageflexd, loaded once for all managed
  * processes. PageFlex's OnPageFault and OnPageScanned events, rebuilt from
- * stock hooks (DESIGN.md §3):
+ * stock hooks (docs/design.md):
  *
  *  - region lookup: proc_tab, an array indexed by tgid (one inlined load
  *    rejects every other process's fault and says where the process's

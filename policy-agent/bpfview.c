@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Loading, calibrating and driving bpf/pageflex_agent.bpf.c (see
- * bpfview.h). The direct-map calibration follows DESIGN.md §3: a random
+ * bpfview.h). The direct-map calibration (docs/design.md): a random
  * magic in a locked page of the agent, its PFN from /proc/self/pagemap, and
  * 1 GiB-aligned candidates below the agent's own mm->pgd (a direct-map
  * pointer) until the magic is found; then the page-table walker must
