@@ -105,6 +105,12 @@ for f in bin/pageflexd bin/pageflexctl bin/pageflex_demo_workload test-bin/test_
 	[ -x "$BUILD/$f" ] || die "$BUILD/$f is missing: build first (make build)"
 done
 
+# The guests see the host's root filesystem only (not other mounts).
+for d in "$SRC" "$BUILD"; do
+	[ "$(findmnt -n -o TARGET -T "$d")" = / ] ||
+		die "$d is not on the root filesystem ($(findmnt -n -o TARGET -T "$d")): the guests cannot see it; build on /"
+done
+
 # What the matrix needs on the host; without it the matrix skips.
 [ "$(id -u)" -eq 0 ] || skip "needs root (virtiofsd shares the host root, the guests load BPF)"
 for t in qemu-system-x86_64:qemu-system-x86 /usr/lib/qemu/virtiofsd:qemu-system-common \

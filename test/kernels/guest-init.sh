@@ -20,7 +20,6 @@ fail() {
 	off
 }
 
-mount -t tmpfs -o mode=1777 tmp /tmp || fail "cannot mount /tmp"
 mount -t tmpfs -o mode=755 run /run || fail "cannot mount /run"
 mkdir -p /run/km /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
@@ -33,6 +32,12 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 [ -f /run/km/env ] || fail "no /run/km/env from the host"
 # shellcheck source=/dev/null
 . /run/km/env
+# A clean /tmp, unless the checkout or the build lives there (CI may clone
+# into /tmp): then the overlay's /tmp (writable, on tmpfs) keeps them visible.
+case "$KM_SRC/ $KM_BUILD/" in
+/tmp/* | *" /tmp/"*) ;;
+*) mount -t tmpfs -o mode=1777 tmp /tmp || fail "cannot mount /tmp" ;;
+esac
 mkdir -p /usr/lib/modules && mount --bind "$KM_MODULES" /usr/lib/modules ||
 	fail "cannot bind-mount $KM_MODULES on /usr/lib/modules"
 echo 1 >/proc/sys/kernel/sysrq
