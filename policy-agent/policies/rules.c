@@ -67,11 +67,6 @@ int pf_kind_parse(const char *s)
 	return -1;
 }
 
-const char *pf_kind_name(enum pf_region_kind k)
-{
-	return (unsigned)k <= PF_KIND_MAX ? kind_names[k] : "?";
-}
-
 __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, const yaml_node_t *n,
 						      const char *fmt, ...)
 {

@@ -75,7 +75,6 @@ const struct pf_binding *pf_rules_defaults(const struct pf_rules *rs);
 
 /* Parses a kind name ("anon", "heap", ..., "any"); -1 if unknown. */
 int pf_kind_parse(const char *s);
-const char *pf_kind_name(enum pf_region_kind k);
 
 #ifdef __cplusplus
 }
