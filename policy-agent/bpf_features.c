@@ -259,8 +259,12 @@ void pf_features_loaded(struct pf_feature *f, size_t n, struct bpf_object *obj)
 			int k = snprintf(tmp, sizeof(tmp), "%s, since ",
 					 f[i].variant_note[f[i].variant]);
 
-			if (k > 0 && (size_t)k < sizeof(tmp))
-				snprintf(tmp + k, sizeof(tmp) - (size_t)k, "%s", f[i].why);
+			if (k > 0 && (size_t)k < sizeof(tmp)) { /* the reason, cut to fit */
+				size_t w = strnlen(f[i].why, sizeof(tmp) - (size_t)k - 1);
+
+				memcpy(tmp + k, f[i].why, w);
+				tmp[(size_t)k + w] = 0;
+			}
 			memcpy(f[i].why, tmp, sizeof(tmp));
 		}
 	}
