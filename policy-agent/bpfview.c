@@ -61,7 +61,7 @@ static struct pf_feature feats[PF_FEAT_COUNT] = {
 			.needs = "Linux >= 5.17: iter/task_vma, bpf_loop",
 			.what = "finds the kernel's direct map so that BPF can read page tables",
 			.lost = "no page-table reads: no scanner, not-present faults are counted as "
-				"unclassified, Leap sees every fault of its regions",
+				"unclassified, Leap runs in user space",
 			.progs = {{"pf_calib"}},
 		},
 	[PF_FEAT_SCANNER] =
