@@ -344,7 +344,6 @@ static int attach_major(void)
 	struct perf_event_attr attr;
 	int cpu, ok = 0;
 
-	ncpus = libbpf_num_possible_cpus();
 	major_links = calloc(ncpus, sizeof(*major_links));
 	major_fds = malloc(ncpus * sizeof(*major_fds));
 	if (!major_links || !major_fds)
@@ -452,6 +451,12 @@ int pf_bpf_open(const struct pf_bpf_opts *o)
 		       "need a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's are)",
 		       strerror(-rc));
 		return rc;
+	}
+	/* Per-CPU map values and per-CPU perf events: sized once, here. */
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0) {
+		pf_err("cannot read the number of possible CPUs: %s", strerror(-ncpus));
+		return ncpus ? ncpus : -EINVAL;
 	}
 	max_procs = o->max_procs ? o->max_procs : 64;
 	if (max_procs > PFA_MAX_PROCS)
@@ -708,9 +713,12 @@ out:
 	return rc;
 }
 
+/* The kernel copies per-CPU values in 8-byte-rounded slots: keep it exact. */
+_Static_assert(sizeof(struct pfa_region_stats) % 8 == 0, "per-CPU value size");
+
 int pf_bpf_region_stats(uint32_t id, struct pfa_region_stats *out)
 {
-	struct pfa_region_stats v[ncpus > 0 ? ncpus : 1];
+	struct pfa_region_stats v[ncpus];
 	int cpu;
 
 	memset(out, 0, sizeof(*out));
@@ -752,7 +760,7 @@ void pf_bpf_region_reset(uint32_t id)
 
 static int flush_resets(void)
 {
-	size_t per = (size_t)(ncpus > 0 ? ncpus : 1) * sizeof(struct pfa_region_stats);
+	size_t per = (size_t)ncpus * sizeof(struct pfa_region_stats);
 	uint32_t count = (uint32_t)nreset;
 	void *zeros;
 	int rc = 0;

@@ -102,22 +102,54 @@ static void threshold_text(FILE *f, const struct pf_rinfo *ri)
 	fprintf(f, " cut=b%u/%llu", ri->cut_bucket, (unsigned long long)ri->cut_pages);
 }
 
+/*
+ * A region's fault counts as text, or `unknown` where no program counts them:
+ * none without the fault classifier; swap-ins and swap-cache hits are told
+ * apart by the major-fault program only. Unknown is not zero.
+ */
+struct fault_counts {
+	char first_touch[24], refaults[24], swapins[24], hits[24], other[24], present[24],
+		unclassified[24];
+};
+
+static void count_str(char out[24], bool known, uint64_t v, const char *unknown)
+{
+	if (known)
+		snprintf(out, 24, "%llu", (unsigned long long)v);
+	else
+		snprintf(out, 24, "%s", unknown);
+}
+
+static void fault_counts(uint32_t id, const char *unknown, struct fault_counts *c)
+{
+	bool faults = pf_feature_on(pf_bpf_feature(PF_FEAT_FAULTS));
+	bool majors = faults && pf_feature_on(pf_bpf_feature(PF_FEAT_MAJOR));
+	struct pfa_region_stats s;
+	uint64_t hits;
+
+	pf_bpf_region_stats(id, &s);
+	hits = s.swap_faults > s.swapin_major ? s.swap_faults - s.swapin_major : 0;
+	count_str(c->first_touch, faults, s.first_touch, unknown);
+	count_str(c->refaults, faults, s.swap_faults, unknown);
+	count_str(c->swapins, majors, s.swapin_major, unknown);
+	count_str(c->hits, majors, hits, unknown);
+	count_str(c->other, majors, s.other_major, unknown);
+	count_str(c->present, faults, s.present, unknown);
+	count_str(c->unclassified, faults, s.unknown, unknown);
+}
+
 static void region_text(FILE *f, struct pf_rinfo *ri, int k)
 {
-	struct pfa_region_stats s;
+	struct fault_counts c;
 	char tag[PFW_MAX_TAG + 1];
 
 	(void)k;
-	pf_bpf_region_stats(ri->id, &s);
-	fprintf(f, "  %6u %-20s %-6s %10.1f %10.1f %10.1f %10llu %9llu %9llu %8llu %6llu  %s/%s",
-		ri->id, plain(ri->tag, tag, sizeof(tag)), pfw_kind_name(ri->kind),
-		ri->size / 1048576.0, ri->resident * 4096 / 1048576.0,
-		ri->swapped * 4096 / 1048576.0, (unsigned long long)s.first_touch,
-		(unsigned long long)s.swap_faults, (unsigned long long)s.swapin_major,
-		(unsigned long long)(s.swap_faults > s.swapin_major ?
-					     s.swap_faults - s.swapin_major :
-					     0),
-		(unsigned long long)ri->scans, policy_name(ri),
+	fault_counts(ri->id, "-", &c);
+	fprintf(f, "  %6u %-20s %-6s %10.1f %10.1f %10.1f %10s %9s %9s %8s", ri->id,
+		plain(ri->tag, tag, sizeof(tag)), pfw_kind_name(ri->kind), ri->size / 1048576.0,
+		ri->resident * 4096 / 1048576.0, ri->swapped * 4096 / 1048576.0, c.first_touch,
+		c.refaults, c.swapins, c.hits);
+	fprintf(f, " %6llu  %s/%s", (unsigned long long)ri->scans, policy_name(ri),
 		ri->bound && ri->bind.prefetch ? ri->bind.prefetch->name : "none");
 	if (ri->bound && ri->bind.threshold.mode == PF_THRESH_COLD_AGE && ri->bind.ops->victim)
 		fprintf(f, " T=%.3gs", ri->bind.params.cold_age_ms / 1000.0);
@@ -130,30 +162,25 @@ static void region_text(FILE *f, struct pf_rinfo *ri, int k)
 
 static void region_json(FILE *f, struct pf_rinfo *ri, int k)
 {
-	struct pfa_region_stats s;
+	struct fault_counts c;
 
-	pf_bpf_region_stats(ri->id, &s);
+	fault_counts(ri->id, "null", &c);
 	fprintf(f, "%s{\"id\":%u,\"tag\":", k ? "," : "", ri->id);
 	json_str(f, ri->tag);
 	fprintf(f, ",\"kind\":\"%s\",\"module\":", pfw_kind_name(ri->kind));
 	json_str(f, ri->module);
 	fprintf(f,
 		",\"callsite\":%llu,\"size\":%llu,\"resident\":%llu,\"swapped\":%llu,"
-		"\"accessed\":%llu,\"huge\":%llu,\"scans\":%llu,\"first_touch\":%llu,"
-		"\"refaults\":%llu,\"swapin_major\":%llu,\"swapcache_hits\":%llu,"
-		"\"other_major\":%llu,\"present_faults\":%llu,\"unclassified\":%llu,"
+		"\"accessed\":%llu,\"huge\":%llu,\"scans\":%llu,\"first_touch\":%s,"
+		"\"refaults\":%s,\"swapin_major\":%s,\"swapcache_hits\":%s,"
+		"\"other_major\":%s,\"present_faults\":%s,\"unclassified\":%s,"
 		"\"paged_out\":%llu,\"cooled\":%llu,\"policy\":\"%s\",\"cold_age_ms\":%llu,"
 		"\"threshold\":\"%s\",\"prefetch\":\"%s\",\"prefetched\":%llu,\"rule\":",
 		(unsigned long long)ri->callsite, (unsigned long long)ri->size,
 		(unsigned long long)ri->resident * 4096, (unsigned long long)ri->swapped * 4096,
 		(unsigned long long)ri->accessed * 4096, (unsigned long long)ri->huge * 4096,
-		(unsigned long long)ri->scans, (unsigned long long)s.first_touch,
-		(unsigned long long)s.swap_faults, (unsigned long long)s.swapin_major,
-		(unsigned long long)(s.swap_faults > s.swapin_major ?
-					     s.swap_faults - s.swapin_major :
-					     0),
-		(unsigned long long)s.other_major, (unsigned long long)s.present,
-		(unsigned long long)s.unknown, (unsigned long long)ri->paged_out * 4096,
+		(unsigned long long)ri->scans, c.first_touch, c.refaults, c.swapins, c.hits,
+		c.other, c.present, c.unclassified, (unsigned long long)ri->paged_out * 4096,
 		(unsigned long long)ri->cooled * 4096, policy_name(ri),
 		(unsigned long long)(ri->bound ? ri->bind.params.cold_age_ms : 0),
 		ri->bound ? pf_threshold_mode_name(ri->bind.threshold.mode) : "none",

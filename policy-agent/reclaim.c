@@ -214,6 +214,8 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now)
 	for (i = 0; i < p->rt.n; i++)
 		if (active(p->rt.p[i].ri))
 			pcs[n++] = &p->rt.p[i];
+	if (!n)
+		return;
 	/* Group the pieces of each region: thresholds work per region. */
 	qsort(pcs, n, sizeof(*pcs), cmp_piece_ri);
 	pf_batch_reset(&out_b);

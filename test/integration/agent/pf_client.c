@@ -327,7 +327,8 @@ long long agent_region_field(struct pfa_agent *a, pid_t pid, const char *tag, co
 	p = strstr(p, key);
 	if (!p || (end && p > end))
 		goto out;
-	v = strtoll(p + strlen(key), NULL, 10);
+	p += strlen(key);
+	v = strncmp(p, "null", 4) ? strtoll(p, NULL, 10) : AGENT_FIELD_NULL;
 out:
 	free(r);
 	return v;

@@ -43,7 +43,11 @@ int agent_stop(struct pfa_agent *a);
 void agent_kill9(struct pfa_agent *a);
 /* Sends one control command; returns the malloc'd reply ("ok\n..." or "error: ..."). */
 char *agent_query(struct pfa_agent *a, const char *cmd);
-/* Number field `field` of the region tagged `tag` of pid in `stats` JSON; -1 if absent. */
+/*
+ * Number field `field` of the region tagged `tag` of pid in `stats` JSON; -1
+ * if absent, AGENT_FIELD_NULL if null (a count no loaded program keeps).
+ */
+#define AGENT_FIELD_NULL (-2LL)
 long long agent_region_field(struct pfa_agent *a, pid_t pid, const char *tag, const char *field);
 /* Waits (up to ms) until pid has a region tagged tag; true when found. */
 bool agent_wait_region(struct pfa_agent *a, pid_t pid, const char *tag, int ms);

@@ -25,17 +25,31 @@
 
 #define PG 4096ul
 
-Test(agent, refault_exact, .timeout = 120)
+/*
+ * The refault workload: n pages touched, paged out by a 1 s cold-age rule,
+ * m of them read back. With the fault programs on, exactly n first touches
+ * and m refaults, all swap-ins or swap-cache hits. `disable` turns one
+ * feature off (pageflexd --disable): what it costs must be that feature only,
+ * and the agent must neither crash nor report a count it cannot know.
+ */
+static void refault_run(const char *disable)
 {
 	const size_t n = 4096, m = 1000, len = n * PG;
-	const char *args[] = {"--cold-age", "refault=1", "--scan-interval", "200", NULL};
+	const char *args[] = {"--cold-age", "refault=1", "--scan-interval", "200", NULL,
+			      NULL,	    NULL};
+	bool faults = !disable || strcmp(disable, "fault-classifier");
+	bool majors = faults && (!disable || strcmp(disable, "major-faults"));
+	long long refaults, swapins, hits;
 	struct pfa_agent a;
 	struct pfc c;
 	volatile unsigned char *buf;
 	size_t i, present, swapped;
 	uint64_t t0;
 
-	TU_SKIP_UNLESS(tu_ensure_swap());
+	if (disable) {
+		args[4] = "--disable";
+		args[5] = disable;
+	}
 	cr_assert_eq(agent_start(&a, args), 0, "pageflexd did not start");
 	buf = tc_anon(len);
 	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
@@ -49,29 +63,67 @@ Test(agent, refault_exact, .timeout = 120)
 		usleep(100000);
 		pagemap_count((void *)buf, len, &present, &swapped);
 	} while (swapped < n && now_ms() - t0 < 20000);
-	cr_assert_eq(swapped, n, "only %zu of %zu pages paged out", swapped, n);
-	cr_assert_eq(agent_region_field(&a, getpid(), "refault", "first_touch"), (long long)n);
-	cr_assert_eq(agent_region_field(&a, getpid(), "refault", "refaults"), 0);
+	cr_assert_eq(swapped, n, "%s off: only %zu of %zu pages paged out", disable, swapped, n);
+	if (faults) {
+		cr_assert_eq(agent_region_field(&a, getpid(), "refault", "first_touch"),
+			     (long long)n);
+		cr_assert_eq(agent_region_field(&a, getpid(), "refault", "refaults"), 0);
+	}
 	/* Touch m of them (every 4th page): exactly m refaults, all major. */
 	for (i = 0; i < m; i++)
 		cr_assert_eq(buf[i * 4 * PG], (unsigned char)(i * 4 + 1));
-	cr_log_info("first touches %lld, refaults %lld (swap-ins %lld, swap-cache hits %lld)",
-		    agent_region_field(&a, getpid(), "refault", "first_touch"),
-		    agent_region_field(&a, getpid(), "refault", "refaults"),
-		    agent_region_field(&a, getpid(), "refault", "swapin_major"),
-		    agent_region_field(&a, getpid(), "refault", "swapcache_hits"));
-	cr_assert_eq(agent_region_field(&a, getpid(), "refault", "refaults"), (long long)m);
+	refaults = agent_region_field(&a, getpid(), "refault", "refaults");
+	swapins = agent_region_field(&a, getpid(), "refault", "swapin_major");
+	hits = agent_region_field(&a, getpid(), "refault", "swapcache_hits");
+	cr_log_info(
+		"%s off: first touches %lld, refaults %lld (swap-ins %lld, swap-cache hits %lld)",
+		disable ? disable : "nothing",
+		agent_region_field(&a, getpid(), "refault", "first_touch"), refaults, swapins,
+		hits);
+	if (faults) {
+		cr_assert_eq(refaults, (long long)m, "%s off", disable);
+		cr_assert_eq(agent_region_field(&a, getpid(), "refault", "first_touch"),
+			     (long long)n);
+	} else {
+		cr_assert_eq(refaults, AGENT_FIELD_NULL,
+			     "refaults reported without the classifier");
+	}
 	/*
 	 * On zram every refault is a major fault; a disk swap tier keeps paged-out
 	 * pages in the swap cache, so some may be swap-cache hits: together, m.
+	 * Without the major-fault program the two are not told apart: null.
 	 */
-	cr_assert_eq(agent_region_field(&a, getpid(), "refault", "swapin_major") +
-			     agent_region_field(&a, getpid(), "refault", "swapcache_hits"),
-		     (long long)m);
-	cr_assert_eq(agent_region_field(&a, getpid(), "refault", "first_touch"), (long long)n);
+	if (majors)
+		cr_assert_eq(swapins + hits, (long long)m, "%s off", disable);
+	else
+		cr_assert(swapins == AGENT_FIELD_NULL && hits == AGENT_FIELD_NULL,
+			  "%s off: swap-ins %lld, hits %lld reported", disable, swapins, hits);
 	pfc_close(&c);
-	cr_assert_eq(agent_stop(&a), 0);
+	cr_assert_eq(agent_stop(&a), 0, "%s off: the agent did not exit cleanly", disable);
 	munmap((void *)buf, len);
+}
+
+Test(agent, refault_exact, .timeout = 120)
+{
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	refault_run(NULL);
+}
+
+/*
+ * Each feature that the refault workload can run without, off in turn (the
+ * scanner and calibration are covered by the tests that page nothing out).
+ * Found by this: without the major-fault program the per-CPU counter reads
+ * overran their buffers, and the agent crashed at the first refault.
+ */
+Test(agent, refaults_with_each_feature_off, .timeout = 300)
+{
+	static const char *const feats[] = {"major-faults", "fault-classifier", "exec-tracking",
+					    "leap"};
+	size_t i;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	for (i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
+		refault_run(feats[i]);
 }
 
 struct toucher {
@@ -865,4 +917,19 @@ Test(agent, a_missing_feature_costs_that_feature_only, .timeout = 60)
 		  "stats: %s", r);
 	free(r);
 	serves_without_paging_out(&a, "first_touch");
+}
+
+/* Without calibration no page table is read: faults are unclassified, nothing is paged out. */
+Test(agent, calibration_off_counts_unclassified, .timeout = 60)
+{
+	const char *args[] = {"--disable", "calibration", "--cold-age", "x=1", NULL};
+	struct pfa_agent a;
+	char *log;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	cr_assert_eq(agent_start(&a, args), 0);
+	log = agent_log(&a);
+	cr_assert(strstr(log, "feature calibration off (turned off by the user)"), "%s", log);
+	free(log);
+	serves_without_paging_out(&a, "unclassified");
 }
