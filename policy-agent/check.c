@@ -199,24 +199,43 @@ static void check_peerpidfd(void)
 	close(sv[1]);
 }
 
-static void check_swap(void)
+int pf_swap_devices(void (*fn)(const struct pf_swap_dev *d, void *arg), void *arg)
 {
 	FILE *f = fopen("/proc/swaps", "re");
-	char line[512], name[256], type[32];
-	unsigned long long size, used;
-	int prio, n = 0;
+	struct pf_swap_dev d;
+	char line[512];
+	int n = 0;
 
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%255s %31s %llu %llu %d", name, type, &size, &used, &prio) != 5)
-			continue;
-		row(n ? "" : "swap devices", "ok", true, "%s (%s, %.0f MiB, priority %d%s)", name,
-		    type, size / 1024.0, prio,
-		    strstr(name, "zram") ? ", compressed memory" : ", disk tier");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%255s %31s %llu %llu %d", d.name, d.type, &d.size_kib,
+			   &d.used_kib, &d.prio) != 5)
+			continue; /* the header */
+		if (fn)
+			fn(&d, arg);
 		n++;
 	}
-	if (f)
-		fclose(f);
-	if (!n)
+	fclose(f);
+	return n;
+}
+
+static void swap_row(const struct pf_swap_dev *d, void *arg)
+{
+	int *n = arg;
+
+	row((*n)++ ? "" : "swap devices", "ok", true, "%s (%s, %.0f MiB, priority %d%s)", d->name,
+	    d->type, d->size_kib / 1024.0, d->prio,
+	    strstr(d->name, "zram") ? ", compressed memory" : ", disk tier");
+}
+
+static void check_swap(void)
+{
+	int n = 0, rc = pf_swap_devices(swap_row, &n);
+
+	if (rc < 0)
+		row("swap devices", "FAIL", true, "cannot read /proc/swaps: %s", strerror(-rc));
+	else if (!rc)
 		row("swap devices", "FAIL", true,
 		    "none: paged-out anonymous memory has nowhere to go (scripts/swap-setup.sh "
 		    "sets up zram)");

@@ -102,20 +102,6 @@ static void usage(FILE *f)
 
 static bool check; /* --check */
 
-/* Whether /proc/swaps lists a device (its first line is a header). */
-static bool swap_configured(void)
-{
-	FILE *f = fopen("/proc/swaps", "re");
-	char line[512];
-	int n = 0;
-
-	while (f && fgets(line, sizeof(line), f))
-		n++;
-	if (f)
-		fclose(f);
-	return n > 1 || !f;
-}
-
 static int parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -397,7 +383,7 @@ int main(int argc, char **argv)
 	if (pf_bpf_open(&bo))
 		return 1;
 	pf_leap_live_open(); /* Leap on the fault path; user-space Leap if it fails */
-	if (!swap_configured())
+	if (!pf_swap_devices(NULL, NULL))
 		pf_warn("no swap device (/proc/swaps is empty): paged-out anonymous memory has "
 			"nowhere to go; scripts/swap-setup.sh sets up zram");
 	if (!pf_bpf_scan_ok() && pf_binding_cli_count() + pf_binding_rules_count())
