@@ -180,11 +180,10 @@ size_t pf_binding_rules_count(void)
 }
 
 bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint64_t size,
-		       const char *phase, struct pf_agent_binding *out)
+		       const char *phase, struct pf_binding *out)
 {
 	struct pf_region_attrs a = {
 		.tag = tag, .symbol = symbol, .kind = (enum pf_region_kind)kind, .size = size};
-	struct pf_binding b;
 	size_t i;
 	int k;
 
@@ -193,7 +192,7 @@ bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint6
 		if (fnmatch(cli[i].pattern, tag, 0))
 			continue;
 		snprintf(out->rule, sizeof(out->rule), "cli:%.59s", cli[i].pattern);
-		out->ops = cli[i].ops;
+		out->reclaim = cli[i].ops;
 		out->prefetch = cli[i].prefetch;
 		out->params = cli[i].params;
 		pf_threshold_cfg_default(&out->threshold);
@@ -202,14 +201,11 @@ bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint6
 	}
 	if (!rules)
 		return false;
-	k = pf_rules_match(rules, &a, phase, &b);
-	if (!b.reclaim)
+	k = pf_rules_match(rules, &a, phase, out);
+	if (!out->reclaim)
 		return false;
-	snprintf(out->rule, sizeof(out->rule), "%s", k < 0 ? "default" : b.rule);
-	out->ops = b.reclaim;
-	out->prefetch = b.prefetch;
-	out->params = b.params;
-	out->threshold = b.threshold;
+	if (k < 0)
+		snprintf(out->rule, sizeof(out->rule), "default");
 	fit_tick(&out->params);
 	return true;
 }
@@ -223,27 +219,16 @@ const struct pf_phase_actions *pf_binding_phase_actions(const char *phase)
 void pf_region_bind(struct pf_rinfo *ri, const char *phase)
 {
 	char sym[300];
-	struct pf_agent_binding nb;
+	struct pf_binding nb;
 	bool bound;
+	int rc;
 
 	snprintf(sym, sizeof(sym), "%s+0x%llx", ri->module, (unsigned long long)ri->callsite);
 	bound = pf_binding_lookup(ri->tag, ri->module[0] ? sym : "", ri->kind, ri->hull_len, phase,
 				  &nb);
-	if (bound == ri->bound &&
-	    (!bound || (nb.ops == ri->bind.ops && nb.prefetch == ri->bind.prefetch &&
-			!memcmp(&nb.params, &ri->bind.params, sizeof(nb.params)) &&
-			!memcmp(&nb.threshold, &ri->bind.threshold, sizeof(nb.threshold)))))
-		return;
-	/* A different policy starts from a fresh state; new parameters keep it. */
-	if (!bound || !ri->bound || nb.ops != ri->bind.ops)
-		ri->state_ready = false;
-	ri->bound = bound;
-	ri->bind = nb;
-	if (pf_binding_on_bind)
+	rc = pf_engine_bind(&ri->eng, bound ? &nb : NULL, ri->hull_len / 4096);
+	if (rc < 0)
+		pf_warn("region %u: no memory for its prefetch state", ri->id);
+	if (rc && pf_binding_on_bind)
 		pf_binding_on_bind(ri);
-	if (bound) {
-		pf_threshold_init(&ri->thr, &nb.threshold);
-		/* The controller wants the budget in pages of this region. */
-		ri->thr.cfg.budget_pages = pf_threshold_budget(&nb.threshold, ri->hull_len / 4096);
-	}
 }

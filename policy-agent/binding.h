@@ -16,20 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "policy.h"
-#include "threshold.h"
+#include "engine.h"
 
 struct pf_phase_actions;
-
-/* What a region is bound to (a copy: it outlives rule reloads). Not rules.h's
- * struct pf_binding, which points into a rule set and is copied into this. */
-struct pf_agent_binding {
-	char rule[64]; /* "cli:TAG", a rules-file rule name, or "default" */
-	const struct pf_reclaim_ops *ops; /* never NULL when bound */
-	const struct pf_prefetch_ops *prefetch; /* NULL: no prefetch */
-	struct pf_policy_params params;
-	struct pf_threshold_cfg threshold;
-};
 
 /* Command-line rules; 0 or -EINVAL with the problem in err. */
 int pf_binding_parse_cold_age(const char *arg, char *err, size_t errlen); /* TAG=SECONDS */
@@ -48,7 +37,7 @@ size_t pf_binding_rules_count(void);
  * phase; false if nothing binds it.
  */
 bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint64_t size,
-		       const char *phase, struct pf_agent_binding *out);
+		       const char *phase, struct pf_binding *out);
 /* The rules file's actions on entering phase, or NULL. */
 const struct pf_phase_actions *pf_binding_phase_actions(const char *phase);
 

@@ -87,19 +87,19 @@ static void each_region(struct pf_proc *p, void (*fn)(FILE *, struct pf_rinfo *,
 
 static const char *policy_name(const struct pf_rinfo *ri)
 {
-	return ri->bound ? ri->bind.ops->name : "none";
+	return ri->eng.bound ? ri->eng.b.reclaim->name : "none";
 }
 
 /* The threshold in force: the budget (MiB) or the promotion target, and the
  * last cut (weight bucket, pages it took). */
 static void threshold_text(FILE *f, const struct pf_rinfo *ri)
 {
-	if (ri->bind.threshold.mode == PF_THRESH_BUDGET)
-		fprintf(f, " budget=%.1fM", ri->thr.cfg.budget_pages * 4096 / 1048576.0);
+	if (ri->eng.b.threshold.mode == PF_THRESH_BUDGET)
+		fprintf(f, " budget=%.1fM", ri->eng.thr.cfg.budget_pages * 4096 / 1048576.0);
 	else
-		fprintf(f, " %s=%uppm", pf_threshold_mode_name(ri->bind.threshold.mode),
-			ri->bind.threshold.promotion_ppm);
-	fprintf(f, " cut=b%u/%llu", ri->cut_bucket, (unsigned long long)ri->cut_pages);
+		fprintf(f, " %s=%uppm", pf_threshold_mode_name(ri->eng.b.threshold.mode),
+			ri->eng.b.threshold.promotion_ppm);
+	fprintf(f, " cut=b%u/%llu", ri->eng.cut_bucket, (unsigned long long)ri->eng.cut_pages);
 }
 
 /*
@@ -150,10 +150,11 @@ static void region_text(FILE *f, struct pf_rinfo *ri, int k)
 		ri->resident * 4096 / 1048576.0, ri->swapped * 4096 / 1048576.0, c.first_touch,
 		c.refaults, c.swapins, c.hits);
 	fprintf(f, " %6llu  %s/%s", (unsigned long long)ri->scans, policy_name(ri),
-		ri->bound && ri->bind.prefetch ? ri->bind.prefetch->name : "none");
-	if (ri->bound && ri->bind.threshold.mode == PF_THRESH_COLD_AGE && ri->bind.ops->victim)
-		fprintf(f, " T=%.3gs", ri->bind.params.cold_age_ms / 1000.0);
-	else if (ri->bound && !(ri->bind.ops->flags & PF_RECLAIM_PASSIVE))
+		ri->eng.bound && ri->eng.b.prefetch ? ri->eng.b.prefetch->name : "none");
+	if (ri->eng.bound && ri->eng.b.threshold.mode == PF_THRESH_COLD_AGE &&
+	    ri->eng.b.reclaim->victim)
+		fprintf(f, " T=%.3gs", ri->eng.b.params.cold_age_ms / 1000.0);
+	else if (ri->eng.bound && !(ri->eng.b.reclaim->flags & PF_RECLAIM_PASSIVE))
 		threshold_text(f, ri);
 	if (ri->prefetched)
 		fprintf(f, " prefetched=%llu", (unsigned long long)ri->prefetched);
@@ -182,17 +183,18 @@ static void region_json(FILE *f, struct pf_rinfo *ri, int k)
 		(unsigned long long)ri->scans, c.first_touch, c.refaults, c.swapins, c.hits,
 		c.other, c.present, c.unclassified, (unsigned long long)ri->paged_out * 4096,
 		(unsigned long long)ri->cooled * 4096, policy_name(ri),
-		(unsigned long long)(ri->bound ? ri->bind.params.cold_age_ms : 0),
-		ri->bound ? pf_threshold_mode_name(ri->bind.threshold.mode) : "none",
-		ri->bound && ri->bind.prefetch ? ri->bind.prefetch->name : "none",
+		(unsigned long long)(ri->eng.bound ? ri->eng.b.params.cold_age_ms : 0),
+		ri->eng.bound ? pf_threshold_mode_name(ri->eng.b.threshold.mode) : "none",
+		ri->eng.bound && ri->eng.b.prefetch ? ri->eng.b.prefetch->name : "none",
 		(unsigned long long)ri->prefetched * 4096);
-	json_str(f, ri->bound ? ri->bind.rule : "");
+	json_str(f, ri->eng.bound ? ri->eng.b.rule : "");
 	fprintf(f,
 		",\"budget_pages\":%llu,\"promotion_ppm\":%u,\"cut_bucket\":%u,\"cut_pages\":%llu,"
 		"\"pt_walk\":%d}",
-		(unsigned long long)(ri->bound ? ri->thr.cfg.budget_pages : 0),
-		ri->bound ? ri->bind.threshold.promotion_ppm : 0, ri->cut_bucket,
-		(unsigned long long)ri->cut_pages, !!(pf_bpf_region_flags(ri->id) & PFA_RF_OUT));
+		(unsigned long long)(ri->eng.bound ? ri->eng.thr.cfg.budget_pages : 0),
+		ri->eng.bound ? ri->eng.b.threshold.promotion_ppm : 0, ri->eng.cut_bucket,
+		(unsigned long long)ri->eng.cut_pages,
+		!!(pf_bpf_region_flags(ri->id) & PFA_RF_OUT));
 }
 
 static void proc_text(FILE *f, struct pf_proc *p)

@@ -137,10 +137,10 @@ bool pf_leap_live_bind(struct pf_rinfo *ri)
 {
 	static long long last;
 	struct pf_proc *p;
-	uint32_t max_pw = ri->bind.params.leap_max_pages;
+	uint32_t max_pw = ri->eng.b.params.leap_max_pages;
 	int k, err;
 
-	if (!lb || !ri->bound || !ri->bind.prefetch || strcmp(ri->bind.prefetch->name, "leap"))
+	if (!lb || !ri->eng.bound || !ri->eng.b.prefetch || strcmp(ri->eng.b.prefetch->name, "leap"))
 		return false;
 	pf_leap_live_unbind(ri);
 	p = owner(ri);

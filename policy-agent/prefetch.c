@@ -28,22 +28,12 @@ uint64_t pf_prefetch_pages, pf_prefetch_calls;
 
 void pf_prefetch_bind(struct pf_rinfo *ri)
 {
-	const struct pf_prefetch_ops *ops = ri->bound ? ri->bind.prefetch : NULL;
+	bool any = ri->eng.bound && ri->eng.b.prefetch;
 
-	free(ri->pf_state);
-	ri->pf_state = NULL;
 	pf_leap_live_unbind(ri);
-	if (ops && pf_leap_live_bind(ri))
-		ops = NULL; /* Leap on the fault path: its refaults need not wake us */
-	pf_bpf_region_wake(ri->id, ops != NULL);
-	if (!ops)
-		return;
-	ri->pf_state = calloc(1, ops->state_size ? ops->state_size : 8);
-	if (!ri->pf_state) {
-		pf_warn("region %u: no memory for %s prefetch state", ri->id, ops->name);
-		return;
-	}
-	ops->init(ri->pf_state, &ri->bind.params);
+	/* Leap on the fault path: its refaults need not wake us. */
+	ri->prefetch_here = any && !pf_leap_live_bind(ri);
+	pf_bpf_region_wake(ri->id, ri->prefetch_here);
 }
 
 bool pf_prefetch_active(void)
@@ -54,7 +44,7 @@ bool pf_prefetch_active(void)
 		struct pf_proc *p = pf_proc_at(i);
 
 		for (j = 0; j < p->rt.n; j++)
-			if (p->rt.p[j].ri->pf_state)
+			if (p->rt.p[j].ri->prefetch_here)
 				return true;
 	}
 	return false;
@@ -64,17 +54,18 @@ bool pf_prefetch_active(void)
 static void run(struct pf_proc *p, uint64_t addr, bool hit)
 {
 	struct pf_piece *pc = pf_rt_find(&p->rt, addr);
-	uint64_t out[MAX_PREFETCH], page = addr >> 12;
+	uint64_t out[MAX_PREFETCH];
 	struct pf_batch b = {0};
 	struct pf_rinfo *ri;
 	size_t n, i;
 
-	if (!pc || !pc->ri->pf_state)
+	if (!pc || !pc->ri->prefetch_here)
 		return;
 	ri = pc->ri;
-	n = ri->bind.prefetch->fault(ri->pf_state, &ri->bind.params, page, hit, out, MAX_PREFETCH);
+	/* Pages numbered from the region's start, as the engine and traces number them. */
+	n = pf_engine_prefetch(&ri->eng, (addr - ri->start0) >> 12, hit, out, MAX_PREFETCH);
 	for (i = 0; i < n; i++) {
-		uint64_t a = out[i] << 12;
+		uint64_t a = ri->start0 + (out[i] << 12);
 
 		/* Clip to the piece that faulted: never advise memory outside the region. */
 		if (a >= pc->start && a < pc->end)

@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * The reclaim loop: every scan interval, each managed process is scanned;
- * for regions bound to a policy the per-page state (a BPF array, 4 bytes a
- * page) is updated from the accessed bit through the policy's scan(). Then
- * the region's threshold picks the victims among its resident, idle pages:
- * cold-age mode takes what the policy's victim() calls cold; budget and
- * promotion modes build a histogram of the policy's weights and let the
- * threshold controller (policies/threshold.h, the simulator's code) choose
- * the cut. Victims are paged out in one batch per process; pages seen
- * accessed get MADV_COLD, which clears their accessed bits for the next
- * scan. Phase changes rebind regions and run the rules' on_entry actions.
+ * The reclaim loop: every scan interval, each managed process is scanned
+ * (scanner.c) and each region bound to a policy is ticked by the policy
+ * engine (policies/engine.h, the code pageflex-sim replays) through
+ * reclaim_feed.c: the per-page states (a BPF array, 4 bytes a page) follow
+ * the accessed bits, the region's threshold picks its victims. Victims are
+ * paged out in one batch per process; pages seen accessed get MADV_COLD,
+ * which clears their accessed bits for the next scan. Also: rules reload,
+ * phase changes (rebinding, the rules' on-entry actions).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +18,7 @@
 #include "agent.h"
 #include "binding.h"
 #include "log.h"
+#include "reclaim_feed.h"
 #include "phase_hot.h"
 #include "rules.h"
 #include "scanner.h"
@@ -27,7 +26,6 @@
 uint64_t pf_reclaim_pages_out, pf_reclaim_pages_cooled;
 
 static struct pf_batch out_b, cold_b;
-static struct pf_hist hist;
 
 /* Smallest cold age among bound cold-age regions (0: none). */
 static uint64_t min_cold_age(void)
@@ -41,9 +39,10 @@ static uint64_t min_cold_age(void)
 		for (j = 0; j < p->rt.n; j++) {
 			struct pf_rinfo *ri = p->rt.p[j].ri;
 
-			if (ri->bound && ri->bind.ops->victim && ri->bind.params.cold_age_ms &&
-			    (!m || ri->bind.params.cold_age_ms < m))
-				m = ri->bind.params.cold_age_ms;
+			if (ri->eng.bound && ri->eng.b.reclaim->victim &&
+			    ri->eng.b.params.cold_age_ms &&
+			    (!m || ri->eng.b.params.cold_age_ms < m))
+				m = ri->eng.b.params.cold_age_ms;
 		}
 	}
 	return m;
@@ -62,79 +61,6 @@ uint64_t pf_reclaim_interval_ms(void)
 	return t < 50 ? 50 : t > 10000 ? 10000 : t;
 }
 
-static bool active(const struct pf_rinfo *ri)
-{
-	return ri->bound && !(ri->bind.ops->flags & PF_RECLAIM_PASSIVE) &&
-	       ri->slot_base != PF_NO_SLOT;
-}
-
-static void init_state(struct pf_rinfo *ri, uint64_t now)
-{
-	uint32_t *st = pf_bpf_page_state() + ri->slot_base;
-	uint32_t s = ri->bind.ops->init(&ri->bind.params, now);
-	uint64_t i, n = ri->nchunks * PFA_CHUNK_PAGES;
-
-	for (i = 0; i < n; i++)
-		st[i] = s;
-	ri->state_ready = true;
-}
-
-/* Pass 1 over one piece: policy state, accessed pages, cold-age victims, histogram. */
-static void scan_piece(struct pf_piece *pc, uint64_t now, bool by_victim, uint64_t *ws)
-{
-	struct pf_rinfo *ri = pc->ri;
-	const struct pf_reclaim_ops *ops = ri->bind.ops;
-	const struct pf_policy_params *prm = &ri->bind.params;
-	uint32_t *st = pf_bpf_page_state();
-	uint64_t a, slot = pf_rinfo_slot(ri, pc->start);
-
-	for (a = pc->start; a < pc->end; a += 4096, slot++) {
-		unsigned nib = pf_bpf_scan_nibble(slot);
-		struct pf_scan_page pg = {
-			.accessed = nib & PFA_PG_ACCESSED,
-			.present = nib & PFA_PG_PRESENT,
-			.swapped = nib & PFA_PG_SWAPPED,
-		};
-
-		st[slot] = ops->scan(prm, st[slot], &pg, now);
-		if (pg.accessed) {
-			pf_batch_add(&cold_b, a, 4096);
-			ri->cooled++;
-			(*ws)++;
-		}
-		if (!pg.present)
-			continue;
-		if (!by_victim)
-			pf_hist_add(&hist, ops->weight(prm, st[slot], now));
-		else if (!pg.accessed && ops->victim && ops->victim(prm, st[slot], now)) {
-			pf_batch_add(&out_b, a, 4096);
-			ri->paged_out++;
-		}
-	}
-}
-
-/* Pass 2 (budget, promotion): the idle resident pages below the cut. */
-static void cut_piece(struct pf_piece *pc, uint64_t now, struct pf_cut *cut)
-{
-	struct pf_rinfo *ri = pc->ri;
-	uint32_t *st = pf_bpf_page_state();
-	uint64_t a, slot = pf_rinfo_slot(ri, pc->start);
-
-	for (a = pc->start; a < pc->end && cut->pages; a += 4096, slot++) {
-		unsigned nib = pf_bpf_scan_nibble(slot);
-
-		if (!(nib & PFA_PG_PRESENT))
-			continue;
-		if (!pf_cut_take(cut, ri->bind.ops->weight(&ri->bind.params, st[slot], now)))
-			continue;
-		cut->pages--;
-		if (nib & PFA_PG_ACCESSED)
-			continue; /* just used: never paged out */
-		pf_batch_add(&out_b, a, 4096);
-		ri->paged_out++;
-	}
-}
-
 static int cmp_piece_ri(const void *a, const void *b)
 {
 	const struct pf_piece *x = *(struct pf_piece *const *)a, *y = *(struct pf_piece *const *)b;
@@ -144,38 +70,34 @@ static int cmp_piece_ri(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Applies the policy and threshold of one region to its pieces pcs[0..n). */
+/*
+ * Refaults since the last tick for the promotion controller: swap-ins that
+ * were not prefetch hits. With the major-fault program, the swap faults
+ * that were major; without it, every swap fault (swap-cache hits, which
+ * include prefetch hits, cannot be told apart then).
+ */
+static uint64_t new_refaults(struct pf_rinfo *ri)
+{
+	struct pfa_region_stats s;
+	uint64_t n, d;
+
+	if (pf_bpf_region_stats(ri->id, &s))
+		return 0;
+	n = pf_feature_on(pf_bpf_feature(PF_FEAT_MAJOR)) ? s.swapin_major : s.swap_faults;
+	d = n >= ri->last_refaults ? n - ri->last_refaults : 0;
+	ri->last_refaults = n;
+	return d;
+}
+
+/* Applies the engine to one region's pieces pcs[0..n). */
 static void reclaim_region(struct pf_piece **pcs, size_t n, uint64_t now)
 {
+	static struct pf_engine_scratch sc;
 	struct pf_rinfo *ri = pcs[0]->ri;
-	bool by_victim = ri->bind.threshold.mode == PF_THRESH_COLD_AGE;
-	uint64_t ws = 0, victims = ri->paged_out;
-	struct pfa_region_stats s;
-	struct pf_cut cut;
-	size_t i;
+	uint64_t victims = ri->paged_out;
 
-	if (!ri->state_ready)
-		init_state(ri, now);
-	if (!by_victim)
-		pf_hist_clear(&hist);
-	for (i = 0; i < n; i++)
-		scan_piece(pcs[i], now, by_victim, &ws);
-	if (by_victim)
-		goto out;
-	/* Refaults since the last scan feed the promotion-rate controller. */
-	if (!pf_bpf_region_stats(ri->id, &s)) {
-		uint64_t d = s.swap_faults - ri->last_swap_faults;
-
-		ri->last_swap_faults = s.swap_faults;
-		while (d--)
-			pf_threshold_refault(&ri->thr);
-	}
-	cut = pf_threshold_decide(&ri->thr, &hist, ws, now);
-	ri->cut_bucket = cut.bucket;
-	ri->cut_pages = cut.pages;
-	for (i = 0; i < n && cut.pages; i++)
-		cut_piece(pcs[i], now, &cut);
-out:
+	pf_reclaim_feed(ri, pcs, n, pf_bpf_page_state(), pf_bpf_scan_words, new_refaults(ri), now,
+			&sc, &out_b, &cold_b);
 	/* Before the PAGEOUT: from now on its faults need the page-table walk. */
 	if (ri->paged_out != victims)
 		pf_bpf_region_mark_out(ri->id, true);
@@ -212,7 +134,7 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now)
 		}
 	}
 	for (i = 0; i < p->rt.n; i++)
-		if (active(p->rt.p[i].ri))
+		if (pf_engine_active(&p->rt.p[i].ri->eng) && p->rt.p[i].ri->slot_base != PF_NO_SLOT)
 			pcs[n++] = &p->rt.p[i];
 	if (!n)
 		return;
@@ -256,7 +178,7 @@ void pf_reclaim_tick(void)
 
 void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len)
 {
-	uint64_t end = start + len, now = pf_now_ms();
+	uint64_t end = start + len;
 	size_t i;
 
 	for (i = 0; i < t->n; i++) {
@@ -266,9 +188,9 @@ void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len)
 		uint64_t hi = pc->end < end ? pc->end : end;
 		uint32_t s;
 
-		if (lo >= hi || !ri->state_ready || !ri->bound)
+		if (lo >= hi || !ri->eng.ready || !ri->eng.bound)
 			continue;
-		s = ri->bind.ops->init(&ri->bind.params, now);
+		s = pf_engine_new_state(&ri->eng); /* as if never touched */
 		for (a = lo; a < hi; a += 4096)
 			pf_bpf_page_state()[pf_rinfo_slot(ri, a)] = s;
 	}

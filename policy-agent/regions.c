@@ -90,7 +90,7 @@ static void rinfo_put(struct pf_rinfo *ri)
 		nchunks_used -= ri->nchunks;
 	}
 	free_ids[nfree_ids++] = ri->id;
-	free(ri->pf_state);
+	free(ri->eng.pstate);
 	free(ri);
 }
 

@@ -33,18 +33,15 @@ struct pf_rinfo {
 	uint64_t hull; /* 2 MiB-aligned address of slot_base */
 	uint64_t slot_base; /* PF_NO_SLOT until the first scan */
 	uint64_t nchunks;
-	bool bound; /* false: observed only */
-	struct pf_agent_binding bind;
-	struct pf_threshold thr; /* the threshold controller's state */
-	uint64_t last_swap_faults; /* refaults already fed to thr */
-	unsigned cut_bucket; /* last threshold: weight bucket below which pages go */
-	uint64_t cut_pages; /* and how many pages that cut took */
+	/* Policy, threshold and prefetch state (policies/engine.h); eng.bound
+	 * false: observed only. */
+	struct pf_engine_region eng;
+	uint64_t last_refaults; /* refaults already fed to eng */
 	uint64_t hull_len; /* size at creation (rules match on it) */
 	uint64_t start0; /* start at creation */
-	void *pf_state; /* prefetch policy state (bind.prefetch->state_size bytes) */
+	bool prefetch_here; /* its prefetch policy runs in the agent (not in BPF) */
 	uint64_t prefetched; /* pages asked for with WILLNEED */
 	bool slots_failed; /* no slots were left at some scan (logged once) */
-	bool state_ready; /* per-page policy state initialised */
 	uint64_t mark, size; /* scratch for reports */
 	uint64_t scan_mark; /* scratch for the scanner */
 	/* Last scan (pages). */

@@ -70,7 +70,7 @@ int pf_scan_proc(pid_t pid, struct pf_rtable *t, uint64_t slot_cap)
 		 * Regions with a policy get per-page slots first; observed-only ones
 		 * (shown in the status) only while half the capacity is still free.
 		 */
-		if (pc->ri->slot_base == PF_NO_SLOT && !pc->ri->bound &&
+		if (pc->ri->slot_base == PF_NO_SLOT && !pc->ri->eng.bound &&
 		    pf_slots_used() + pc->ri->nchunks * PFA_CHUNK_PAGES > pf_slots_capacity() / 2)
 			continue;
 		if (pc->ri->slot_base == PF_NO_SLOT) {

@@ -165,8 +165,8 @@ static int on_record(const struct pfw_event *ev, void *arg)
 			pf_record_region(ri);
 		pf_dbg("pid %d: region %u %#llx+%llu tag '%s' kind %s%s%s", p->pid, ri->id,
 		       (unsigned long long)ev->map.start, (unsigned long long)ev->map.len, ri->tag,
-		       pfw_kind_name(ri->kind), ri->bound ? " policy " : "",
-		       ri->bound ? ri->bind.ops->name : "");
+		       pfw_kind_name(ri->kind), ri->eng.bound ? " policy " : "",
+		       ri->eng.bound ? ri->eng.b.reclaim->name : "");
 		break;
 	case PFW_REGION_UNMAP:
 		pf_rt_unmap(&p->rt, ev->range.start, ev->range.len);

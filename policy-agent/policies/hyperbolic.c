@@ -2,9 +2,11 @@
 /*
  * Hyperbolic caching (Blankstein et al., ATC'17), as in PageFlex: a page's
  * priority is hits / age, where hits counts the scans that saw it accessed
- * and age is the time since the page was first seen. The state packs a
- * 12-bit saturating hit count with the 20-bit tick (now / tick_ms) of
- * insertion; ages wrap after 2^20 ticks (12 days at 1 s). The weight is
+ * and age is the time since the page was first seen: the first scan that
+ * sees it accessed (it entered memory then) restarts its age, so that a
+ * region's pages, whose states all start when the region is bound, do not
+ * share one age (that made it LFU). The state packs a 12-bit saturating hit
+ * count with the 20-bit tick (now / tick_ms) of insertion; ages wrap after 2^20 ticks (12 days at 1 s). The weight is
  * hits / age in 16.16 fixed point.
  */
 #include "policy_impl.h"
@@ -23,9 +25,11 @@ static pf_page_state hyp_scan(const struct pf_policy_params *p, pf_page_state s,
 {
 	uint32_t hits = s >> HYP_TICK_BITS;
 
-	(void)p;
-	(void)now;
-	if (pg->accessed && hits < HYP_HITS_MAX)
+	if (!pg->accessed)
+		return s;
+	if (!hits)
+		s = hyp_init(p, now); /* first seen now */
+	if (hits < HYP_HITS_MAX)
 		hits++;
 	return (hits << HYP_TICK_BITS) | (s & HYP_TICK_MASK);
 }

@@ -403,7 +403,7 @@ static int parse_rule(struct ctx *c, yaml_node_t *n, struct rule *r, size_t idx)
 		if (!(r->name = strdup(buf)))
 			return fail(c, n, "out of memory");
 	}
-	r->b.rule = r->name;
+	snprintf(r->b.rule, sizeof(r->b.rule), "%s", r->name);
 	if (!(v = get(c, n, "match")))
 		return fail(c, n, "rule '%s' has no match: clause", r->name);
 	if (parse_match(c, v, r) || parse_body(c, n, &r->b))
@@ -575,7 +575,7 @@ struct pf_rules *pf_rules_parse(const char *text, size_t len, const char *name, 
 		return NULL;
 	}
 	c.rs = rs;
-	rs->def.rule = "default";
+	snprintf(rs->def.rule, sizeof(rs->def.rule), "default");
 	rs->def.reclaim = pf_reclaim_find("kernel");
 	rs->def.prefetch = pf_prefetch_find("none");
 	pf_policy_params_default(&rs->def.params);

@@ -14,8 +14,7 @@
 
 #include <stdbool.h>
 
-#include "policy.h"
-#include "threshold.h"
+#include "engine.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,15 +28,6 @@ struct pf_region_attrs {
 	const char *symbol; /* call-site symbol ("module+0x1234" or a name), "" if none */
 	enum pf_region_kind kind;
 	uint64_t size; /* bytes */
-};
-
-/* A policy instance for one region in one phase. */
-struct pf_binding {
-	const char *rule; /* name of the rule that matched, "default" if none did */
-	const struct pf_reclaim_ops *reclaim;
-	const struct pf_prefetch_ops *prefetch;
-	struct pf_policy_params params;
-	struct pf_threshold_cfg threshold;
 };
 
 /* Actions when a phase starts. Glob lists of tags. */
@@ -60,7 +50,7 @@ void pf_rules_free(struct pf_rules *rs);
  * The binding of a region in a phase (phase may be NULL or "": no phase).
  * The first rule whose match clause fits wins, then its first phase override
  * whose pattern fits the phase; no rule: the defaults. Returns the index of
- * the rule, or -1 for the defaults. Pointers in out live as long as rs.
+ * the rule, or -1 for the defaults. out is a copy: it outlives rs.
  */
 int pf_rules_match(const struct pf_rules *rs, const struct pf_region_attrs *a, const char *phase,
 		   struct pf_binding *out);

@@ -4,8 +4,8 @@
  * control loop that chooses the cut below which pages are paged out.
  *
  * A cut is (bucket, extra): every page whose weight falls in a bucket below
- * `bucket` is a victim, plus `extra` pages of bucket `bucket` (the caller
- * takes the lowest weights there; pf_select_extra() does it exactly).
+ * `bucket` is a victim, plus the `extra` lowest pages of bucket `bucket`
+ * (pf_select_extra() chooses them; engine.h runs the whole loop).
  *
  * Three modes choose the cut:
  *  - budget: keep at most budget_pages resident, paging out the coldest
@@ -93,42 +93,26 @@ struct pf_threshold {
 };
 
 void pf_threshold_init(struct pf_threshold *t, const struct pf_threshold_cfg *cfg);
-/* Counts one refault (a swap-in that was not a prefetch hit). */
-static inline void pf_threshold_refault(struct pf_threshold *t)
+/* Counts n refaults (swap-ins that were not prefetch hits). */
+static inline void pf_threshold_refaults(struct pf_threshold *t, uint64_t n)
 {
-	t->refaults++;
+	t->refaults += n;
 }
 
 /*
  * Chooses the cut over the weights of the resident pages in h. working_set:
- * pages accessed recently (promotion mode). For cold-age mode the cut is
+ * the pages accessed in the last scan interval (promotion mode). For cold-age mode the cut is
  * empty: the caller pages out what ops->victim() selects.
  */
 struct pf_cut pf_threshold_decide(struct pf_threshold *t, const struct pf_hist *h,
 				  uint64_t working_set, uint64_t now);
 
-/*
- * For a second pass over the pages in any order: whether a page of this
- * weight is a victim of the cut. Pages of the boundary bucket are taken
- * first come, first served until cut->extra is used up (decremented).
- */
-static inline bool pf_cut_take(struct pf_cut *cut, uint32_t weight)
-{
-	unsigned b = pf_hist_bucket(weight);
-
-	if (b < cut->bucket)
-		return true;
-	if (b == cut->bucket && cut->extra) {
-		cut->extra--;
-		return true;
-	}
-	return false;
-}
-
 /* One candidate page for exact selection. */
 struct pf_victim {
 	uint32_t weight;
 	uint64_t page;
+	size_t run; /* the caller's: where the page is (engine.c: run and index) */
+	uint64_t k;
 };
 
 /*

@@ -43,6 +43,9 @@ static void usage(FILE *f)
 		"      --batch N         pages per reclaim batch [budget / 64]\n"
 		"      --phase-hot       prefetch each phase's last hot set on phase entry\n"
 		"      --hot-window-ms N pages used this long before a phase ends are hot [20]\n"
+		"      --ticks-only      decide at scan ticks only, as pageflexd does; by\n"
+		"                        default a budget is also a memory limit, held at\n"
+		"                        every access\n"
 		"      --no-fold         recorded traces: count a fault and the next scan's\n"
 		"                        accessed bit of the same page as two accesses\n"
 		"      --csv             one CSV line per region and a total line\n"
@@ -114,7 +117,16 @@ static void print_csv(const struct sim_result *res, const char *label, const cha
 	csv_line(label, "total", reclaim, prefetch, &res->total);
 }
 
-enum { OPT_BATCH = 256, OPT_PHASE_HOT, OPT_HOT_WINDOW, OPT_CSV, OPT_LABEL, OPT_PPM, OPT_NO_FOLD };
+enum {
+	OPT_BATCH = 256,
+	OPT_PHASE_HOT,
+	OPT_HOT_WINDOW,
+	OPT_CSV,
+	OPT_LABEL,
+	OPT_PPM,
+	OPT_NO_FOLD,
+	OPT_TICKS_ONLY
+};
 
 int main(int argc, char **argv)
 {
@@ -134,6 +146,7 @@ int main(int argc, char **argv)
 		{"hot-window-ms", required_argument, NULL, OPT_HOT_WINDOW},
 		{"promotion-ppm", required_argument, NULL, OPT_PPM},
 		{"no-fold", no_argument, NULL, OPT_NO_FOLD},
+		{"ticks-only", no_argument, NULL, OPT_TICKS_ONLY},
 		{"csv", no_argument, NULL, OPT_CSV},
 		{"label", required_argument, NULL, OPT_LABEL},
 		{"help", no_argument, NULL, 'h'},
@@ -155,7 +168,7 @@ int main(int argc, char **argv)
 	pf_policy_params_default(&cfg.def.params);
 	pf_threshold_cfg_default(&cfg.def.threshold);
 	cfg.def.threshold.budget_pct = 100;
-	cfg.def.rule = "cli";
+	snprintf(cfg.def.rule, sizeof(cfg.def.rule), "cli");
 	while ((c = getopt_long(argc, argv, "t:g:w:r:p:b:m:P:R:s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -225,6 +238,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PHASE_HOT:
 			cfg.phase_hot = true;
+			break;
+		case OPT_TICKS_ONLY:
+			cfg.ticks_only = true;
 			break;
 		case OPT_NO_FOLD:
 			cfg.no_fold = true;

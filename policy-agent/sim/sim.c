@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The simulator's engine (see sim.h): regions, residency, budgets, scans,
- * reclaim through the policies' weights and the threshold framework,
- * prefetch, phase actions and Belady MIN.
+ * The simulator (see sim.h): regions and the residency of their pages, the
+ * policy engine's ticks over them (policies/engine.h), the memory-limit
+ * model, prefetch, phase actions and Belady MIN.
  */
 #include "sim.h"
 
@@ -35,10 +35,8 @@ struct region {
 	char tag[PF_TRACE_TAG_MAX], symbol[PF_TRACE_SYMBOL_MAX];
 	uint8_t kind;
 	uint64_t npages, budget, resident;
-	struct pf_binding b;
-	bool passive;
-	void *pstate;
-	struct pf_threshold thr;
+	struct pf_engine_region eng; /* policy, threshold, prefetch state */
+	uint64_t swapins_fed; /* refaults already fed to the engine */
 	/* Touched pages, densely: index i is page pg[i]; idx maps page -> i. */
 	struct pagemap idx;
 	uint64_t nd, capd;
@@ -61,9 +59,8 @@ struct sim {
 	struct pf_phase_memo *memo;
 	uint64_t *next; /* MIN: next[i] = index of the next access to the page of access i */
 	uint64_t nacc, idx;
-	struct pf_hist hist;
-	struct pf_victim *cand;
-	size_t capcand;
+	struct pf_engine_scratch sc;
+	uint64_t protect; /* dense index the memory limit must not evict, or NO_NEXT */
 	uint64_t out[PF_OUT_MAX];
 	char *err;
 	size_t errlen;
@@ -118,7 +115,7 @@ static int64_t dense(struct sim *s, struct region *r, uint64_t page, bool create
 		goto oom;
 	r->nd++;
 	r->pg[i] = page;
-	r->st[i] = 0;
+	r->st[i] = pf_engine_new_state(&r->eng); /* as if untouched since the first tick */
 	r->fl[i] = 0;
 	r->last_ms[i] = 0;
 	if (s->cfg->min)
@@ -193,75 +190,89 @@ static void evict(struct sim *s, struct region *r, uint64_t p)
 
 static void make_resident(struct sim *s, struct region *r, uint64_t p, uint8_t extra)
 {
-	if (!(r->fl[p] & F_EVER))
-		r->st[p] = r->b.reclaim ? r->b.reclaim->init(&r->b.params, s->now_ms) : 0;
 	r->fl[p] |= F_EVER | F_RES | extra;
 	r->resident++;
 	if (s->cfg->min)
 		heap_push(r, r->cur_next[p], p);
 }
 
-static void scan_region(struct sim *s, struct region *r)
+/* ---- the engine's view of a region: one run of its touched pages ---- */
+
+struct sim_io {
+	struct sim *s;
+	struct region *r;
+};
+
+static bool io_run(void *ctx, size_t i, struct pf_page_run *run)
 {
-	const struct pf_reclaim_ops *ops = r->b.reclaim;
+	struct sim_io *io = ctx;
 
-	if (s->cfg->min || !ops)
-		return;
-	for (uint64_t p = 0; p < r->nd; p++) {
-		struct pf_scan_page pg = {.present = true};
+	if (i)
+		return false;
+	*run = (struct pf_page_run){.pages = io->r->pg, .n = io->r->nd, .state = io->r->st};
+	return true;
+}
 
-		if (!(r->fl[p] & F_RES))
-			continue;
-		pg.accessed = r->fl[p] & F_ACC;
-		r->st[p] = ops->scan(&r->b.params, r->st[p], &pg, s->now_ms);
+static unsigned io_bits(void *ctx, const struct pf_page_run *run, uint64_t k)
+{
+	struct sim_io *io = ctx;
+	uint8_t fl = io->r->fl[k];
+
+	(void)run;
+	if (k == io->s->protect)
+		return 0;
+	return (fl & F_RES ? PF_PAGE_PRESENT : 0) | (fl & F_ACC ? PF_PAGE_ACCESSED : 0) |
+	       ((fl & (F_EVER | F_RES)) == F_EVER ? PF_PAGE_SWAPPED : 0);
+}
+
+static void io_accessed(void *ctx, const struct pf_page_run *run, uint64_t k)
+{
+	(void)ctx, (void)run, (void)k; /* cleared after the tick: bits stay fixed during it */
+}
+
+static void io_victim(void *ctx, const struct pf_page_run *run, uint64_t k)
+{
+	struct sim_io *io = ctx;
+
+	(void)run;
+	evict(io->s, io->r, k);
+	if (io->s->cfg->on_evict)
+		io->s->cfg->on_evict(io->s->cfg->evict_arg, io->r->id, io->r->pg[k], io->s->now_ms);
+}
+
+static void clear_accessed(struct region *r)
+{
+	for (uint64_t p = 0; p < r->nd; p++)
 		r->fl[p] &= (uint8_t)~F_ACC;
-	}
 }
 
-static int grow_cand(struct sim *s, size_t n)
+static struct pf_engine_io engine_io(struct sim_io *ctx)
 {
-	if (n <= s->capcand)
-		return 0;
-	struct pf_victim *c = realloc(s->cand, n * sizeof(*c));
-
-	if (!c)
-		return -1;
-	s->cand = c;
-	s->capcand = n;
-	return 0;
+	return (struct pf_engine_io){.ctx = ctx,
+				     .run = io_run,
+				     .bits = io_bits,
+				     .accessed = io_accessed,
+				     .victim = io_victim};
 }
 
-/* Pages out the cut's victims; protect: a page never to evict (or NO_NEXT). */
-static int evict_cut(struct sim *s, struct region *r, const struct pf_cut *cut, uint64_t protect)
+/* A scan tick: the engine's decisions, exactly as pageflexd makes them. */
+static void tick(struct sim *s, struct region *r)
 {
-	size_t nc = 0;
+	struct sim_io ctx = {s, r};
+	struct pf_engine_io io = engine_io(&ctx);
+	uint64_t refaults = r->st_.swapins - r->swapins_fed;
 
-	if (!cut->pages)
-		return 0;
-	for (uint64_t p = 0; p < r->nd; p++) {
-		unsigned b;
-		uint32_t w;
-
-		if (!(r->fl[p] & F_RES) || p == protect)
-			continue;
-		w = r->b.reclaim->weight(&r->b.params, r->st[p], s->now_ms);
-		b = pf_hist_bucket(w);
-		if (b < cut->bucket) {
-			evict(s, r, p);
-		} else if (b == cut->bucket && cut->extra) {
-			if (grow_cand(s, nc + 1))
-				return -1;
-			s->cand[nc++] = (struct pf_victim){w, p};
-		}
-	}
-	size_t k = pf_select_extra(s->cand, nc, cut);
-
-	for (size_t i = 0; i < k; i++)
-		evict(s, r, s->cand[i].page);
-	return 0;
+	r->swapins_fed = r->st_.swapins;
+	s->protect = NO_NEXT;
+	pf_engine_tick(&r->eng, &io, &s->sc, refaults, s->now_ms);
+	clear_accessed(r);
 }
 
-/* Pages out the n coldest resident pages, never `protect`. */
+/*
+ * The memory limit between ticks: pages out the n coldest resident pages by
+ * the policy's weights (the kernel policy's too: it models the kernel's own
+ * reclaim), never `protect`.
+ */
 static int reclaim_n(struct sim *s, struct region *r, uint64_t n, uint64_t protect)
 {
 	if (s->cfg->min) {
@@ -278,22 +289,23 @@ static int reclaim_n(struct sim *s, struct region *r, uint64_t n, uint64_t prote
 			heap_push(r, r->cur_next[protect], protect);
 		return 0;
 	}
-	scan_region(s, r);
-	pf_hist_clear(&s->hist);
-	for (uint64_t p = 0; p < r->nd; p++)
-		if ((r->fl[p] & F_RES) && p != protect)
-			pf_hist_add(&s->hist,
-				    r->b.reclaim->weight(&r->b.params, r->st[p], s->now_ms));
-	struct pf_cut cut = pf_hist_cut_n(&s->hist, n);
+	struct sim_io ctx = {s, r};
+	struct pf_engine_io io = engine_io(&ctx);
 
-	return evict_cut(s, r, &cut, protect);
+	s->protect = NO_NEXT;
+	pf_engine_scan(&r->eng, &io, s->now_ms);
+	clear_accessed(r);
+	s->protect = protect;
+	pf_engine_cut_n(&r->eng, &io, &s->sc, n, s->now_ms);
+	s->protect = NO_NEXT;
+	return 0;
 }
 
 static int enforce_budget(struct sim *s, struct region *r, uint64_t protect)
 {
 	uint64_t batch;
 
-	if (!r->budget || r->resident <= r->budget)
+	if (s->cfg->ticks_only || !r->budget || r->resident <= r->budget)
 		return 0;
 	batch = s->cfg->batch ? s->cfg->batch : r->budget / 64;
 	if (batch < 1)
@@ -308,8 +320,6 @@ static int enforce_budget(struct sim *s, struct region *r, uint64_t protect)
 static int bind(struct sim *s, struct region *r)
 {
 	struct pf_binding b = s->cfg->def;
-	const struct pf_reclaim_ops *old = r->b.reclaim;
-	const struct pf_prefetch_ops *oldp = r->b.prefetch;
 
 	if (s->cfg->rules) {
 		struct pf_region_attrs a = {.tag = r->tag,
@@ -329,26 +339,11 @@ static int bind(struct sim *s, struct region *r)
 	}
 	if (!b.reclaim)
 		b.reclaim = pf_reclaim_find("kernel");
-	if (!b.prefetch)
-		b.prefetch = pf_prefetch_find("none");
 	if (s->cfg->min)
 		b.threshold.mode = PF_THRESH_BUDGET;
-	r->b = b;
-	r->passive = b.reclaim->flags & PF_RECLAIM_PASSIVE;
-	r->budget = pf_threshold_budget(&b.threshold, r->npages);
-	pf_threshold_init(&r->thr, &b.threshold);
-	r->thr.cfg.budget_pages = r->budget;
-	if (old && old != b.reclaim)
-		for (uint64_t p = 0; p < r->nd; p++)
-			if (r->fl[p] & F_EVER)
-				r->st[p] = b.reclaim->init(&b.params, s->now_ms);
-	if (!r->pstate || oldp != b.prefetch) {
-		free(r->pstate);
-		r->pstate = calloc(1, b.prefetch->state_size ? b.prefetch->state_size : 8);
-		if (!r->pstate)
-			return -1;
-		b.prefetch->init(r->pstate, &b.params);
-	}
+	if (pf_engine_bind(&r->eng, &b, r->npages) < 0)
+		return -1;
+	r->budget = r->eng.thr.cfg.budget_pages;
 	return 0;
 }
 
@@ -408,8 +403,7 @@ static int prefetch_page(struct sim *s, struct region *r, uint64_t page)
 
 static void prefetch(struct sim *s, struct region *r, uint64_t page, bool hit)
 {
-	size_t n =
-		r->b.prefetch->fault(r->pstate, &r->b.params, r->pg[page], hit, s->out, PF_OUT_MAX);
+	size_t n = pf_engine_prefetch(&r->eng, r->pg[page], hit, s->out, PF_OUT_MAX);
 
 	for (size_t i = 0; i < n; i++)
 		prefetch_page(s, r, s->out[i]);
@@ -438,7 +432,6 @@ static int access_page(struct sim *s, struct region *r, uint64_t p)
 			heap_push(r, r->cur_next[p], p);
 	} else {
 		r->st_.swapins++;
-		pf_threshold_refault(&r->thr);
 		make_resident(s, r, p, 0);
 		prefetch(s, r, p, false);
 	}
@@ -465,32 +458,6 @@ static void sample(struct sim *s)
 	s->foot_sum += (double)foot;
 }
 
-static int periodic(struct sim *s, struct region *r)
-{
-	if (s->cfg->min || r->passive)
-		return 0;
-	if (r->thr.cfg.mode == PF_THRESH_COLD_AGE) {
-		if (!r->b.reclaim->victim)
-			return 0;
-		for (uint64_t p = 0; p < r->nd; p++)
-			if ((r->fl[p] & F_RES) &&
-			    r->b.reclaim->victim(&r->b.params, r->st[p], s->now_ms))
-				evict(s, r, p);
-		return 0;
-	}
-	if (r->thr.cfg.mode == PF_THRESH_PROMOTION) {
-		pf_hist_clear(&s->hist);
-		for (uint64_t p = 0; p < r->nd; p++)
-			if (r->fl[p] & F_RES)
-				pf_hist_add(&s->hist, r->b.reclaim->weight(&r->b.params, r->st[p],
-									   s->now_ms));
-		struct pf_cut cut = pf_threshold_decide(&r->thr, &s->hist, r->resident, s->now_ms);
-
-		return evict_cut(s, r, &cut, NO_NEXT);
-	}
-	return 0;
-}
-
 static int advance(struct sim *s, uint64_t time_ns)
 {
 	uint64_t t = time_ns / 1000000;
@@ -503,9 +470,8 @@ static int advance(struct sim *s, uint64_t time_ns)
 		for (size_t i = 0; i < s->nr; i++) {
 			if (!s->r[i].live)
 				continue;
-			scan_region(s, &s->r[i]);
-			if (periodic(s, &s->r[i]))
-				return -1;
+			if (!s->cfg->min)
+				tick(s, &s->r[i]);
 		}
 		s->next_scan_ms += scan;
 	}
@@ -741,7 +707,7 @@ static void add_stats(struct sim_stats *t, const struct sim_stats *a)
 int sim_run(const struct sim_cfg *cfg, const struct sim_source *src, struct sim_result *res,
 	    char *err, size_t errlen)
 {
-	struct sim s = {.cfg = cfg, .err = err, .errlen = errlen};
+	struct sim s = {.cfg = cfg, .err = err, .errlen = errlen, .protect = NO_NEXT};
 	struct sim_fold *fold = NULL;
 	struct sim_source folded;
 	struct pf_trace_event ev;
@@ -790,9 +756,10 @@ int sim_run(const struct sim_cfg *cfg, const struct sim_source *src, struct sim_
 		snprintf(o->tag, sizeof(o->tag), "%s", r->tag);
 		o->npages = r->npages;
 		o->budget = r->budget;
-		o->reclaim = cfg->min ? "min" : r->b.reclaim->name;
-		o->prefetch = r->b.prefetch->name;
-		o->rule = r->b.rule ? r->b.rule : "default";
+		o->reclaim = cfg->min ? "min" : r->eng.b.reclaim->name;
+		o->prefetch = r->eng.b.prefetch ? r->eng.b.prefetch->name : "none";
+		snprintf(o->rule, sizeof(o->rule), "%s",
+			 r->eng.b.rule[0] ? r->eng.b.rule : "default");
 		o->st = r->st_;
 		if (n) {
 			o->st.avg_resident /= (double)n;
@@ -818,11 +785,11 @@ out:
 		free(s.r[i].last_ms);
 		free(s.r[i].cur_next);
 		free(s.r[i].heap);
-		free(s.r[i].pstate);
+		pf_engine_free(&s.r[i].eng);
 	}
 	free(s.r);
 	free(s.next);
-	free(s.cand);
+	pf_engine_scratch_free(&s.sc);
 	pf_phase_memo_free(s.memo);
 	return rc;
 }

@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The simulator's engine: replays a stream of trace events (trace.h)
- * through reclaim and prefetch policies under per-region memory budgets and
- * counts what happens. It runs the policies' own code (policies/), the same
- * the agent runs live.
+ * The simulator: replays a stream of trace events (trace.h) through
+ * reclaim and prefetch policies under per-region memory budgets and counts
+ * what happens. Its decisions at each scan tick are the policy engine's
+ * (policies/engine.h), the loop pageflexd runs live.
  *
  * Model: a region's pages are untouched, resident or swapped. An access to
  * an untouched page is a first-touch fault; to a swapped page, a swap-in
  * fault (a refault) unless a prefetch brought it back first (a prefetch
  * hit). Live FAULT records and the accessed bits of SCAN records count as
- * accesses. Every scan_ms, and before each reclaim, pending accessed bits
- * are folded into the policy's per-page state (the scan). When a region
- * exceeds its budget, the lowest-weight pages are paged out in batches
- * (Belady MIN instead evicts the page used farthest in the future; it needs
- * a second pass over the events). Promotion-rate and cold-age thresholds
- * act at each periodic scan.
+ * accesses. Every scan_ms the engine ticks each region: accessed bits
+ * into the policy's per-page states, then its threshold's victims
+ * (cold-age, budget, promotion rate). Unless ticks_only, a region's budget
+ * is also a memory limit between ticks: when it is exceeded, the
+ * lowest-weight pages are paged out in batches (Belady MIN instead evicts
+ * the page used farthest in the future; it needs a second pass over the
+ * events).
  */
 #ifndef PAGEFLEX_SIM_H
 #define PAGEFLEX_SIM_H
@@ -22,9 +23,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "policy.h"
+#include "engine.h"
 #include "rules.h"
-#include "threshold.h"
 #include "trace.h"
 
 /* Largest region the simulator takes (pages): 4 PiB of address space. Only
@@ -50,6 +50,16 @@ struct sim_cfg {
 	uint64_t hot_window_ms; /* pages used this long before a phase ends are hot */
 	uint32_t memo_entries, memo_pages; /* phase memory bounds */
 	bool no_fold; /* count a fault and the next scan bit of its page twice (fold.h) */
+	/*
+	 * Decide at scan ticks only, as pageflexd does. Otherwise (the default)
+	 * a region's budget is also a memory limit, held at every access by
+	 * paging out the pages of lowest weight (the kernel's reclaim under a
+	 * limit; Belady MIN needs it).
+	 */
+	bool ticks_only;
+	/* Called for every page paged out (region id, page number, time in ms). */
+	void (*on_evict)(void *arg, uint32_t region, uint64_t page, uint64_t now_ms);
+	void *evict_arg;
 };
 
 struct sim_stats {
@@ -71,7 +81,8 @@ struct sim_region_report {
 	uint32_t id;
 	char tag[PF_TRACE_TAG_MAX];
 	uint64_t npages, budget;
-	const char *reclaim, *prefetch, *rule;
+	const char *reclaim, *prefetch;
+	char rule[64];
 	struct sim_stats st;
 };
 

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			struct pf_binding b;
 			int idx = pf_rules_match(rs, &regions[i], phases[p], &b);
 
-			if (idx >= (int)pf_rules_count(rs) || !b.rule)
+			if (idx >= (int)pf_rules_count(rs) || !memchr(b.rule, 0, sizeof(b.rule)))
 				__builtin_trap();
 			(void)strlen(b.rule);
 			const struct pf_phase_actions *a = pf_rules_phase_actions(rs, phases[p]);

@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine_diff.h"
+#include "gen.h"
 #include "pageflex_wire.h"
 #include "pf_client.h"
 #include "trace.h"
@@ -796,6 +798,54 @@ Test(agent, slot_flood_leaves_a_fair_share, .timeout = 120)
  * trace with its region, every first touch, the refaults after the agent
  * paged the region out, and the scans; pageflex-sim replays it.
  */
+/*
+ * Issue 12's differential check on a live recording: pageflexd's engine path
+ * and the simulator decide the same page for page, per reclaim policy and
+ * threshold mode (test/unit/policies/engine_diff.h).
+ */
+static void engine_diff_on(const char *trace)
+{
+	static const char *const rules[] = {
+		"defaults: {reclaim: cold-age, params: {cold_age_ms: 300, tick_ms: 100},"
+		" threshold: {mode: cold-age}}",
+		"defaults: {reclaim: lru, threshold: {mode: budget, budget_pct: 40}}",
+		"defaults: {reclaim: lfu, params: {lfu_decay: 4}, threshold: {mode: budget,"
+		" budget_pct: 20}}",
+		"defaults: {reclaim: hyperbolic, prefetch: readahead, params: {tick_ms: 100},"
+		" threshold: {mode: promotion, promotion_ppm: 500000, period_ms: 200}}",
+	};
+	char err[512], yaml[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		struct file_source *f = file_source_open(trace, err, sizeof(err));
+		struct engine_diff_result r;
+		struct pf_rules *rs;
+		struct sim_source src;
+
+		cr_assert_not_null(f, "%s", err);
+		snprintf(yaml, sizeof(yaml), "version: 1\n%s\n", rules[i]);
+		rs = pf_rules_parse(yaml, strlen(yaml), "rules", err, sizeof(err));
+		cr_assert_not_null(rs, "%s", err);
+		src = file_source(f);
+		cr_assert_eq(engine_diff(&src, rs, 100, &r, err, sizeof(err)), 0, "%s", err);
+		cr_log_info(
+			"live trace, %s: %llu ticks, victims %llu/%llu, refaults %llu/%llu, "
+			"prefetched %llu/%llu",
+			rules[i], (unsigned long long)r.ticks, (unsigned long long)r.agent_victims,
+			(unsigned long long)r.sim_victims, (unsigned long long)r.agent_refaults,
+			(unsigned long long)r.sim_refaults, (unsigned long long)r.agent_prefetched,
+			(unsigned long long)r.sim_prefetched);
+		cr_assert_str_empty(r.first_diff, "%s: %s", rules[i], r.first_diff);
+		cr_assert(r.agent_refaults == r.sim_refaults &&
+				  r.agent_prefetched == r.sim_prefetched,
+			  "%s", rules[i]);
+		cr_assert_gt(r.agent_victims, 0, "%s: nothing paged out", rules[i]);
+		pf_rules_free(rs);
+		file_source_close(f);
+	}
+}
+
 Test(agent, record_writes_a_trace_the_simulator_replays, .timeout = 120)
 {
 	const size_t n = 1024, m = 100, len = n * PG;
@@ -876,6 +926,7 @@ Test(agent, record_writes_a_trace_the_simulator_replays, .timeout = 120)
 	snprintf(cmd, sizeof(cmd), "%s/bin/pageflex-sim --trace %s -r cold-age >/dev/null",
 		 tu_build_dir(), trace);
 	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "pageflex-sim could not replay the trace");
+	engine_diff_on(trace);
 	unlink(trace);
 	pfc_close(&c);
 	cr_assert_eq(agent_stop(&a), 0);

@@ -160,7 +160,7 @@ Test(actuator, at_most_1024_iovecs_per_call)
 Test(binding, command_line_rules)
 {
 	char err[256];
-	struct pf_agent_binding b;
+	struct pf_binding b;
 
 	cr_assert_neq(pf_binding_parse_cold_age("cold", err, sizeof(err)), 0);
 	cr_assert(strstr(err, "want TAG=SECONDS"), "%s", err);
@@ -171,7 +171,7 @@ Test(binding, command_line_rules)
 	cr_assert_eq(pf_binding_parse_cold_age("db.*=0.5", err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(pf_binding_parse_cold_age("*=120", err, sizeof(err)), 0, "%s", err);
 	cr_assert(pf_binding_lookup("db.index", "", PFW_KIND_ANON, MB, NULL, &b));
-	cr_assert_str_eq(b.ops->name, "cold-age");
+	cr_assert_str_eq(b.reclaim->name, "cold-age");
 	cr_assert_eq(b.params.cold_age_ms, 500);
 	cr_assert_leq(b.params.tick_ms, 50, "ticks must stay well below the age");
 	cr_assert(pf_binding_lookup("other", "", PFW_KIND_ANON, MB, NULL, &b));

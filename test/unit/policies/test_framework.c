@@ -38,18 +38,13 @@ Test(hist, cut_n_takes_the_lowest)
 	cr_assert_eq(c.bucket, 2);
 	cr_assert_eq(c.extra, 1);
 	cr_assert_eq(c.pages, 7);
-	/* A second pass takes exactly c.pages pages: weights 0, 1 and one 2. */
-	size_t taken = 0, twos = 0;
+	/* Below the cut: weights 0 and 1; of the boundary bucket, the lowest page. */
+	struct pf_victim cand[3];
 
-	for (uint32_t w = 0; w < 10; w++)
-		for (int k = 0; k < 3; k++)
-			if (pf_cut_take(&c, w)) {
-				taken++;
-				twos += w == 2;
-				cr_assert_leq(w, 2);
-			}
-	cr_assert_eq(taken, 7);
-	cr_assert_eq(twos, 1);
+	for (int k = 0; k < 3; k++)
+		cand[k] = (struct pf_victim){.weight = 2, .page = (uint64_t)(9 - k)};
+	cr_assert_eq(pf_select_extra(cand, 3, &c), 1);
+	cr_assert_eq(cand[0].page, 7);
 	c = pf_hist_cut_n(&h, 100);
 	cr_assert_eq(c.pages, 30);
 }
@@ -104,11 +99,11 @@ Test(threshold, promotion_mode_follows_the_refault_rate)
 	cr_assert_eq(c.pages, 4 * 63, "buckets 0..3: %llu", (unsigned long long)c.pages);
 	/* 5 refaults in a minute on 1000 pages = 5000 ppm > 1000: back down. */
 	for (int i = 0; i < 5; i++)
-		pf_threshold_refault(&t);
+		pf_threshold_refaults(&t, 1);
 	c = pf_threshold_decide(&t, &h, 1000, now += 60000);
 	cr_assert_eq(t.cut_bucket, 3);
 	/* 1 refault = 1000 ppm: at target, the cut holds. */
-	pf_threshold_refault(&t);
+	pf_threshold_refaults(&t, 1);
 	c = pf_threshold_decide(&t, &h, 1000, now += 60000);
 	cr_assert_eq(t.cut_bucket, 3);
 }

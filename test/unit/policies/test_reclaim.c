@@ -137,19 +137,20 @@ Test(hyperbolic, evicts_lowest_hits_per_age)
 	p.tick_ms = 1;
 	/* page 0: 10 hits over 100 ticks (0.10); page 1: 3 hits over 10 (0.30);
 	 * page 2: 4 hits over 50 (0.08) -> page 2 has the lowest hits / age even
-	 * though page 1 has fewer hits and page 0 is older. */
-	s[0] = ops->init(&p, 0);
-	s[1] = ops->init(&p, 90);
-	s[2] = ops->init(&p, 50);
-	for (int i = 0; i < 10; i++)
-		s[0] = ops->scan(&p, s[0], &y, now);
+	 * though page 1 has fewer hits and page 0 is older. All states start
+	 * at 0 (a region's bind); a page's age starts at its first access. */
 	for (int i = 0; i < 3; i++)
-		s[1] = ops->scan(&p, s[1], &y, now);
+		s[i] = ops->init(&p, 0);
+	for (int i = 0; i < 10; i++)
+		s[0] = ops->scan(&p, s[0], &y, i ? now : 0);
+	for (int i = 0; i < 3; i++)
+		s[1] = ops->scan(&p, s[1], &y, i ? now : 90);
 	for (int i = 0; i < 4; i++)
-		s[2] = ops->scan(&p, s[2], &y, now);
+		s[2] = ops->scan(&p, s[2], &y, i ? now : 50);
 	pf_hist_clear(&h);
 	for (int i = 0; i < 3; i++) {
-		cand[i] = (struct pf_victim){ops->weight(&p, s[i], now), (uint64_t)i};
+		cand[i] = (struct pf_victim){.weight = ops->weight(&p, s[i], now),
+					     .page = (uint64_t)i};
 		pf_hist_add(&h, cand[i].weight);
 	}
 	cr_assert_lt(cand[2].weight, cand[0].weight);

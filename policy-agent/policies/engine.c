@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The policy engine (engine.h): per region, scan bits -> per-page states ->
+ * threshold -> victims, and refaults -> prefetch decisions. pageflexd and
+ * pageflex-sim both run exactly this.
+ */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int pf_engine_bind(struct pf_engine_region *er, const struct pf_binding *bind,
+		   uint64_t region_pages)
+{
+	const struct pf_prefetch_ops *oldp = er->bound ? er->b.prefetch : NULL;
+	const struct pf_reclaim_ops *old = er->bound ? er->b.reclaim : NULL;
+	struct pf_binding nb, *b = &nb;
+
+	if (bind) {
+		nb = *bind;
+		/* "none" never asks for a page: no state, no wakeups on refaults. */
+		if (nb.prefetch == pf_prefetch_find("none"))
+			nb.prefetch = NULL;
+	} else {
+		b = NULL;
+	}
+	if (!b) {
+		if (!er->bound)
+			return 0;
+		pf_engine_free(er);
+		er->bound = false;
+		er->ready = false;
+		return 1;
+	}
+	if (er->bound && b->reclaim == er->b.reclaim && b->prefetch == er->b.prefetch &&
+	    !memcmp(&b->params, &er->b.params, sizeof(b->params)) &&
+	    !memcmp(&b->threshold, &er->b.threshold, sizeof(b->threshold)))
+		return 0;
+	/* A different policy starts from fresh states; new parameters keep them. */
+	if (b->reclaim != old)
+		er->ready = false;
+	er->bound = true;
+	er->b = *b;
+	pf_threshold_init(&er->thr, &b->threshold);
+	/* The controller wants the budget in pages of this region. */
+	er->thr.cfg.budget_pages = pf_threshold_budget(&b->threshold, region_pages);
+	er->cut_bucket = 0;
+	er->cut_pages = 0;
+	if (b->prefetch != oldp || !er->pstate) {
+		free(er->pstate);
+		er->pstate = NULL;
+		if (b->prefetch) {
+			er->pstate =
+				calloc(1, b->prefetch->state_size ? b->prefetch->state_size : 8);
+			if (!er->pstate)
+				return -1;
+			b->prefetch->init(er->pstate, &er->b.params);
+		}
+	}
+	return 1;
+}
+
+void pf_engine_free(struct pf_engine_region *er)
+{
+	free(er->pstate);
+	er->pstate = NULL;
+}
+
+bool pf_engine_active(const struct pf_engine_region *er)
+{
+	return er->bound && er->b.reclaim && !(er->b.reclaim->flags & PF_RECLAIM_PASSIVE);
+}
+
+static void init_states(struct pf_engine_region *er, const struct pf_engine_io *io, uint64_t now)
+{
+	struct pf_page_run r;
+	uint64_t k;
+	size_t i;
+
+	er->blank = er->b.reclaim->init(&er->b.params, now);
+	for (i = 0; io->run(io->ctx, i, &r); i++)
+		for (k = 0; k < r.n; k++)
+			r.state[k] = er->blank;
+	er->ready = true;
+}
+
+static uint64_t page_of(const struct pf_page_run *r, uint64_t k)
+{
+	return r->pages ? r->pages[k] : r->first + k;
+}
+
+enum pass1 { P1_SCAN, P1_HIST, P1_VICTIMS };
+
+/*
+ * Pass 1: every page's state from its scan bits; accessed pages reported;
+ * then, by mode, a histogram of the present pages' weights or the cold-age
+ * victims. Returns the pages accessed (the working set of this interval).
+ */
+static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io,
+		      struct pf_hist *hist, enum pass1 what, uint64_t now)
+{
+	const struct pf_reclaim_ops *ops = er->b.reclaim;
+	const struct pf_policy_params *prm = &er->b.params;
+	static const struct pf_scan_page untouched;
+	struct pf_page_run r;
+	uint64_t k, ws = 0;
+	size_t i;
+
+	if (!er->ready)
+		init_states(er, io, now);
+	for (i = 0; io->run(io->ctx, i, &r); i++) {
+		for (k = 0; k < r.n; k++) {
+			unsigned bits = io->bits(io->ctx, &r, k);
+			struct pf_scan_page pg = {
+				.accessed = bits & PF_PAGE_ACCESSED,
+				.present = bits & PF_PAGE_PRESENT,
+				.swapped = bits & PF_PAGE_SWAPPED,
+			};
+
+			r.state[k] = ops->scan(prm, r.state[k], &pg, now);
+			if (pg.accessed) {
+				ws++;
+				io->accessed(io->ctx, &r, k);
+			}
+			if (!pg.present || what == P1_SCAN)
+				continue;
+			if (what == P1_HIST)
+				pf_hist_add(hist, ops->weight(prm, r.state[k], now));
+			else if (!pg.accessed && ops->victim && ops->victim(prm, r.state[k], now))
+				io->victim(io->ctx, &r, k);
+		}
+	}
+	er->blank = ops->scan(prm, er->blank, &untouched, now);
+	return ws;
+}
+
+static int add_cand(struct pf_engine_scratch *sc, const struct pf_victim *v)
+{
+	if (sc->ncand == sc->capcand) {
+		size_t cap = sc->capcand ? sc->capcand * 2 : 1024;
+		struct pf_victim *c = realloc(sc->cand, cap * sizeof(*c));
+
+		if (!c)
+			return -1;
+		sc->cand = c;
+		sc->capcand = cap;
+	}
+	sc->cand[sc->ncand++] = *v;
+	return 0;
+}
+
+/*
+ * Pass 2: the present pages below the cut, and the cut's `extra` lowest
+ * (weight, page) of its boundary bucket. Pages accessed in this scan count
+ * towards the cut but are never victims: they are in use.
+ */
+static void pass2(struct pf_engine_region *er, const struct pf_engine_io *io,
+		  struct pf_engine_scratch *sc, const struct pf_cut *cut, uint64_t now)
+{
+	const struct pf_reclaim_ops *ops = er->b.reclaim;
+	struct pf_page_run r;
+	uint64_t k;
+	size_t i, n;
+
+	if (!cut->pages)
+		return;
+	sc->ncand = 0;
+	for (i = 0; io->run(io->ctx, i, &r); i++) {
+		for (k = 0; k < r.n; k++) {
+			unsigned bits = io->bits(io->ctx, &r, k), b;
+			uint32_t w;
+
+			if (!(bits & PF_PAGE_PRESENT))
+				continue;
+			w = ops->weight(&er->b.params, r.state[k], now);
+			b = pf_hist_bucket(w);
+			if (b < cut->bucket) {
+				if (!(bits & PF_PAGE_ACCESSED))
+					io->victim(io->ctx, &r, k);
+			} else if (b == cut->bucket && cut->extra) {
+				struct pf_victim v = {w, page_of(&r, k), i, k};
+
+				if (add_cand(sc, &v))
+					return; /* out of memory: the boundary bucket stays */
+			}
+		}
+	}
+	n = pf_select_extra(sc->cand, sc->ncand, cut);
+	for (i = 0; i < n; i++) {
+		struct pf_victim *v = &sc->cand[i];
+
+		if (!io->run(io->ctx, v->run, &r))
+			continue;
+		if (!(io->bits(io->ctx, &r, v->k) & PF_PAGE_ACCESSED))
+			io->victim(io->ctx, &r, v->k);
+	}
+}
+
+void pf_engine_tick(struct pf_engine_region *er, const struct pf_engine_io *io,
+		    struct pf_engine_scratch *sc, uint64_t refaults, uint64_t now)
+{
+	bool by_victim;
+	struct pf_cut cut;
+	uint64_t ws;
+
+	if (!pf_engine_active(er))
+		return;
+	by_victim = er->b.threshold.mode == PF_THRESH_COLD_AGE;
+	if (by_victim) {
+		pass1(er, io, NULL, P1_VICTIMS, now);
+		return;
+	}
+	pf_hist_clear(&sc->hist);
+	ws = pass1(er, io, &sc->hist, P1_HIST, now);
+	pf_threshold_refaults(&er->thr, refaults);
+	cut = pf_threshold_decide(&er->thr, &sc->hist, ws, now);
+	er->cut_bucket = cut.bucket;
+	er->cut_pages = cut.pages;
+	pass2(er, io, sc, &cut, now);
+}
+
+/* The memory-limit model runs any policy's weights, the kernel's too. */
+static bool has_weights(const struct pf_engine_region *er)
+{
+	return er->bound && er->b.reclaim;
+}
+
+void pf_engine_scan(struct pf_engine_region *er, const struct pf_engine_io *io, uint64_t now)
+{
+	if (has_weights(er))
+		pass1(er, io, NULL, P1_SCAN, now);
+}
+
+void pf_engine_cut_n(struct pf_engine_region *er, const struct pf_engine_io *io,
+		     struct pf_engine_scratch *sc, uint64_t n, uint64_t now)
+{
+	const struct pf_reclaim_ops *ops = er->b.reclaim;
+	struct pf_page_run r;
+	struct pf_cut cut;
+	uint64_t k;
+	size_t i;
+
+	if (!has_weights(er) || !n)
+		return;
+	if (!er->ready)
+		init_states(er, io, now);
+	pf_hist_clear(&sc->hist);
+	for (i = 0; io->run(io->ctx, i, &r); i++)
+		for (k = 0; k < r.n; k++)
+			if (io->bits(io->ctx, &r, k) & PF_PAGE_PRESENT)
+				pf_hist_add(&sc->hist, ops->weight(&er->b.params, r.state[k], now));
+	cut = pf_hist_cut_n(&sc->hist, n);
+	pass2(er, io, sc, &cut, now);
+}
+
+size_t pf_engine_prefetch(struct pf_engine_region *er, uint64_t page, bool hit, uint64_t *out,
+			  size_t max)
+{
+	if (!er->bound || !er->b.prefetch || !er->pstate)
+		return 0;
+	return er->b.prefetch->fault(er->pstate, &er->b.params, page, hit, out, max);
+}
+
+void pf_engine_scratch_free(struct pf_engine_scratch *sc)
+{
+	free(sc->cand);
+	memset(sc, 0, sizeof(*sc));
+}
