@@ -95,9 +95,11 @@ static void reclaim_region(struct pf_piece **pcs, size_t n, uint64_t now)
 	static struct pf_engine_scratch sc;
 	struct pf_rinfo *ri = pcs[0]->ri;
 	uint64_t victims = ri->paged_out;
+	/* Only thresholds read refaults: no map read per cold-age region per tick. */
+	uint64_t refaults = ri->eng.b.threshold.mode == PF_THRESH_COLD_AGE ? 0 : new_refaults(ri);
 
-	pf_reclaim_feed(ri, pcs, n, pf_bpf_page_state(), pf_bpf_scan_words, new_refaults(ri), now,
-			&sc, &out_b, &cold_b);
+	pf_reclaim_feed(ri, pcs, n, pf_bpf_page_state(), pf_bpf_scan_words, refaults, now, &sc,
+			&out_b, &cold_b);
 	/* Before the PAGEOUT: from now on its faults need the page-table walk. */
 	if (ri->paged_out != victims)
 		pf_bpf_region_mark_out(ri->id, true);
