@@ -3,7 +3,7 @@
  * Test only: leap_replay (syscall, run with bpf_prog_test_run) replays the
  * trace in `trace` through a fresh Leap state and stores every decision in
  * `decisions`, so that test/unit/policies/test_leap_bpf.c can prove that
- * Leap in BPF (leap_fault.bpf.h, the code leap.bpf.c runs on the fault
+ * Leap in BPF (leap_fault.bpf.h, the code pf_leap runs on the fault
  * path) and Leap in C decide the same. Not part of the agent's objects.
  */
 #include "vmlinux.h"

@@ -27,6 +27,17 @@
  *    swap-cache hit. A major fault in private anonymous memory that the
  *    entry counted as a first touch was a swap-in of a page the kernel
  *    swapped out: recounted, and the region marked.
+ *  - pf_leap (tp_btf/page_fault_user; pf_leap_compat without
+ *    bpf_rdonly_cast): Leap's prefetch decisions (policies/leap_core.h, the
+ *    code pageflex-sim runs) on the swap faults of regions bound to Leap:
+ *    the same region lookup, then leap_slot[region id] names the region's
+ *    Leap state; decisions go to leap_events, waking the agent only when
+ *    leap_wake is set (it then issues the WILLNEED before the program gets
+ *    there). A fault on a page of the last window issued counts as a
+ *    prefetch hit (WILLNEED leaves pages in the swap cache, so their first
+ *    access is still a minor fault); a retry of the same fault is ignored.
+ *    Threads of one process race on a region's state: a worse prediction,
+ *    never an out-of-bounds access.
  *  - pf_exec (tp_btf/sched_process_exec): a managed process that execs is
  *    unmanaged at once and the agent is told (its regions are gone).
  *  - pf_scan (iter/task_vma): walks the page tables of the chunks listed in
@@ -45,6 +56,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
+#include "../policy-agent/policies/leap_core.h"
+#include "leap_fault.bpf.h"
 #include "pageflex_agent.h"
 #include "pt_walk.bpf.h"
 #include "region_lookup.bpf.h"
@@ -328,6 +341,115 @@ SEC("tp_btf/page_fault_user")
 int BPF_PROG(pf_fault_compat, unsigned long address, struct pt_regs *regs, unsigned long error_code)
 {
 	return on_fault(address, error_code, 0);
+}
+
+/* ---- Leap on the fault path ---- */
+
+/*
+ * Per region id: 1 + the slot of leap_regions/leap_states that runs Leap
+ * on the region's swap faults, 0 for none (the agent writes it through the
+ * mmapped .bss, after the slot's region and state).
+ */
+__u8 leap_slot[PFA_MAX_REGIONS] = {};
+__u32 leap_wake = 0; /* decisions wake the agent (else it polls) */
+__u64 leap_faults = 0; /* swap faults in Leap regions */
+__u64 leap_decisions = 0; /* events emitted */
+__u64 leap_dropped = 0; /* ring buffer full */
+__u64 leap_window_hits = 0; /* faults on pages of the last window */
+__u64 leap_skipped = 0; /* faults in Leap regions on a none or present PTE */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LEAP_BPF_MAX_REGIONS);
+	__type(key, __u32);
+	__type(value, struct leap_region);
+} leap_regions SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LEAP_BPF_MAX_REGIONS);
+	__type(key, __u32);
+	__type(value, struct leap_state);
+} leap_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} leap_events SEC(".maps");
+
+/* Leap (policy-agent/policies/leap_core.h) on a swap fault of a Leap region. */
+static __always_inline int leap_on_fault(__u64 address, unsigned long error_code, const int fast)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task;
+	struct leap_decision d;
+	struct leap_region *r;
+	struct leap_state *s;
+	struct leap_event *ev;
+	__u64 word, page, pgd;
+	__u32 id, slot;
+	int hit;
+
+	word = managed(tgid);
+	if (!word)
+		return 0;
+	id = region_find(word, address);
+	if (id == PFA_NO_REGION)
+		return 0;
+	slot = leap_slot[id & (PFA_MAX_REGIONS - 1)];
+	if (!slot--)
+		return 0;
+	r = bpf_map_lookup_elem(&leap_regions, &slot);
+	s = bpf_map_lookup_elem(&leap_states, &slot);
+	if (!r || !s || r->id != id || address < r->start || address >= r->end)
+		return 0;
+	/* Only swap faults (swap-ins and swap-cache hits) feed Leap. */
+	if (error_code & X86_PF_PROT || !dmap_ok) {
+		__sync_fetch_and_add(&leap_skipped, 1);
+		return 0;
+	}
+	task = bpf_get_current_task_btf();
+	pgd = (__u64)task->mm->pgd;
+	if (!pgd || pt_classify(pgd, address, fast) != PT_SWAP) {
+		__sync_fetch_and_add(&leap_skipped, 1);
+		return 0;
+	}
+	page = (address - r->start) >> 12;
+	if (s->nfaults && page == s->last_page)
+		return 0; /* a retry of the same fault */
+	__sync_fetch_and_add(&leap_faults, 1);
+	hit = leap_in_window(s, page);
+	if (hit)
+		__sync_fetch_and_add(&leap_window_hits, 1);
+	if (leap_fault_once(s, page, hit, r->max_pw, &d) <= 0)
+		return 0;
+	ev = bpf_ringbuf_reserve(&leap_events, sizeof(*ev), 0);
+	if (!ev) {
+		__sync_fetch_and_add(&leap_dropped, 1);
+		return 0;
+	}
+	ev->addr = r->start + ((d.start + d.stride) << 12);
+	ev->stride_bytes = d.stride * 4096;
+	ev->count = d.count;
+	ev->region_id = id;
+	ev->tgid = tgid;
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, leap_wake ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	__sync_fetch_and_add(&leap_decisions, 1);
+	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(pf_leap, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	return leap_on_fault(address, error_code, 1);
+}
+
+/* The same for kernels without bpf_rdonly_cast (< 6.2): helper reads. */
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(pf_leap_compat, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	return leap_on_fault(address, error_code, 0);
 }
 
 /*

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The x86-64 page-table walk through the kernel's direct map, written once
- * for the agent's programs (pageflex_agent.bpf.c: fault classifier, scanner,
- * calibration) and Leap's (leap.bpf.c). Defines the globals that the agent
+ * for the agent's programs (pageflex_agent.bpf.c: fault classifier, Leap,
+ * scanner, calibration). Defines the globals that the agent
  * sets after its calibration (policy-agent/bpfview.c): dmap_base, pt_levels
  * (4 or 5) and dmap_ok.
  *

@@ -108,15 +108,20 @@ static struct pf_feature feats[PF_FEAT_COUNT] = {
 	[PF_FEAT_LEAP] =
 		{
 			.name = "leap",
-			.needs = "Linux >= 5.17: bpf_loop; 6.2 for bpf_rdonly_cast (leap_on_fault)",
-			.what = "runs Leap's prefetch decisions on the fault path (bpf/leap.bpf.c)",
+			.needs = "Linux >= 5.11: tp_btf; 6.2 for bpf_rdonly_cast (pf_leap)",
+			.what = "runs Leap's prefetch decisions on the fault path (pf_leap)",
 			.lost = "Leap runs in user space on polled refault events (its prefetches "
 				"come later)",
-			.progs = {{"leap_on_fault"}, {"leap_on_fault_compat"}},
+			.progs = {{"pf_leap"}, {"pf_leap_compat"}},
 			.variant_note = {NULL,
 					 "page-table reads by helper calls (slower per fault)"},
 		},
 };
+
+struct pageflex_agent_bpf *pf_bpf_skel(void)
+{
+	return skel;
+}
 
 struct pf_feature *pf_bpf_feature(enum pf_feat_id id)
 {

@@ -19,8 +19,8 @@
 
 /*
  * The agent's features, each one or more BPF programs that load, or fail,
- * alone (bpf_features.h). Leap's lives in its own object (leap_live.c) but
- * is listed here, so that --disable, the status and --check name them all.
+ * alone (bpf_features.h). Leap's program loads here with the others but is
+ * attached by its own handle (leap_bpf.c), when the agent runs Leap.
  */
 enum pf_feat_id {
 	PF_FEAT_CALIBRATION,
@@ -50,6 +50,8 @@ struct pf_bpf_opts {
  * it refuses), then calibrates. 0, or -errno (logged) when nothing loads. */
 int pf_bpf_open(const struct pf_bpf_opts *o);
 void pf_bpf_close(void);
+/* The loaded object (for leap_bpf.c), or NULL. */
+struct pageflex_agent_bpf *pf_bpf_skel(void);
 /* Detaches or re-attaches the page_fault_user program (benchmarks). */
 int pf_bpf_fault_attach(bool on);
 /* Benchmarks: cut the fault path short (0 = full; see fault_depth in the BPF code). */

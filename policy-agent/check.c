@@ -30,7 +30,6 @@
 
 #include "bpf_features.h"
 #include "bpfview.h"
-#include "leap.skel.h"
 #include "leap_bpf.h"
 #include "log.h"
 #include "pageflex_agent.skel.h"
@@ -297,8 +296,6 @@ int pf_check(void)
 	check_btf();
 	elf = pageflex_agent_bpf__elf_bytes(&sz);
 	probe("pageflex_agent", elf, sz);
-	elf = leap_bpf__elf_bytes(&sz);
-	probe("leap", elf, sz);
 	check_features();
 	check_madvise();
 	check_peerpidfd();

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * Leap on the fault path (see leap_live.h). The agent's side is slot
- * bookkeeping and the WILLNEED: per region bound to Leap, one slot of
- * bpf/leap.bpf.c's region array over the region's range at creation; per
- * decision (addr + k * stride, k < count), the pages that still lie in one
- * of that region's pieces, batched per process into one process_madvise.
- * Regions leave the program when they are rebound, unbound or freed; a
- * process leaves its watch list with its last region.
+ * bookkeeping and the WILLNEED: per region bound to Leap, one Leap slot of
+ * the fault-path program (pf_leap, leap_bpf.c) over the region's range at
+ * creation; per decision (addr + k * stride, k < count), the pages that
+ * still lie in one of that region's pieces, batched per process into one
+ * process_madvise. Regions leave the program when they are rebound,
+ * unbound or freed.
  */
 #include "leap_live.h"
 
@@ -25,10 +25,6 @@ static struct pf_watch watch;
 static void (*prev_on_free)(struct pf_rinfo *ri);
 /* Per region id: its tgid while it is on the fault path, else 0. */
 static uint32_t on_path[PFA_MAX_REGIONS];
-/* Regions on the fault path per process (at most LEAP_BPF_MAX_REGIONS). */
-static struct {
-	uint32_t tgid, n;
-} procs[64];
 
 /* The batch being filled, and whose it is. */
 static struct pf_batch batch;
@@ -66,7 +62,6 @@ int pf_leap_live_open(void)
 		pf_features_log(f, 1);
 		return err;
 	}
-	pf_leap_bpf_set_dmap(lb, pf_bpf_dmap_base(), pf_bpf_pt_levels());
 	pf_leap_bpf_set_wake(lb, true);
 	watch = (struct pf_watch){.fd = pf_leap_bpf_fd(lb), .ready = ready};
 	err = watch.fd < 0 ? -EBADF : pf_loop_add(&watch);
@@ -79,8 +74,7 @@ int pf_leap_live_open(void)
 	}
 	prev_on_free = pf_regions_on_free;
 	pf_regions_on_free = on_free;
-	pf_info("Leap runs on the fault path (bpf/leap.bpf.c, %d regions at most)",
-		LEAP_BPF_MAX_REGIONS);
+	pf_info("Leap runs on the fault path (pf_leap, %d regions at most)", LEAP_BPF_MAX_REGIONS);
 	pf_features_log(f, 1); /* a fallback variant says so */
 	return 0;
 }
@@ -118,53 +112,28 @@ static struct pf_proc *owner(const struct pf_rinfo *ri)
 	return NULL;
 }
 
-static int proc_slot(uint32_t tgid, bool add)
-{
-	int i, hole = -1;
-
-	for (i = 0; i < (int)(sizeof(procs) / sizeof(procs[0])); i++) {
-		if (procs[i].n && procs[i].tgid == tgid)
-			return i;
-		if (!procs[i].n && hole < 0)
-			hole = i;
-	}
-	if (add && hole >= 0)
-		procs[hole] = (typeof(procs[0])){.tgid = tgid, .n = 0};
-	return add ? hole : -1;
-}
-
 bool pf_leap_live_bind(struct pf_rinfo *ri)
 {
 	static long long last;
 	struct pf_proc *p;
 	uint32_t max_pw = ri->eng.b.params.leap_max_pages;
-	int k, err;
+	int err;
 
-	if (!lb || !ri->eng.bound || !ri->eng.b.prefetch || strcmp(ri->eng.b.prefetch->name, "leap"))
+	if (!lb || !ri->eng.bound || !ri->eng.b.prefetch ||
+	    strcmp(ri->eng.b.prefetch->name, "leap"))
 		return false;
 	pf_leap_live_unbind(ri);
 	p = owner(ri);
 	if (!p)
 		return false;
-	k = proc_slot((uint32_t)p->pid, true);
-	if (k < 0)
-		return false;
-	if (!procs[k].n && (err = pf_leap_bpf_watch(lb, (uint32_t)p->pid, true))) {
-		pf_log_limited(&last, PF_LOG_WARN, "pid %d: Leap on the fault path: %s", p->pid,
-			       strerror(-err));
-		return false;
-	}
 	err = pf_leap_bpf_add(lb, (uint32_t)p->pid, ri->id, ri->start0, ri->start0 + ri->hull_len,
 			      max_pw ? max_pw : 1);
 	if (err) {
 		pf_log_limited(&last, PF_LOG_WARN,
 			       "pid %d: region %u: Leap in user space: fault path %s", p->pid,
 			       ri->id, err == -ENOSPC ? "full" : strerror(-err));
-		if (!procs[k].n)
-			pf_leap_bpf_watch(lb, (uint32_t)p->pid, false);
 		return false;
 	}
-	procs[k].n++;
 	on_path[ri->id] = (uint32_t)p->pid;
 	pf_dbg("pid %d: region %u (%s): Leap on the fault path", p->pid, ri->id, ri->tag);
 	return true;
@@ -172,16 +141,10 @@ bool pf_leap_live_bind(struct pf_rinfo *ri)
 
 void pf_leap_live_unbind(struct pf_rinfo *ri)
 {
-	uint32_t tgid = lb ? on_path[ri->id] : 0;
-	int k;
-
-	if (!tgid)
+	if (!lb || !on_path[ri->id])
 		return;
 	on_path[ri->id] = 0;
-	pf_leap_bpf_remove(lb, tgid, ri->id);
-	k = proc_slot(tgid, false);
-	if (k >= 0 && !--procs[k].n)
-		pf_leap_bpf_watch(lb, tgid, false);
+	pf_leap_bpf_remove(lb, ri->id);
 }
 
 static void flush(void)

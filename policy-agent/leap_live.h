@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Leap on the fault path, for pageflexd: regions bound to `prefetch: leap`
- * run bpf/leap.bpf.c (the policies/leap_core.h code the simulator runs) on
- * each of their swap faults; the program's decisions wake the agent, which
+ * run pf_leap (bpf/pageflex_agent.bpf.c: the policies/leap_core.h code the
+ * simulator runs) on each of their swap faults; the program's decisions wake
+ * the agent, which
  * issues the MADV_WILLNEED (a BPF program cannot advise memory). Without
  * BPF Leap (not loadable, its 64 region slots full, or PAGEFLEXD_LEAP=user)
  * a region falls back to the user-space Leap of prefetch.c.

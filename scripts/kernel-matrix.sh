@@ -19,7 +19,7 @@ MATRIX=(
 	"6.1	linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned	all"
 )
 # Every step, in the order the guest runs them (test/kernels/guest-steps.sh).
-ALL_STEPS="swap check margins scanner faultclass coldage demo"
+ALL_STEPS="swap check margins scanner faultclass leap coldage demo"
 
 usage() {
 	cat <<USAGE
@@ -33,6 +33,8 @@ one boot per kernel, these steps of BUILD_DIR (default: build):
   margins     test_bpf_margins: every BPF program under 200,000 verified insns
   scanner     test_agent_scanner, scanner/every_third_page_of_256mib_exact
   faultclass  test_agent_faultclass
+  leap        test_agent_leap_fault_path: Leap on the fault path (pf_leap or
+              pf_leap_compat) decides as the C code on real swap faults
   coldage     test_agent, agent/cold_age_idle_out_hot_kept (cold region
               PAGEFLEX_TEST_COLD_MIB=${KM_COLD_MIB:-64} MiB: emulation pages out slowly)
   demo        scripts/demo.sh
@@ -101,7 +103,8 @@ KDIR=$SRC/test/kernels
 [ -d "$BUILD" ] || die "build directory $BUILD does not exist: build first (make build)"
 BUILD=$(cd "$BUILD" && pwd)
 for f in bin/pageflexd bin/pageflexctl bin/pageflex_demo_workload test-bin/test_agent \
-	test-bin/test_agent_scanner test-bin/test_agent_faultclass test-bin/test_bpf_margins; do
+	test-bin/test_agent_scanner test-bin/test_agent_faultclass test-bin/test_agent_leap_fault_path \
+	test-bin/test_bpf_margins; do
 	[ -x "$BUILD/$f" ] || die "$BUILD/$f is missing: build first (make build)"
 done
 

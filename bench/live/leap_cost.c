@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * pf-leap-cost: what Leap on the fault path (bpf/leap.bpf.c, as pageflexd
- * loads it) costs per page fault. Ratios and the kernel's own count of the
+ * pf-leap-cost: what Leap on the fault path (pf_leap in
+ * bpf/pageflex_agent.bpf.c, as pageflexd loads it) costs per page fault. Ratios and the kernel's own count of the
  * program's run time, measured in one run:
  *
  *  1. swap-ins in a Leap region (the case it is for): a buffer paged out
@@ -13,8 +13,8 @@
  *     not waking it (the poller polls every 10 ms).
  *  3. the program's run time per fault (BPF_STATS_RUN_TIME) for: swap-ins in
  *     a Leap region, first touches in a Leap region (skipped after the PTE
- *     check), faults of a watched process outside its Leap regions, and
- *     faults of a process that is not watched.
+ *     check), faults of a managed process outside its Leap regions, and
+ *     faults of a process that is not managed.
  *
  *   pf-leap-cost [MIB] [ROUNDS]     (default 64 MiB per slice kind, 3 rounds)
  *
@@ -34,14 +34,39 @@
 #include "bpfview.h"
 #include "leap_bpf.h"
 #include "log.h"
+#include "pageflex_wire.h"
 #include "regions.h"
 
 #define PG 4096ul
 #define STRIDE 7
 
 static struct pf_leap_bpf *lb;
+static struct pf_bpf_proc bp = {.slot = -1};
+static struct pf_rtable table; /* this process's regions, as the agent's BPF sees them */
 static volatile int stop_poller;
 static uint64_t decisions_seen;
+
+/* Makes [p, p + len) a region of this process and runs Leap on it; its id. */
+static uint32_t leap_on(void *p, size_t len)
+{
+	int err = 0;
+	struct pf_rinfo *ri =
+		pf_rt_map(&table, (uintptr_t)p, len, PFW_KIND_ANON, 3, "leap", 4, "", 0, 0, &err);
+
+	if (!ri || pf_bpf_proc_sync(&bp, getpid(), &table) ||
+	    pf_leap_bpf_add(lb, (uint32_t)getpid(), ri->id, (uintptr_t)p, (uintptr_t)p + len, 32)) {
+		fprintf(stderr, "pf-leap-cost: cannot register a Leap region\n");
+		exit(1);
+	}
+	return ri->id;
+}
+
+static void leap_off(uint32_t id, void *p, size_t len)
+{
+	pf_leap_bpf_remove(lb, id);
+	pf_rt_unmap(&table, (uintptr_t)p, len);
+	pf_bpf_proc_sync(&bp, getpid(), &table);
+}
 
 static double cpu_s(void)
 {
@@ -127,13 +152,13 @@ static struct cost prog_cost(void)
 	return c;
 }
 
-/* ns per run of the program on other processes' faults (not watched). */
+/* ns per run of the program on other processes' faults (not managed). */
 static double foreign_ns;
 
 /*
  * The kernel counts every run of the program, on every process's faults;
  * ours are `ours` of them. The others are charged at foreign_ns (measured
- * first, when none of ours is watched) and the rest is ours.
+ * first, while this process is not managed) and the rest is ours.
  */
 static double print_cost(const char *what, struct cost a, struct cost b, uint64_t ours,
 			 double fault_us)
@@ -162,21 +187,15 @@ static double ab(size_t len, int rounds, double *fault_us)
 		for (int k = 0; k < 2; k++) {
 			unsigned char *p = map(len), *q = map(len);
 			bool first_on = (r + k) % 2;
-			struct pf_leap_bpf_stats st;
-
-			pf_leap_bpf_add(lb, (uint32_t)getpid(), 1, (uintptr_t)p, (uintptr_t)p + len,
-					32);
-			pf_leap_bpf_add(lb, (uint32_t)getpid(), 2, (uintptr_t)q, (uintptr_t)q + len,
-					32);
+			uint32_t idp = leap_on(p, len), idq = leap_on(q, len);
 			fill_and_page_out(p, len);
 			fill_and_page_out(q, len);
 			pf_leap_bpf_attach(lb, first_on);
 			*(first_on ? &on : &off) += read_strided(p, len);
 			pf_leap_bpf_attach(lb, !first_on);
 			*(first_on ? &off : &on) += read_strided(q, len);
-			pf_leap_bpf_remove(lb, (uint32_t)getpid(), 1);
-			pf_leap_bpf_remove(lb, (uint32_t)getpid(), 2);
-			pf_leap_bpf_stats(lb, &st);
+			leap_off(idp, p, len);
+			leap_off(idq, q, len);
 			faults += len / PG;
 			munmap(p, len);
 			munmap(q, len);
@@ -195,6 +214,7 @@ int main(int argc, char **argv)
 	struct cost c0, c1;
 	pthread_t th;
 	unsigned char *p;
+	uint32_t id;
 
 	if (geteuid()) {
 		fprintf(stderr, "pf-leap-cost: needs root (BPF)\n");
@@ -210,24 +230,23 @@ int main(int argc, char **argv)
 			"pf-leap-cost: cannot load or calibrate the agent's BPF programs\n");
 		return 1;
 	}
+	pf_regions_on_new_id = pf_bpf_region_reset;
 	pf_bpf_fault_attach(false); /* only Leap's program on the fault path */
-	if (pf_leap_bpf_open(&lb, NULL)) {
-		fprintf(stderr, "pf-leap-cost: cannot load bpf/leap.bpf.c\n");
+	if (pf_leap_bpf_open(&lb, NULL) || pf_bpf_proc_add(&bp, getpid())) {
+		fprintf(stderr, "pf-leap-cost: Leap's program (pf_leap) is not loaded: %s\n",
+			pf_bpf_feature(PF_FEAT_LEAP)->why);
 		return 1;
 	}
-	pf_leap_bpf_set_dmap(lb, pf_bpf_dmap_base(), pf_bpf_pt_levels());
-	pf_leap_bpf_watch(lb, (uint32_t)getpid(), true);
 	{
 		/* Swap must take our pages: check that a paged-out buffer is seen as swap faults. */
 		unsigned char *t = map(4 << 20);
+		uint32_t id = leap_on(t, 4 << 20);
 
-		pf_leap_bpf_add(lb, (uint32_t)getpid(), 9, (uintptr_t)t, (uintptr_t)t + (4 << 20),
-				32);
 		fill_and_page_out(t, 4 << 20);
 		pf_leap_bpf_stats(lb, &st0);
 		read_strided(t, 4 << 20);
 		pf_leap_bpf_stats(lb, &st1);
-		pf_leap_bpf_remove(lb, (uint32_t)getpid(), 9);
+		leap_off(id, t, 4 << 20);
 		munmap(t, 4 << 20);
 		if (st1.faults - st0.faults < 1024 * 9 / 10) {
 			fprintf(stderr,
@@ -264,41 +283,47 @@ int main(int argc, char **argv)
 	}
 	pf_leap_bpf_attach(lb, true);
 	printf("program run time per fault of ours (kernel BPF stats, which add two clock reads; "
-	       "other processes' faults charged at the 'not watched' cost):\n");
-	pf_leap_bpf_watch(lb, (uint32_t)getpid(), false);
+	       "other processes' faults charged at the 'not managed' cost):\n");
+	pf_bpf_proc_del(&bp, getpid());
 	p = map(len);
 	c0 = prog_cost();
 	fu2 = touch(p, len) / (double)(len / PG) * 1e6;
 	c1 = prog_cost();
 	foreign_ns = c1.runs > c0.runs ? (double)(c1.ns - c0.ns) / (double)(c1.runs - c0.runs) : 0;
-	print_cost("any fault of a process not watched", c0, c1, c1.runs - c0.runs, fu2);
+	print_cost("any fault of a process not managed", c0, c1, c1.runs - c0.runs, fu2);
 	munmap(p, len);
-	pf_leap_bpf_watch(lb, (uint32_t)getpid(), true);
+	if (pf_bpf_proc_add(&bp, getpid()))
+		goto out;
 
-	/* 8 Leap regions elsewhere: the program looks at each of them. */
-	for (uint32_t i = 0; i < 8; i++)
-		pf_leap_bpf_add(lb, (uint32_t)getpid(), 100 + i, (0x100000000000ull + i) << 20,
-				((0x100000000000ull + i) << 20) + (1 << 20), 32);
-	p = map(len);
-	c0 = prog_cost();
-	fu2 = touch(p, len) / (double)(len / PG) * 1e6;
-	c1 = prog_cost();
-	print_cost("watched process, outside its 8 Leap regions", c0, c1, len / PG, fu2);
-	munmap(p, len);
-	for (uint32_t i = 0; i < 8; i++)
-		pf_leap_bpf_remove(lb, (uint32_t)getpid(), 100 + i);
+	/* 8 Leap regions elsewhere: the fault's region lookup misses. */
+	{
+		uint32_t ids[8];
+
+		for (uint32_t i = 0; i < 8; i++)
+			ids[i] =
+				leap_on((void *)(0x10000000000ull + ((uintptr_t)i << 20)), 1 << 20);
+		p = map(len);
+		c0 = prog_cost();
+		fu2 = touch(p, len) / (double)(len / PG) * 1e6;
+		c1 = prog_cost();
+		print_cost("managed process, outside its 8 Leap regions", c0, c1, len / PG, fu2);
+		munmap(p, len);
+		for (uint32_t i = 0; i < 8; i++)
+			leap_off(ids[i], (void *)(0x10000000000ull + ((uintptr_t)i << 20)),
+				 1 << 20);
+	}
 
 	p = map(len);
-	pf_leap_bpf_add(lb, (uint32_t)getpid(), 1, (uintptr_t)p, (uintptr_t)p + len, 32);
+	id = leap_on(p, len);
 	c0 = prog_cost();
 	fu2 = touch(p, len) / (double)(len / PG) * 1e6;
 	c1 = prog_cost();
 	print_cost("first touch in a Leap region (PTE check)", c0, c1, len / PG, fu2);
-	pf_leap_bpf_remove(lb, (uint32_t)getpid(), 1);
+	leap_off(id, p, len);
 	munmap(p, len);
 
 	p = map(len);
-	pf_leap_bpf_add(lb, (uint32_t)getpid(), 1, (uintptr_t)p, (uintptr_t)p + len, 32);
+	id = leap_on(p, len);
 	fill_and_page_out(p, len);
 	pf_leap_bpf_set_wake(lb, false);
 	pf_leap_bpf_stats(lb, &st0);
@@ -318,7 +343,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)(st1.decisions - st0.decisions), len / PG,
 		       (wake - nowake) * (double)(len / PG) /
 			       (double)(st1.decisions - st0.decisions) / 1e3);
-	pf_leap_bpf_remove(lb, (uint32_t)getpid(), 1);
+	leap_off(id, p, len);
 	munmap(p, len);
 	close(stats_fd);
 out:

@@ -9,7 +9,7 @@
 # control run also puts the cache under LRU instead of Hyperbolic: its
 # refaults are printed live and simulated, not judged. A third run, with
 # PAGEFLEXD_LEAP=user, runs the same Leap in the agent's user space instead
-# of on the fault path (bpf/leap.bpf.c): printed side by side, not judged.
+# of on the fault path (pf_leap): printed side by side, not judged.
 #   bench/live/two_regions.sh [--quick] [pf-live-two options]
 # PF_BUILD=build dir (default build/). Exit 77 without root or swap.
 # PF_KEEP_TRACES=DIR keeps the recorded traces there (leap.pftrace and, then

@@ -131,25 +131,8 @@ pof=$(val phases-one-rule "*" "*" refaults); prf=$(val phases-rules+hot "*" "*" 
 check "phases: phase rules + hot-set prefetch hold $(cut_pct "$pr" "$po")% less memory ($po -> $pr pages) with refaults $pof -> $prf" "$pr < $po && $prf <= $pof"
 mo=$(val mix-one-rule "*" "*" refaults); mp=$(val mix-per-region "*" "*" refaults)
 check "mix: per-region rules (Leap on the index, Hyperbolic on the cache) refault $mp vs one rule $mo" "$mp < $mo"
-# The cost of Leap on the fault path (root; not in --quick runs).
-cost="$build/bin/leap-fault-cost"
-if [ $quick = 0 ] && [ "$(id -u)" = 0 ]; then
-	[ -x "$cost" ] || cmake --build "$build" --target leap-fault-cost >/dev/null || true
-	if [ -x "$cost" ] && "$cost" 65536 20 >"$out/sim-leap-fault-cost.txt"; then
-		{
-			echo
-			echo "## Cost of Leap on the fault path"
-			echo
-			echo "\`leap-fault-cost 65536 20\` (bench/sim/leap_fault_cost.c): first-touch faults with a"
-			echo "stride of 7, interleaved runs without the BPF program, with it watching this"
-			echo "process but no region, and with Leap running on the region; ratios from one run."
-			echo
-			echo '```'
-			cat "$out/sim-leap-fault-cost.txt"
-			echo '```'
-		} >>"$md"
-	fi
-fi
+# The per-fault cost of Leap on the fault path is measured live, with swap:
+# pf-leap-cost (bench/live/leap_cost.c).
 
 echo
 if [ -n "$tmpout" ]; then

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (MIT OR GPL-2.0) */
 /*
  * Leap's prefetch core (Maruf & Chowdhury, ATC'20), written once for both
- * BPF C (the fault path, bpf/leap.bpf.c) and user C (pageflex-sim and the
+ * BPF C (the fault path, pf_leap in bpf/pageflex_agent.bpf.c) and user C (pageflex-sim and the
  * agent, leap.c), so both make the very same decisions.
  *
  * On every swap-in fault of a region Leap records the delta to the previous
@@ -63,17 +63,15 @@ struct leap_decision {
 	__u32 trend_window; /* window the trend was found in, 0: none */
 };
 
-/* Shared with bpf/leap.bpf.c's users (fixed-width, no padding holes). */
+/* Shared with the fault path's users (fixed-width, no padding holes). */
 #define LEAP_BPF_MAX_REGIONS 64
 #define LEAP_BPF_MAX_TRACE 4096
-#define LEAP_TGID_LIMIT (1u << 22) /* the kernel's largest pid_max (PID_MAX_LIMIT) */
 
-/* A region the fault path runs Leap on ([start, end), page-aligned). The
- * agent fills slots from 0 without holes: the first slot with end == 0 ends
- * the list; max_pw == 0 disables a slot without ending it. */
+/* A region the fault path runs Leap on ([start, end), page-aligned): one
+ * slot of leap_regions, named by leap_slot[id] (bpf/pageflex_agent.bpf.c). */
 struct leap_region {
 	__u64 start, end;
-	__u32 max_pw; /* 0: region slot unused */
+	__u32 max_pw; /* largest prefetch window, pages */
 	__u32 id; /* the agent's region id, echoed in events */
 	__u32 tgid; /* process the range belongs to */
 	__u32 pad;

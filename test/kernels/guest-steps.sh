@@ -4,8 +4,8 @@
 # /run/km/results (the host reads it; full output in /run/km/NAME.log).
 # Steps: swap (PageFlex's zram swap via scripts/swap-setup.sh), check
 # (pageflexd --check), margins (verified instructions of every BPF program,
-# test_bpf_margins), scanner, faultclass, coldage (Criterion tests of the
-# agent), demo (scripts/demo.sh).
+# test_bpf_margins), scanner, faultclass, leap, coldage (Criterion tests of
+# the agent), demo (scripts/demo.sh).
 set -uo pipefail # no -e: a failed step is recorded and the next one runs
 # shellcheck source=/dev/null
 . /run/km/env
@@ -25,6 +25,7 @@ if [ "${1:-}" = --run ]; then
 			--filter 'scanner/every_third_page_of_256mib_exact'
 		;;
 	faultclass) exec "$T/test_agent_faultclass" "${CRIT[@]}" ;;
+	leap) exec "$T/test_agent_leap_fault_path" "${CRIT[@]}" ;;
 	coldage)
 		# TCG pages out ~100 MB/s: a 512 MiB cold region misses the test's 2T.
 		PAGEFLEX_TEST_COLD_MIB=${KM_COLD_MIB:-64} exec "$T/test_agent" "${CRIT[@]}" \

@@ -2,7 +2,7 @@
 /*
  * pageflexd's prefetch path (its own binary: it skips where the swap tier
  * makes prefetch unmeasurable, and a skip must not hide other tests):
- * readahead (user space) and Leap on the fault path (bpf/leap.bpf.c).
+ * readahead (user space) and Leap on the fault path (pf_leap).
  */
 #include <criterion/criterion.h>
 #include <stdint.h>

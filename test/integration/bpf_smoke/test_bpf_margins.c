@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Verifier margins: loads every BPF program of every object the project
- * builds (the agent's pageflex_agent and leap, and the test and bench
+ * builds (the agent's pageflex_agent, and the test and bench
  * objects) alone, prints each one's verified-instruction count
  * (bpf_prog_info.verified_insns) as a table, and fails if any exceeds
  * 200,000, a fifth of the verifier's limit, or does not load at all (unless
@@ -15,7 +15,6 @@
 
 #include "bpf_features.h"
 #include "fault_count.skel.h"
-#include "leap.skel.h"
 #include "leap_replay.skel.h"
 #include "pageflex_agent.skel.h"
 #include "region_lookup_bench.skel.h"
@@ -55,8 +54,6 @@ Test(bpf, every_program_verifies_within_a_fifth_of_the_limit, .timeout = 300)
 	TU_SKIP_UNLESS(tu_need_root());
 	elf = pageflex_agent_bpf__elf_bytes(&sz);
 	probe("pageflex_agent", elf, sz);
-	elf = leap_bpf__elf_bytes(&sz);
-	probe("leap", elf, sz);
 	elf = leap_replay_bpf__elf_bytes(&sz);
 	probe("leap_replay", elf, sz);
 	elf = fault_count_bpf__elf_bytes(&sz);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The agent's handle on Leap in BPF (see leap_bpf.h): slot bookkeeping for
- * the program's region array, the watch map and the ring-buffer consumer.
+ * the program's leap_regions/leap_states arrays and the per-region-id
+ * leap_slot index, and the consumer of its leap_events ring buffer.
  */
 #include "leap_bpf.h"
 
@@ -12,15 +13,16 @@
 #include <string.h>
 
 #include "bpf_features.h"
-#include "leap.skel.h"
+#include "bpfview.h"
 #include "leap_core.h"
+#include "pageflex_agent.skel.h"
 
 struct pf_leap_bpf {
-	struct leap_bpf *skel;
+	struct pageflex_agent_bpf *skel; /* the agent's object (bpfview.c owns it) */
 	struct bpf_program *prog; /* the loaded fault-path variant */
 	struct bpf_link *link;
 	struct ring_buffer *rb;
-	struct leap_region slot[LEAP_BPF_MAX_REGIONS]; /* mirror of the map */
+	struct leap_region slot[LEAP_BPF_MAX_REGIONS]; /* mirror of leap_regions */
 	uint32_t n;
 	pf_leap_fn fn;
 	void *arg;
@@ -39,48 +41,27 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* Loads the variant of f the kernel accepts (see bpf_features.h). */
-static int load(struct pf_leap_bpf *lb, struct pf_feature *f)
-{
-	struct pf_feature one = {.progs = {{"leap_on_fault"}, {"leap_on_fault_compat"}}};
-	int rc, tries;
-
-	if (!f)
-		f = &one;
-	for (tries = 0; tries <= PF_FEAT_VARIANTS; tries++) {
-		if (!pf_feature_on(f))
-			return f->err ? f->err : -ENOTSUP;
-		lb->skel = leap_bpf__open();
-		if (!lb->skel)
-			return -errno;
-		pf_features_apply(f, 1, lb->skel->obj);
-		rc = leap_bpf__load(lb->skel);
-		if (!rc) {
-			pf_features_loaded(f, 1, lb->skel->obj);
-			lb->prog = pf_bpf_prog(lb->skel->obj, f->progs[f->variant][0]);
-			return lb->prog ? 0 : -ENOENT;
-		}
-		if (pf_features_blame(f, 1, lb->skel->obj, rc)) {
-			pf_feature_fail(f, rc, "bpf/leap.bpf.c does not load: %s", strerror(-rc));
-			return rc;
-		}
-		leap_bpf__destroy(lb->skel);
-		lb->skel = NULL;
-	}
-	return -ELOOP;
-}
-
 int pf_leap_bpf_open(struct pf_leap_bpf **out, struct pf_feature *f)
 {
-	struct pf_leap_bpf *lb = calloc(1, sizeof(*lb));
+	struct pageflex_agent_bpf *skel = pf_bpf_skel();
+	struct pf_leap_bpf *lb;
 	int err;
 
+	if (!f)
+		f = pf_bpf_feature(PF_FEAT_LEAP);
+	if (!skel || !pf_feature_on(f))
+		return -ENOTSUP;
+	lb = calloc(1, sizeof(*lb));
 	if (!lb)
 		return -ENOMEM;
-	err = load(lb, f);
-	if (err)
+	lb->skel = skel;
+	lb->prog = pf_bpf_prog(skel->obj, f->progs[f->variant][0]);
+	if (!lb->prog) {
+		err = -ENOENT;
 		goto fail;
-	lb->rb = ring_buffer__new(bpf_map__fd(lb->skel->maps.events), on_event, lb, NULL);
+	}
+	memset(skel->bss->leap_slot, 0, sizeof(skel->bss->leap_slot));
+	lb->rb = ring_buffer__new(bpf_map__fd(skel->maps.leap_events), on_event, lb, NULL);
 	if (!lb->rb) {
 		err = -errno;
 		goto fail;
@@ -88,9 +69,7 @@ int pf_leap_bpf_open(struct pf_leap_bpf **out, struct pf_feature *f)
 	lb->link = bpf_program__attach(lb->prog);
 	if (!lb->link) {
 		err = -errno;
-		if (f)
-			pf_feature_fail(f, err, "cannot attach tp_btf/page_fault_user: %s",
-					strerror(-err));
+		pf_feature_fail(f, err, "cannot attach tp_btf/page_fault_user: %s", strerror(-err));
 		goto fail;
 	}
 	*out = lb;
@@ -104,27 +83,14 @@ void pf_leap_bpf_close(struct pf_leap_bpf *lb)
 {
 	if (!lb)
 		return;
-	ring_buffer__free(lb->rb);
 	bpf_link__destroy(lb->link);
-	leap_bpf__destroy(lb->skel);
+	ring_buffer__free(lb->rb);
+	memset(lb->skel->bss->leap_slot, 0, sizeof(lb->skel->bss->leap_slot));
 	free(lb);
 }
 
-int pf_leap_bpf_watch(struct pf_leap_bpf *lb, uint32_t tgid, bool on)
-{
-	__u64 bit = 1ull << (tgid & 63), *w;
-
-	if (tgid >= LEAP_TGID_LIMIT)
-		return -EINVAL;
-	w = &lb->skel->bss->watched[tgid >> 6];
-	if (on)
-		__atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
-	else
-		__atomic_fetch_and(w, ~bit, __ATOMIC_RELEASE);
-	return 0;
-}
-
-/* Writes slot i (region and a fresh or given state) to the maps. */
+/* Writes slot i (region and a fresh or given state) to the maps, then points
+ * its region id at it: the fault path sees the slot only once it is whole. */
 static int put_slot(struct pf_leap_bpf *lb, uint32_t i, const struct leap_state *st)
 {
 	struct leap_state fresh;
@@ -133,17 +99,19 @@ static int put_slot(struct pf_leap_bpf *lb, uint32_t i, const struct leap_state 
 		leap_init(&fresh);
 		st = &fresh;
 	}
-	/* State first: the region becomes visible to the fault path last. */
-	if (bpf_map_update_elem(bpf_map__fd(lb->skel->maps.states), &i, st, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(lb->skel->maps.regions), &i, &lb->slot[i], BPF_ANY))
+	if (bpf_map_update_elem(bpf_map__fd(lb->skel->maps.leap_states), &i, st, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(lb->skel->maps.leap_regions), &i, &lb->slot[i],
+				BPF_ANY))
 		return -errno;
+	__atomic_store_n(&lb->skel->bss->leap_slot[lb->slot[i].id], (uint8_t)(i + 1),
+			 __ATOMIC_RELEASE);
 	return 0;
 }
 
-static int find(const struct pf_leap_bpf *lb, uint32_t tgid, uint32_t region_id)
+static int find(const struct pf_leap_bpf *lb, uint32_t region_id)
 {
 	for (uint32_t i = 0; i < lb->n; i++)
-		if (lb->slot[i].tgid == tgid && lb->slot[i].id == region_id)
+		if (lb->slot[i].id == region_id)
 			return (int)i;
 	return -1;
 }
@@ -154,9 +122,9 @@ int pf_leap_bpf_add(struct pf_leap_bpf *lb, uint32_t tgid, uint32_t region_id, u
 	uint32_t i = lb->n;
 	int err;
 
-	if (start >= end || (start | end) & 4095 || !max_pw)
+	if (start >= end || (start | end) & 4095 || !max_pw || region_id >= PFA_MAX_REGIONS)
 		return -EINVAL;
-	if (find(lb, tgid, region_id) >= 0)
+	if (find(lb, region_id) >= 0)
 		return -EEXIST;
 	if (lb->n == LEAP_BPF_MAX_REGIONS)
 		return -ENOSPC;
@@ -168,27 +136,26 @@ int pf_leap_bpf_add(struct pf_leap_bpf *lb, uint32_t tgid, uint32_t region_id, u
 	return err;
 }
 
-int pf_leap_bpf_remove(struct pf_leap_bpf *lb, uint32_t tgid, uint32_t region_id)
+int pf_leap_bpf_remove(struct pf_leap_bpf *lb, uint32_t region_id)
 {
-	int i = find(lb, tgid, region_id);
+	int i = find(lb, region_id);
 	uint32_t last;
 	struct leap_state st;
-	struct leap_region none = {0};
 	int err = 0;
 
 	if (i < 0)
 		return -ENOENT;
+	/* Off the fault path first; its slot is reused below. */
+	__atomic_store_n(&lb->skel->bss->leap_slot[region_id], 0, __ATOMIC_RELEASE);
 	last = lb->n - 1;
 	if ((uint32_t)i != last) {
 		/* Move the last region, with its Leap state, into the hole. */
-		if (bpf_map_lookup_elem(bpf_map__fd(lb->skel->maps.states), &last, &st))
+		if (bpf_map_lookup_elem(bpf_map__fd(lb->skel->maps.leap_states), &last, &st))
 			leap_init(&st);
 		lb->slot[i] = lb->slot[last];
 		err = put_slot(lb, (uint32_t)i, &st);
 	}
-	lb->slot[last] = none;
-	if (bpf_map_update_elem(bpf_map__fd(lb->skel->maps.regions), &last, &none, BPF_ANY) && !err)
-		err = -errno;
+	lb->slot[last] = (struct leap_region){0};
 	lb->n--;
 	return err;
 }
@@ -197,8 +164,7 @@ void pf_leap_bpf_forget(struct pf_leap_bpf *lb, uint32_t tgid)
 {
 	for (uint32_t i = lb->n; i-- > 0;)
 		if (lb->slot[i].tgid == tgid)
-			pf_leap_bpf_remove(lb, tgid, lb->slot[i].id);
-	pf_leap_bpf_watch(lb, tgid, false);
+			pf_leap_bpf_remove(lb, lb->slot[i].id);
 }
 
 int pf_leap_bpf_poll(struct pf_leap_bpf *lb, pf_leap_fn fn, void *arg)
@@ -214,24 +180,17 @@ int pf_leap_bpf_poll(struct pf_leap_bpf *lb, pf_leap_fn fn, void *arg)
 
 void pf_leap_bpf_stats(const struct pf_leap_bpf *lb, struct pf_leap_bpf_stats *st)
 {
-	st->faults = lb->skel->bss->faults_seen;
-	st->decisions = lb->skel->bss->decisions_made;
-	st->window_hits = lb->skel->bss->window_hits;
-	st->dropped = lb->skel->bss->events_dropped;
-	st->skipped = lb->skel->bss->faults_skipped;
+	st->faults = lb->skel->bss->leap_faults;
+	st->decisions = lb->skel->bss->leap_decisions;
+	st->window_hits = lb->skel->bss->leap_window_hits;
+	st->dropped = lb->skel->bss->leap_dropped;
+	st->skipped = lb->skel->bss->leap_skipped;
 	st->regions = lb->n;
-}
-
-void pf_leap_bpf_set_dmap(struct pf_leap_bpf *lb, uint64_t base, int pt_levels)
-{
-	lb->skel->bss->dmap_base = base;
-	lb->skel->bss->pt_levels = (uint32_t)pt_levels;
-	__atomic_store_n(&lb->skel->bss->dmap_ok, 1, __ATOMIC_RELEASE);
 }
 
 void pf_leap_bpf_set_wake(struct pf_leap_bpf *lb, bool wake)
 {
-	lb->skel->bss->wake_on_decision = wake;
+	lb->skel->bss->leap_wake = wake;
 }
 
 int pf_leap_bpf_fd(const struct pf_leap_bpf *lb)
