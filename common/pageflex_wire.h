@@ -54,7 +54,10 @@ enum pfw_type {
 	PFW_TYPE_MAX = 6,
 };
 
+/* Kinds of regions: the one numbering of the shim, the agent, the rules and
+ * the traces. */
 enum pfw_kind {
+	PFW_KIND_ANY = 0, /* never a region's kind (refused on the wire); rules: any kind */
 	PFW_KIND_ANON = 1,
 	PFW_KIND_FILE = 2,
 	PFW_KIND_SHM = 3,

@@ -306,9 +306,10 @@ const char *pfw_decode(const void *data, size_t len, uint32_t expect_seq,
 const char *pfw_kind_name(unsigned kind)
 {
 	static const char *const names[] = {
-		[PFW_KIND_ANON] = "anon",   [PFW_KIND_FILE] = "file", [PFW_KIND_SHM] = "shm",
-		[PFW_KIND_STACK] = "stack", [PFW_KIND_HEAP] = "heap", [PFW_KIND_TAGGED] = "tagged",
+		[PFW_KIND_ANY] = "any",	      [PFW_KIND_ANON] = "anon",	  [PFW_KIND_FILE] = "file",
+		[PFW_KIND_SHM] = "shm",	      [PFW_KIND_STACK] = "stack", [PFW_KIND_HEAP] = "heap",
+		[PFW_KIND_TAGGED] = "tagged",
 	};
 
-	return kind && kind <= PFW_KIND_MAX ? names[kind] : "unknown";
+	return kind <= PFW_KIND_MAX ? names[kind] : "unknown";
 }

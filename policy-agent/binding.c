@@ -13,15 +13,6 @@
 #include "rules.h"
 #include "pageflex_wire.h"
 
-/* Rules match regions by the kinds the shim sends: one numbering. */
-_Static_assert((int)PF_KIND_ANON == (int)PFW_KIND_ANON && (int)PF_KIND_FILE == (int)PFW_KIND_FILE &&
-		       (int)PF_KIND_SHM == (int)PFW_KIND_SHM &&
-		       (int)PF_KIND_STACK == (int)PFW_KIND_STACK &&
-		       (int)PF_KIND_HEAP == (int)PFW_KIND_HEAP &&
-		       (int)PF_KIND_TAGGED == (int)PFW_KIND_TAGGED &&
-		       (int)PF_KIND_MAX == (int)PFW_KIND_MAX,
-	       "policy.h's region kinds are the wire protocol's");
-
 #define MAX_CLI_RULES 64
 
 struct cli_rule {
@@ -193,7 +184,7 @@ bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint6
 		       const char *phase, struct pf_binding *out)
 {
 	struct pf_region_attrs a = {
-		.tag = tag, .symbol = symbol, .kind = (enum pf_region_kind)kind, .size = size};
+		.tag = tag, .symbol = symbol, .kind = (enum pfw_kind)kind, .size = size};
 	size_t i;
 	int k;
 

@@ -29,18 +29,6 @@
 extern "C" {
 #endif
 
-/* Kinds of regions; the values are those of the wire protocol (enum pfw_kind). */
-enum pf_region_kind {
-	PF_KIND_ANY = 0, /* rules only: matches every kind */
-	PF_KIND_ANON = 1,
-	PF_KIND_FILE = 2,
-	PF_KIND_SHM = 3,
-	PF_KIND_STACK = 4,
-	PF_KIND_HEAP = 5,
-	PF_KIND_TAGGED = 6,
-	PF_KIND_MAX = 6,
-};
-
 /* Per-page state, PageFlex-style: at most 4 bytes. */
 typedef uint32_t pf_page_state;
 

@@ -25,7 +25,7 @@ struct override {
 struct rule {
 	char *name;
 	char *tag, *symbol; /* globs, NULL: any */
-	int kind; /* PF_KIND_ANY: any */
+	int kind; /* PFW_KIND_ANY: any */
 	uint64_t min_size, max_size; /* max 0: no limit */
 	struct pf_binding b;
 	struct override *ov;
@@ -53,16 +53,10 @@ struct ctx {
 	struct pf_rules *rs;
 };
 
-static const char *const kind_names[] = {
-	[PF_KIND_ANY] = "any",	     [PF_KIND_ANON] = "anon",	[PF_KIND_FILE] = "file",
-	[PF_KIND_SHM] = "shm",	     [PF_KIND_STACK] = "stack", [PF_KIND_HEAP] = "heap",
-	[PF_KIND_TAGGED] = "tagged",
-};
-
 int pf_kind_parse(const char *s)
 {
-	for (int i = 0; i <= PF_KIND_MAX; i++)
-		if (!strcmp(s, kind_names[i]))
+	for (int i = 0; i <= PFW_KIND_MAX; i++)
+		if (!strcmp(s, pfw_kind_name((unsigned)i)))
 			return i;
 	return -1;
 }
@@ -393,7 +387,7 @@ static int parse_rule(struct ctx *c, yaml_node_t *n, struct rule *r, size_t idx)
 	if (want_map(c, n, "a rule") ||
 	    check_keys(c, n, "a rule", "name, match, phases, " BODY_KEYS))
 		return -1;
-	r->kind = PF_KIND_ANY;
+	r->kind = PFW_KIND_ANY;
 	r->b = c->rs->def;
 	if ((v = get(c, n, "name"))) {
 		if (!(r->name = dup_node(c, v, "name")))
@@ -714,7 +708,7 @@ int pf_rules_match(const struct pf_rules *rs, const struct pf_region_attrs *a, c
 
 		if (!glob(r->tag, a->tag) || !glob(r->symbol, a->symbol))
 			continue;
-		if (r->kind != PF_KIND_ANY && r->kind != (int)a->kind)
+		if (r->kind != PFW_KIND_ANY && r->kind != (int)a->kind)
 			continue;
 		if (a->size < r->min_size || (r->max_size && a->size > r->max_size))
 			continue;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "engine.h"
+#include "pageflex_wire.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,7 +27,7 @@ struct pf_rules;
 struct pf_region_attrs {
 	const char *tag; /* "" if none */
 	const char *symbol; /* call-site symbol ("module+0x1234" or a name), "" if none */
-	enum pf_region_kind kind;
+	enum pfw_kind kind;
 	uint64_t size; /* bytes */
 };
 

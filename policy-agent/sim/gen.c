@@ -241,7 +241,7 @@ static int gen_next(void *ctx, struct pf_trace_event *ev, char *err, size_t errl
 
 		ev->type = PF_TR_REGION;
 		ev->region = (uint32_t)r;
-		ev->kind = PF_KIND_ANON;
+		ev->kind = PFW_KIND_ANON;
 		ev->start = 0x100000000ull * (r + 1);
 		ev->npages = g->pages;
 		ev->tag = region_tag(g, r);

@@ -324,7 +324,7 @@ static int bind(struct sim *s, struct region *r)
 	if (s->cfg->rules) {
 		struct pf_region_attrs a = {.tag = r->tag,
 					    .symbol = r->symbol,
-					    .kind = (enum pf_region_kind)r->kind,
+					    .kind = (enum pfw_kind)r->kind,
 					    .size = r->npages * 4096};
 
 		pf_rules_match(s->cfg->rules, &a, s->phase, &b);

@@ -75,7 +75,7 @@ struct pf_trace_rec_hdr {
 struct pf_trace_region {
 	struct pf_trace_rec_hdr h;
 	uint32_t region;
-	uint8_t kind; /* enum pf_region_kind */
+	uint8_t kind; /* enum pfw_kind */
 	uint8_t pad[3];
 	uint64_t start;
 	uint64_t npages;

@@ -11,9 +11,9 @@
 #include "rules.h"
 
 static const struct pf_region_attrs regions[] = {
-	{.tag = "", .symbol = "", .kind = PF_KIND_ANON, .size = 1 << 20},
-	{.tag = "index", .symbol = "app+0x1234", .kind = PF_KIND_HEAP, .size = 64 << 20},
-	{.tag = "cache", .symbol = "build_cache", .kind = PF_KIND_FILE, .size = 4096},
+	{.tag = "", .symbol = "", .kind = PFW_KIND_ANON, .size = 1 << 20},
+	{.tag = "index", .symbol = "app+0x1234", .kind = PFW_KIND_HEAP, .size = 64 << 20},
+	{.tag = "cache", .symbol = "build_cache", .kind = PFW_KIND_FILE, .size = 4096},
 };
 static const char *const phases[] = {NULL, "", "build", "query", "q*"};
 

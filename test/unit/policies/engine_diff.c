@@ -97,7 +97,7 @@ static int bind(struct machine *m, struct mregion *r)
 {
 	struct pf_region_attrs a = {.tag = r->tag,
 				    .symbol = r->symbol,
-				    .kind = (enum pf_region_kind)r->kind,
+				    .kind = (enum pfw_kind)r->kind,
 				    .size = r->npages * 4096};
 	struct pf_binding b;
 

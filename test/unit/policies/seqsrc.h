@@ -28,7 +28,7 @@ static int seqsrc_next(void *ctx, struct pf_trace_event *ev, char *err, size_t e
 		q->region_done = true;
 		ev->type = PF_TR_REGION;
 		ev->npages = q->npages;
-		ev->kind = PF_KIND_ANON;
+		ev->kind = PFW_KIND_ANON;
 		ev->tag = "t";
 		ev->symbol = "";
 		return 1;

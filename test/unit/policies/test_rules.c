@@ -17,7 +17,7 @@ static struct pf_rules *parse(const char *text, char *err, size_t errlen)
 }
 
 static struct pf_binding match(const struct pf_rules *rs, const char *tag, const char *sym,
-			       enum pf_region_kind kind, uint64_t size, const char *phase)
+			       enum pfw_kind kind, uint64_t size, const char *phase)
 {
 	struct pf_region_attrs a = {.tag = tag, .symbol = sym, .kind = kind, .size = size};
 	struct pf_binding b;
@@ -38,25 +38,25 @@ Test(rules, example_file_loads_and_matches)
 	cr_assert_not_null(rs, "%s", err);
 	cr_assert_eq(pf_rules_count(rs), 3);
 
-	b = match(rs, "index-main", "", PF_KIND_HEAP, 4096, NULL);
+	b = match(rs, "index-main", "", PFW_KIND_HEAP, 4096, NULL);
 	cr_assert_str_eq(b.rule, "index");
 	cr_assert_str_eq(b.reclaim->name, "lru");
 	cr_assert_str_eq(b.prefetch->name, "leap");
 	cr_assert_eq(b.threshold.budget_pct, 50);
 
-	b = match(rs, "cache", "", PF_KIND_ANON, 512 * 1024, NULL);
+	b = match(rs, "cache", "", PFW_KIND_ANON, 512 * 1024, NULL);
 	cr_assert_str_eq(b.rule, "default", "too small for the cache rule");
-	b = match(rs, "cache", "", PF_KIND_ANON, 8 << 20, NULL);
+	b = match(rs, "cache", "", PFW_KIND_ANON, 8 << 20, NULL);
 	cr_assert_str_eq(b.reclaim->name, "hyperbolic");
 	cr_assert_eq(b.threshold.mode, PF_THRESH_PROMOTION);
 
-	b = match(rs, "", "build_table", PF_KIND_ANON, 128 << 20, "load");
+	b = match(rs, "", "build_table", PFW_KIND_ANON, 128 << 20, "load");
 	cr_assert_str_eq(b.rule, "build-buffers");
 	cr_assert_eq(b.params.cold_age_ms, 30000);
-	b = match(rs, "", "build_table", PF_KIND_ANON, 128 << 20, "query-2");
+	b = match(rs, "", "build_table", PFW_KIND_ANON, 128 << 20, "query-2");
 	cr_assert_eq(b.params.cold_age_ms, 2000, "phase override");
 	cr_assert_str_eq(b.reclaim->name, "cold-age", "override keeps the rest of the rule");
-	b = match(rs, "", "build_table", PF_KIND_FILE, 128 << 20, NULL);
+	b = match(rs, "", "build_table", PFW_KIND_FILE, 128 << 20, NULL);
 	cr_assert_str_eq(b.rule, "default", "kind must fit");
 
 	act = pf_rules_phase_actions(rs, "query");
@@ -122,7 +122,7 @@ Test(rules, missing_file_and_reload_keep_old)
 	cr_assert_null(bad);
 	cr_assert(strstr(err, "/nonexistent/rules.yaml: No such file"), "%s", err);
 	/* The old set is untouched by a failed load. */
-	b = match(old, "any", "", PF_KIND_ANON, 4096, NULL);
+	b = match(old, "any", "", PFW_KIND_ANON, 4096, NULL);
 	cr_assert_str_eq(b.reclaim->name, "lfu");
 	cr_assert_str_eq(b.rule, "default");
 	pf_rules_free(old);
@@ -140,10 +140,10 @@ Test(rules, first_match_wins_and_sizes_parse)
 	struct pf_binding b;
 
 	cr_assert_not_null(rs, "%s", err);
-	b = match(rs, "", "", PF_KIND_ANON, 2ull << 30, NULL);
+	b = match(rs, "", "", PFW_KIND_ANON, 2ull << 30, NULL);
 	cr_assert_str_eq(b.rule, "big");
 	cr_assert_eq(b.threshold.budget_pages, (512ull << 20) / 4096);
-	b = match(rs, "", "", PF_KIND_ANON, 4096, NULL);
+	b = match(rs, "", "", PFW_KIND_ANON, 4096, NULL);
 	cr_assert_str_eq(b.rule, "all");
 	pf_rules_free(rs);
 }

@@ -38,7 +38,7 @@ static void write_sample(void)
 	struct pf_trace_writer *w = pf_trace_create(path, 1234, "app", 99, err, sizeof(err));
 
 	cr_assert_not_null(w, "%s", err);
-	cr_assert_eq(pf_trace_write_region(w, 0, 7, PF_KIND_HEAP, 0x7f0000000000, 256, "index",
+	cr_assert_eq(pf_trace_write_region(w, 0, 7, PFW_KIND_HEAP, 0x7f0000000000, 256, "index",
 					   "libapp.so+0x1234"),
 		     0);
 	cr_assert_eq(pf_trace_write_phase(w, 10, "query"), 0);
@@ -170,7 +170,7 @@ Test(trace, live_records_replay_in_the_simulator, .init = setup, .fini = teardow
 
 	cr_assert_not_null(w, "%s", err);
 	/* A sparse region of 2^36 pages: only touched pages may cost memory. */
-	pf_trace_write_region(w, 0, 3, PF_KIND_ANON, 0x10000000, 1ull << 36, "big", "");
+	pf_trace_write_region(w, 0, 3, PFW_KIND_ANON, 0x10000000, 1ull << 36, "big", "");
 	for (uint64_t p = 0; p < 4; p++)
 		pf_trace_write_fault(w, 1000000 * (p + 1), 3, (1ull << 35) + p,
 				     PF_FAULT_FIRST_TOUCH);
