@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Leap in BPF and in C decide the same: the same traces go through
- * bpf/leap_replay.bpf.c's leap_replay (BPF_PROG_TYPE_SYSCALL,
+ * bpf/test/leap_replay.bpf.c's leap_replay (BPF_PROG_TYPE_SYSCALL,
  * bpf_prog_test_run; the global function leap.bpf.c runs on the fault path)
  * and through leap_core.h compiled as user C, and every decision must match.
  * A second test runs the fault-path program on this process's own faults
