@@ -74,9 +74,6 @@ __u32 fast_first_touch = 0;
 /* Stream first-touch events too (off: counters only, cheaper). */
 __u32 stream_first_touch = 0;
 __u64 rb_dropped = 0;
-/* Benchmarks only: stop the fault path after 1 = tgid lookup, 2 = region
- * lookup, 3 = counters without classification; 0 = full path. */
-__u32 fault_depth = 0;
 
 /* Scanner input and statistics. */
 __u32 scan_nreq = 0;
@@ -295,15 +292,15 @@ static __always_inline int on_fault(__u64 address, unsigned long error_code, con
 	int cls;
 
 	word = managed(tgid);
-	if (!word || fault_depth == 1)
+	if (!word)
 		return 0;
 	id = region_find(word, address);
-	if (id == PFA_NO_REGION || fault_depth == 2)
+	if (id == PFA_NO_REGION)
 		return 0;
 	st = bpf_map_lookup_elem(&region_stats, &id);
 	if (!st)
 		return 0;
-	cls = fault_depth == 3 ? CLS_UNKNOWN : classify(id, address, error_code, fast);
+	cls = classify(id, address, error_code, fast);
 	switch (cls) {
 	case CLS_FIRST:
 		st->first_touch++;

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The region lookup of the fault path, in one place: pageflex_agent.bpf.c
- * runs it on every fault of a managed process, and region_lookup_bench.bpf.c
- * times the very same code (bench_agent lookup). A process's regions are a
- * sorted run of non-overlapping ranges in a BPF array of struct
- * pfa_region_ent; the search is a bounded binary search (PFA_SEARCH_STEPS
- * steps cover PFA_PROC_TABLE entries), inlined so that each array lookup is
- * a plain load.
+ * runs it on every fault of a managed process, and the bench-only
+ * bench/region_lookup_bench.bpf.c (bench_agent lookup) and
+ * bench/fault_path_bench.bpf.c (bench_agent faults) time the very same
+ * code. A process's regions are a sorted run of non-overlapping ranges in a
+ * BPF array of struct pfa_region_ent; the search is a bounded binary search
+ * (PFA_SEARCH_STEPS steps cover PFA_PROC_TABLE entries), inlined so that
+ * each array lookup is a plain load.
  */
 #ifndef PAGEFLEX_REGION_LOOKUP_BPF_H
 #define PAGEFLEX_REGION_LOOKUP_BPF_H

@@ -596,9 +596,9 @@ int pf_bpf_fault_prog_stats(uint64_t *runs, uint64_t *ns)
 	return 0;
 }
 
-void pf_bpf_fault_depth(unsigned depth)
+int pf_bpf_map_fd(const char *name)
 {
-	skel->bss->fault_depth = depth;
+	return skel ? bpf_object__find_map_fd_by_name(skel->obj, name) : -ENOENT;
 }
 
 bool pf_bpf_dmap_ok(void)

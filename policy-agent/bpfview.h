@@ -54,8 +54,9 @@ void pf_bpf_close(void);
 struct pageflex_agent_bpf *pf_bpf_skel(void);
 /* Detaches or re-attaches the page_fault_user program (benchmarks). */
 int pf_bpf_fault_attach(bool on);
-/* Benchmarks: cut the fault path short (0 = full; see fault_depth in the BPF code). */
-void pf_bpf_fault_depth(unsigned depth);
+/* Benchmarks: the fd of the agent's map called name (for bench-only programs
+ * that share it, bpf/bench/), or a negative errno. */
+int pf_bpf_map_fd(const char *name);
 /* Run count and total run time of the fault program (needs bpf_enable_stats). */
 int pf_bpf_fault_prog_stats(uint64_t *runs, uint64_t *ns);
 

@@ -8,7 +8,9 @@
  *                                    the agent's BPF fault program attached
  *                                    and the buffer a managed region, vs none
  *                                    and vs an empty program, interleaved;
- *                                    prints the ratios (PF_FAULT_MODES)
+ *                                    prints the ratios (PF_FAULT_MODES; the
+ *                                    cut-short modes attach bpf/bench/
+ *                                    fault_path_bench instead of the agent's)
  *   bench_agent scan [GIB]           page-table scanner cost per GiB (4 KiB
  *                                    pages and THP), and MADV_COLD per GiB
  *   bench_agent pageout [GIB]        MADV_PAGEOUT throughput into zram, GiB/s
@@ -30,6 +32,7 @@
 
 #include "actuator.h"
 #include "bpfview.h"
+#include "fault_path_bench.skel.h"
 #include "log.h"
 #include "regions.h"
 #include "region_lookup_bench.skel.h"
@@ -109,54 +112,96 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* What is on the page_fault_user hook while a slice is touched. */
+/*
+ * What is on the page_fault_user hook while a slice is touched: nothing, a
+ * program of fault_path_bench (empty, or the agent's fault path cut short,
+ * on the agent's own maps), or the agent's pf_fault itself.
+ */
 enum fmode { FM_NONE, FM_EMPTY, FM_TGID, FM_REGION, FM_COUNT, FM_FULL, FM_WALK, FM_N };
 static const char *const fmode_name[FM_N] = {"none",  "empty", "tgid", "region",
 					     "count", "full",  "walk"};
 static const char *const fmode_help[FM_N] = {
 	"no program attached",
 	"an empty program (the hook's floor)",
-	"ours, stopped after the tgid check",
-	"ours, stopped after the region lookup",
-	"ours, counters without classification",
+	"ours cut short (fault_path_bench): after the tgid check",
+	"ours cut short (fault_path_bench): after the region lookup",
+	"ours cut short (fault_path_bench): counters without classification",
 	"ours, full path (region never paged out: no page-table walk)",
 	"ours, full path in a region marked paged-out (page-table walk)",
 };
 
-static struct region_lookup_bench_bpf *empty_sk;
-static struct bpf_link *empty_link;
+static struct fault_path_bench_bpf *path_sk;
+static struct bpf_link *path_link; /* the attached fault_path_bench program */
+static enum fmode path_mode;
 static uint32_t bench_region;
+
+/* The fault_path_bench program of mode m, or NULL for none and the agent's own. */
+static struct bpf_program *path_prog(enum fmode m)
+{
+	switch (m) {
+	case FM_EMPTY:
+		return path_sk->progs.fault_empty;
+	case FM_TGID:
+		return path_sk->progs.fault_tgid;
+	case FM_REGION:
+		return path_sk->progs.fault_region;
+	case FM_COUNT:
+		return path_sk->progs.fault_counters;
+	default:
+		return NULL;
+	}
+}
+
+/* Loads fault_path_bench on the agent's own maps (pf_bpf_open() first). */
+static int load_path_bench(void)
+{
+	static const char *const shared[] = {"proc_tab", "region_ents", "region_stats"};
+	size_t i;
+
+	path_sk = fault_path_bench_bpf__open();
+	if (!path_sk)
+		return -1;
+	for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(path_sk->obj, shared[i]);
+		int fd = pf_bpf_map_fd(shared[i]);
+
+		if (!m || fd < 0 || bpf_map__reuse_fd(m, fd))
+			return -1;
+	}
+	return fault_path_bench_bpf__load(path_sk);
+}
 
 static void set_mode(enum fmode m)
 {
-	bool ours = m >= FM_TGID;
+	struct bpf_program *p = path_prog(m);
 
-	if (m != FM_EMPTY && empty_link) {
-		bpf_link__destroy(empty_link);
-		empty_link = NULL;
+	if (path_link && path_mode != m) {
+		bpf_link__destroy(path_link);
+		path_link = NULL;
 	}
-	pf_bpf_fault_attach(ours);
-	if (m == FM_EMPTY && !empty_link)
-		empty_link = bpf_program__attach(empty_sk->progs.fault_empty);
-	if (ours) {
-		pf_bpf_fault_depth(m == FM_TGID ? 1 : m == FM_REGION ? 2 : m == FM_COUNT ? 3 : 0);
+	pf_bpf_fault_attach(m >= FM_FULL);
+	if (p && !path_link) {
+		path_link = bpf_program__attach(p);
+		path_mode = m;
+	}
+	if (m >= FM_FULL)
 		pf_bpf_region_mark_out(bench_region, m == FM_WALK);
-	}
 }
 
 /* Run count and run time of the program of mode m (needs bpf_enable_stats). */
 static void prog_stats(enum fmode m, uint64_t *runs, uint64_t *ns)
 {
+	struct bpf_program *p = path_prog(m);
 	struct bpf_prog_info info;
 	__u32 len = sizeof(info);
 
 	*runs = *ns = 0;
-	if (m != FM_EMPTY) {
+	if (!p) {
 		pf_bpf_fault_prog_stats(runs, ns);
 		return;
 	}
 	memset(&info, 0, sizeof(info));
-	if (!bpf_obj_get_info_by_fd(bpf_program__fd(empty_sk->progs.fault_empty), &info, &len)) {
+	if (!bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len)) {
 		*runs = info.run_cnt;
 		*ns = info.run_time_ns;
 	}
@@ -208,9 +253,8 @@ static int bench_faults(size_t gib, int reps)
 	}
 	if (load())
 		return 1;
-	empty_sk = region_lookup_bench_bpf__open_and_load();
-	if (!empty_sk) {
-		fprintf(stderr, "bench_agent: cannot load region_lookup_bench\n");
+	if (load_path_bench()) {
+		fprintf(stderr, "bench_agent: cannot load fault_path_bench on the agent's maps\n");
 		return 1;
 	}
 	/* The whole address space is one managed region: every fault takes the full path. */
@@ -304,10 +348,11 @@ static int bench_faults(size_t gib, int reps)
 		set_mode(FM_NONE);
 		if (runs1 > runs0)
 			printf("  %-6s program run time %.0f ns per fault (kernel's BPF stats; %llu "
-			       "runs, first touches counted %llu)\n",
+			       "runs, counted first touches %llu, unknown %llu)\n",
 			       fmode_name[modes[i]], (double)(ns1 - ns0) / (runs1 - runs0),
 			       (unsigned long long)(runs1 - runs0),
-			       (unsigned long long)(s1.first_touch - s0.first_touch));
+			       (unsigned long long)(s1.first_touch - s0.first_touch),
+			       (unsigned long long)(s1.unknown - s0.unknown));
 	}
 	if (stats_fd >= 0)
 		close(stats_fd);
@@ -318,7 +363,7 @@ static int bench_faults(size_t gib, int reps)
 	}
 	pf_bpf_proc_del(&bp, getpid());
 	pf_rt_clear(&t);
-	region_lookup_bench_bpf__destroy(empty_sk);
+	fault_path_bench_bpf__destroy(path_sk);
 	pf_bpf_close();
 	return 0;
 }

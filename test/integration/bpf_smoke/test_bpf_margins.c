@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * Verifier margins: loads every BPF program of every object the project
- * builds (the agent's pageflex_agent, and the test and bench
- * objects) alone, prints each one's verified-instruction count
- * (bpf_prog_info.verified_insns) as a table, and fails if any exceeds
- * 200,000, a fifth of the verifier's limit, or does not load at all (unless
- * it is a program whose *_compat fallback loads: the kernel lacks what the
- * preferred variant needs). A kernel whose verifier works harder than the
- * one a program was written on must never cost a feature. Needs root.
+ * builds (the agent's pageflex_agent in bpf/, and the test and
+ * bench objects in bpf/test/ and bpf/bench/) alone, prints each one's
+ * verified-instruction count (bpf_prog_info.verified_insns) as a table, and
+ * fails if any exceeds 200,000, a fifth of the verifier's limit, or does not
+ * load at all (unless it is a program whose *_compat fallback loads: the
+ * kernel lacks what the preferred variant needs). A kernel whose verifier
+ * works harder than the one a program was written on must never cost a
+ * feature. Needs root.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "bpf_features.h"
 #include "fault_count.skel.h"
+#include "fault_path_bench.skel.h"
 #include "leap_replay.skel.h"
 #include "pageflex_agent.skel.h"
 #include "region_lookup_bench.skel.h"
@@ -60,6 +62,8 @@ Test(bpf, every_program_verifies_within_a_fifth_of_the_limit, .timeout = 300)
 	probe("fault_count", elf, sz);
 	elf = region_lookup_bench_bpf__elf_bytes(&sz);
 	probe("region_lookup_bench", elf, sz);
+	elf = fault_path_bench_bpf__elf_bytes(&sz);
+	probe("fault_path_bench", elf, sz);
 
 	printf("%-20s %-24s %14s  %s\n", "object", "program", "verified insns", "verdict");
 	for (size_t i = 0; i < n; i++) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Leap in BPF and in C decide the same: the same traces go through
- * bpf/leap_replay.bpf.c's leap_replay (BPF_PROG_TYPE_SYSCALL,
+ * bpf/test/leap_replay.bpf.c's leap_replay (BPF_PROG_TYPE_SYSCALL,
  * bpf_prog_test_run; the global function pf_leap runs on the fault path)
  * and through leap_core.h compiled as user C, and every decision must match.
  * (The fault-path program itself, pf_leap, is tested on real swap faults by

@@ -7,14 +7,11 @@
  *    uses: one entry per region; the same code, region_lookup.bpf.h);
  *  - an LPM trie keyed by (tgid, address), where user space must split each
  *    unaligned range into aligned prefixes.
- * Each run does `iters` lookups of pseudo-random addresses.
- *
- * Also an empty tp_btf/page_fault_user program (attached only by
- * `bench_agent faults`): the floor that any program on that hook costs.
+ * Each run does `iters` lookups of pseudo-random addresses. Bench only
+ * (bpf/bench/): never loaded by pageflexd.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
 
 #include "pageflex_agent.h"
 #include "region_lookup.bpf.h"
@@ -99,12 +96,6 @@ int run(void *ctx)
 	found = 0;
 	bpf_loop(iters, one, NULL, 0);
 	elapsed_ns = bpf_ktime_get_ns() - t0;
-	return 0;
-}
-
-SEC("tp_btf/page_fault_user")
-int BPF_PROG(fault_empty, unsigned long address, struct pt_regs *regs, unsigned long error_code)
-{
 	return 0;
 }
 

@@ -9,7 +9,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "../policy-agent/policies/leap_core.h"
+#include "../../policy-agent/policies/leap_core.h"
 #include "leap_fault.bpf.h"
 
 __u32 trace_len = 0; /* entries of `trace` to replay */

@@ -2,8 +2,8 @@
 /*
  * fault_count: counts user page faults of one process (tgid), on
  * tp_btf/page_fault_user. The smallest useful BPF program of the project:
- * it proves that the build, the skeleton and the tracepoint work on this
- * kernel, and it is the baseline of the fault-path cost benchmark.
+ * test_bpf_fault_count loads it to prove that the build, the skeleton and
+ * the tracepoint work on this kernel. Test only (bpf/test/).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fault_path_bench: pageflex_agent's fault entry (pf_fault) cut short, for
+ * `bench_agent faults` (bench/agent), which attaches one of these to
+ * tp_btf/page_fault_user instead of the agent's pf_fault to price each
+ * step of the fault path. Never loaded by pageflexd: the production
+ * pf_fault has no benchmark branch.
+ *
+ *  - fault_empty: an empty program, the floor that any program on that
+ *    hook costs;
+ *  - fault_tgid: stops after the tgid check (managed());
+ *  - fault_region: stops after the region lookup (region_find(), the same
+ *    search as the agent's, region_lookup.bpf.h);
+ *  - fault_counters: also bumps the region's per-CPU counter, without the
+ *    classification (counted as unknown).
+ *
+ * managed() and region_find() mirror pageflex_agent.bpf.c's. The maps have
+ * the agent's names and layouts; bench_agent makes them the loaded agent's
+ * own maps (bpf_map__reuse_fd) before it loads this object, so these
+ * programs read the very tables pageflexd's code writes.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "pageflex_agent.h"
+#include "region_lookup.bpf.h"
+
+/* Replaced by pageflex_agent's maps of the same names (bench_agent). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} proc_tab SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pfa_region_ent);
+} region_ents SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PFA_MAX_REGIONS);
+	__type(key, __u32);
+	__type(value, struct pfa_region_stats);
+} region_stats SEC(".maps");
+
+/* As in pageflex_agent.bpf.c: the process's table word, or 0. */
+static __always_inline __u64 managed(__u32 tgid)
+{
+	__u64 *w = bpf_map_lookup_elem(&proc_tab, &tgid);
+
+	return w ? *w : 0;
+}
+
+/* As in pageflex_agent.bpf.c: the region of addr, or PFA_NO_REGION. */
+static __always_inline __u32 region_find(__u64 word, __u64 addr)
+{
+	__u32 lo = word >> 32;
+
+	return pfa_region_search(&region_ents, lo, lo + (__u32)word - 1, addr);
+}
+
+/* Keeps a result that nothing else uses from being optimised away. */
+#define KEEP(x) asm volatile("" ::"r"(x))
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(fault_empty, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(fault_tgid, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	__u64 word = managed(bpf_get_current_pid_tgid() >> 32);
+
+	KEEP(word);
+	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(fault_region, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	__u64 word = managed(bpf_get_current_pid_tgid() >> 32);
+	__u32 id;
+
+	if (!word)
+		return 0;
+	id = region_find(word, address);
+	KEEP(id);
+	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(fault_counters, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	__u64 word = managed(bpf_get_current_pid_tgid() >> 32);
+	struct pfa_region_stats *st;
+	__u32 id;
+
+	if (!word)
+		return 0;
+	id = region_find(word, address);
+	if (id == PFA_NO_REGION)
+		return 0;
+	st = bpf_map_lookup_elem(&region_stats, &id);
+	if (!st)
+		return 0;
+	st->unknown++;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
