@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "parse.h"
 #include "pf_internal.h"
 
 struct pf_config pf_cfg = {
@@ -42,43 +43,13 @@ static const char *env(const char *name)
 	return NULL;
 }
 
-/* "65536", "64K", "64k", "1M", "1MiB", "2G"; false if malformed. */
+/* A size setting: pf_parse_size's forms ("65536", "64K", "1MiB"), 1 byte to
+ * 1 PiB; false if not. */
 static bool parse_size(const char *s, size_t *out)
 {
-	unsigned long long v = 0;
-	const char *p = s;
+	uint64_t v;
 
-	if (!*p)
-		return false;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (1ull << 50))
-			return false;
-		v = v * 10 + (unsigned)(*p - '0');
-	}
-	if (p == s)
-		return false;
-	switch (*p) {
-	case 'k':
-	case 'K':
-		v <<= 10;
-		p++;
-		break;
-	case 'm':
-	case 'M':
-		v <<= 20;
-		p++;
-		break;
-	case 'g':
-	case 'G':
-		v <<= 30;
-		p++;
-		break;
-	default:
-		break;
-	}
-	if (!strcmp(p, "iB") || !strcmp(p, "B"))
-		p += strlen(p);
-	if (*p || !v || v > (1ull << 50))
+	if (pf_parse_size(s, &v) || !v || v > (1ull << 50))
 		return false;
 	*out = (size_t)v;
 	return true;

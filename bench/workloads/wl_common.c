@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "parse.h"
+
 static void usage(const struct wl_desc *d, FILE *f)
 {
 	fprintf(f,
@@ -36,10 +38,8 @@ static void usage(const struct wl_desc *d, FILE *f)
 
 static uint64_t parse_u64(const char *opt, const char *v)
 {
-	char *end;
-	errno = 0;
-	unsigned long long x = strtoull(v, &end, 0);
-	if (errno || end == v || *end || v[0] == '-') {
+	uint64_t x;
+	if (pf_parse_u64(v, &x)) {
 		fprintf(stderr, "pf-wl: %s: not a number: '%s'\n", opt, v);
 		exit(2);
 	}

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "params.h"
+#include "parse.h"
 #include "zipf.h"
 
 enum gen_kind { G_SEQ, G_LOOP, G_STRIDE, G_ZIPF, G_PHASES, G_MIX };
