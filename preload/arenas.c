@@ -134,62 +134,50 @@ static void h_destroy(extent_hooks_t *h, void *addr, size_t size, bool committed
 	push_extent(PF_EV_UNMAP, addr, size, ind);
 }
 
-static bool h_commit(extent_hooks_t *h, void *addr, size_t size, size_t off, size_t len,
-		     unsigned ind)
+/*
+ * jemalloc's own commit, decommit or purge hook (one signature) under the
+ * recursion guard; if it worked and the range lost its pages, a DISCARD.
+ */
+static bool range_hook(extent_purge_t *fn, bool discards, void *addr, size_t size, size_t off,
+		       size_t len, unsigned ind)
 {
 	int g = pf_in_hook;
 	bool r;
 
-	(void)h;
 	pf_in_hook = 1;
-	r = def->commit(def, addr, size, off, len, ind);
+	r = fn(def, addr, size, off, len, ind);
 	pf_in_hook = g;
+	if (!r && discards)
+		push_extent(PF_EV_DISCARD, (char *)addr + off, len, ind);
 	return r;
+}
+
+static bool h_commit(extent_hooks_t *h, void *addr, size_t size, size_t off, size_t len,
+		     unsigned ind)
+{
+	(void)h;
+	return range_hook(def->commit, false, addr, size, off, len, ind);
 }
 
 static bool h_decommit(extent_hooks_t *h, void *addr, size_t size, size_t off, size_t len,
 		       unsigned ind)
 {
-	int g = pf_in_hook;
-	bool r;
-
 	(void)h;
-	pf_in_hook = 1;
-	r = def->decommit(def, addr, size, off, len, ind);
-	pf_in_hook = g;
-	if (!r)
-		push_extent(PF_EV_DISCARD, (char *)addr + off, len, ind);
-	return r;
+	return range_hook(def->decommit, true, addr, size, off, len, ind);
 }
 
 static bool h_purge_lazy(extent_hooks_t *h, void *addr, size_t size, size_t off, size_t len,
 			 unsigned ind)
 {
-	int g = pf_in_hook;
-	bool r;
-
 	(void)h;
-	pf_in_hook = 1;
-	r = def->purge_lazy(def, addr, size, off, len, ind);
-	pf_in_hook = g;
-	if (!r)
-		push_extent(PF_EV_DISCARD, (char *)addr + off, len, ind);
-	return r;
+	return range_hook(def->purge_lazy, true, addr, size, off, len, ind);
 }
 
 static bool h_purge_forced(extent_hooks_t *h, void *addr, size_t size, size_t off, size_t len,
 			   unsigned ind)
 {
-	int g = pf_in_hook;
-	bool r;
-
 	(void)h;
-	pf_in_hook = 1;
-	r = def->purge_forced(def, addr, size, off, len, ind);
-	pf_in_hook = g;
-	if (!r)
-		push_extent(PF_EV_DISCARD, (char *)addr + off, len, ind);
-	return r;
+	return range_hook(def->purge_forced, true, addr, size, off, len, ind);
 }
 
 static bool h_split(extent_hooks_t *h, void *addr, size_t size, size_t a, size_t b, bool committed,
