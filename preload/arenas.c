@@ -189,7 +189,7 @@ static bool h_split(extent_hooks_t *h, void *addr, size_t size, size_t a, size_t
 	r = def->split(def, addr, size, a, b, committed, ind);
 	if (!r) {
 		atomic_fetch_add_explicit(&nsplit, 1, memory_order_relaxed);
-		pf_debug("arena %u: extent %p +%zu split at +%zu", ind, addr, size, a);
+		pfs_debug("arena %u: extent %p +%zu split at +%zu", ind, addr, size, a);
 	}
 	return r;
 }
@@ -203,7 +203,7 @@ static bool h_merge(extent_hooks_t *h, void *a, size_t sa, void *b, size_t sb, b
 	r = def->merge(def, a, sa, b, sb, committed, ind);
 	if (!r) {
 		atomic_fetch_add_explicit(&nmerge, 1, memory_order_relaxed);
-		pf_debug("arena %u: extents %p +%zu and %p +%zu merged", ind, a, sa, b, sb);
+		pfs_debug("arena %u: extents %p +%zu and %p +%zu merged", ind, a, sa, b, sb);
 	}
 	return r;
 }
@@ -241,7 +241,7 @@ static unsigned create_arena(const char *tag, const struct pf_site *site)
 	if (mallctl("arenas.create", &ind, &sz, &hp, sizeof(hp)))
 		return 0;
 	set_tag(ind, tag, site);
-	pf_debug("arena %u created, tag %s", ind, tag);
+	pfs_debug("arena %u created, tag %s", ind, tag);
 	return ind + 1;
 }
 
@@ -260,7 +260,7 @@ static int hook_arena(unsigned i)
 		return -ENOTSUP;
 	if (i < MAX_ARENA_INDEX)
 		atomic_store(&hooked[i], 1);
-	pf_debug("extent hooks installed on automatic arena %u", i);
+	pfs_debug("extent hooks installed on automatic arena %u", i);
 	return 0;
 }
 
@@ -360,7 +360,7 @@ unsigned pf_site_arena(void)
 			ev->off = s.off;
 			pf_ring_publish(ev, false);
 		}
-		pf_debug("arena %u now serves call site %s", a - 1, tag);
+		pfs_debug("arena %u now serves call site %s", a - 1, tag);
 	} else {
 		a = fallback();
 	}
@@ -388,8 +388,8 @@ unsigned pf_scope_arena_for(const char *name)
 			nscopes++;
 		}
 	} else {
-		pf_debug("more than %d scope names: scope %s uses the default arenas", MAX_SCOPES,
-			 name);
+		pfs_debug("more than %d scope names: scope %s uses the default arenas", MAX_SCOPES,
+			  name);
 	}
 out:
 	pthread_mutex_unlock(&site_mu);
