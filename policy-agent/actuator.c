@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "log.h"
 
 #define PF_MAX_IOV 1024
@@ -54,15 +55,8 @@ int pf_batch_add_sep(struct pf_batch *b, uint64_t start, uint64_t len)
 {
 	if (!len)
 		return 0;
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct pf_range *r = realloc(b->r, cap * sizeof(*r));
-
-		if (!r)
-			return -ENOMEM;
-		b->r = r;
-		b->cap = cap;
-	}
+	if (PF_GROW(b->r, b->cap, b->n + 1, 256))
+		return -ENOMEM;
 	b->r[b->n].start = start;
 	b->r[b->n].len = len;
 	b->n++;

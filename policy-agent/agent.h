@@ -76,6 +76,20 @@ void pf_proc_sync(struct pf_proc *p);
 /* A listening unix socket at path (mode), never stealing a live agent's. */
 int pf_unix_listen(const char *path, int type, mode_t mode);
 
+/* Such a socket in the event loop; closing it removes its file. */
+struct pf_listener {
+	struct pf_watch w;
+	char path[108];
+};
+#define PF_LISTENER_INIT         \
+	{                        \
+		.w = {.fd = -1 } \
+	}
+/* Puts fd (from pf_unix_listen(path, ...)) in the loop: pf_loop_add's result. */
+int pf_listener_add(struct pf_listener *l, int fd, const char *path,
+		    void (*ready)(struct pf_watch *w, uint32_t events));
+void pf_listener_close(struct pf_listener *l);
+
 /* Shim server. */
 int pf_shim_listen(const char *path);
 void pf_shim_close(void);

@@ -27,8 +27,7 @@
 #include "log.h"
 #include "scanner.h"
 
-static struct pf_watch ctl_w = {.fd = -1};
-static char ctl_path[108];
+static struct pf_listener listener = PF_LISTENER_INIT;
 static uint64_t mark_gen;
 
 static void json_str(FILE *f, const char *s)
@@ -531,19 +530,10 @@ int pf_control_listen(const char *path)
 {
 	int fd = pf_unix_listen(path, SOCK_STREAM, 0600);
 
-	if (fd < 0)
-		return fd;
-	snprintf(ctl_path, sizeof(ctl_path), "%s", path);
-	ctl_w = (struct pf_watch){.fd = fd, .ready = ctl_ready};
-	return pf_loop_add(&ctl_w);
+	return fd < 0 ? fd : pf_listener_add(&listener, fd, path, ctl_ready);
 }
 
 void pf_control_close(void)
 {
-	if (ctl_w.fd < 0)
-		return;
-	pf_loop_del(&ctl_w);
-	close(ctl_w.fd);
-	ctl_w.fd = -1;
-	unlink(ctl_path);
+	pf_listener_close(&listener);
 }

@@ -17,6 +17,7 @@
 #include "actuator.h"
 #include "agent.h"
 #include "binding.h"
+#include "grow.h"
 #include "log.h"
 #include "phase_memo.h"
 #include "rules.h"
@@ -131,15 +132,8 @@ static int collect(struct pf_proc *p, const struct regs *g, struct hit **h, size
 		for (a = pc->start; a < pc->end; a += 4096, slot++) {
 			if (!(pf_bpf_scan_nibble(slot) & PFA_PG_ACCESSED))
 				continue;
-			if (*n == *cap) {
-				size_t nc = *cap ? *cap * 2 : 4096;
-				struct hit *nh = realloc(*h, nc * sizeof(*nh));
-
-				if (!nh)
-					return -1;
-				*h = nh;
-				*cap = nc;
-			}
+			if (PF_GROW(*h, *cap, *n + 1, 4096))
+				return -1;
 			(*h)[(*n)++] = (struct hit){.reg = k, .page = (a - ri->start0) >> 12};
 		}
 	}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "log.h"
 #include "pageflex_agent.h"
 
@@ -121,22 +122,9 @@ static size_t lower(const struct pf_rtable *t, uint64_t addr)
 
 static int reserve(struct pf_rtable *t, size_t extra)
 {
-	size_t cap;
-	struct pf_piece *p;
-
 	if (t->n + extra > PFA_PROC_TABLE)
 		return -ENOSPC;
-	if (t->n + extra <= t->cap)
-		return 0;
-	cap = t->cap ? t->cap * 2 : 16;
-	while (cap < t->n + extra)
-		cap *= 2;
-	p = realloc(t->p, cap * sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	t->p = p;
-	t->cap = cap;
-	return 0;
+	return PF_GROW(t->p, t->cap, t->n + extra, 16);
 }
 
 /* Cuts [start, end) out of the table. Needs room for one extra piece. */

@@ -6,7 +6,9 @@
  * is not its parent), validates each packet with pfw_decode() and applies
  * its records to the process's region table. A malformed or oversized
  * packet drops that connection, and its process, with a log line naming the
- * pid and the problem; everyone else is unaffected.
+ * pid and the problem; everyone else is unaffected. Also the listening
+ * sockets' helpers that the control socket (control.c) shares:
+ * pf_unix_listen and pf_listener_*.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,8 +42,7 @@ struct pf_conn {
 };
 
 uint64_t pf_shim_bad_packets, pf_shim_connections;
-static struct pf_watch listen_w = {.fd = -1};
-static char listen_path[108];
+static struct pf_listener listener = PF_LISTENER_INIT;
 static size_t nconns;
 
 void pf_shim_conn_free(struct pf_conn *c, const char *why)
@@ -366,6 +367,24 @@ int pf_unix_listen(const char *path, int type, mode_t mode)
 	return fd;
 }
 
+int pf_listener_add(struct pf_listener *l, int fd, const char *path,
+		    void (*ready)(struct pf_watch *w, uint32_t events))
+{
+	snprintf(l->path, sizeof(l->path), "%s", path);
+	l->w = (struct pf_watch){.fd = fd, .ready = ready};
+	return pf_loop_add(&l->w);
+}
+
+void pf_listener_close(struct pf_listener *l)
+{
+	if (l->w.fd < 0)
+		return;
+	pf_loop_del(&l->w);
+	close(l->w.fd);
+	l->w.fd = -1;
+	unlink(l->path);
+}
+
 int pf_shim_listen(const char *path)
 {
 	int fd = pf_unix_listen(path, SOCK_SEQPACKET, 0666), one = 1;
@@ -378,17 +397,10 @@ int pf_shim_listen(const char *path)
 	 * without credentials.
 	 */
 	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
-	snprintf(listen_path, sizeof(listen_path), "%s", path);
-	listen_w = (struct pf_watch){.fd = fd, .ready = listen_ready};
-	return pf_loop_add(&listen_w);
+	return pf_listener_add(&listener, fd, path, listen_ready);
 }
 
 void pf_shim_close(void)
 {
-	if (listen_w.fd < 0)
-		return;
-	pf_loop_del(&listen_w);
-	close(listen_w.fd);
-	listen_w.fd = -1;
-	unlink(listen_path);
+	pf_listener_close(&listener);
 }

@@ -30,7 +30,7 @@ PF_EXPORT void pageflex_phase(const char *name)
 		return;
 	ev->type = PF_EV_PHASE;
 	ev->off = atomic_fetch_add(&pf_phase_seq, 1) + 1;
-	pf_debug("phase %llu: %s", (unsigned long long)ev->off, name);
+	pfs_debug("phase %llu: %s", (unsigned long long)ev->off, name);
 	pf_ring_publish(ev, true);
 }
 

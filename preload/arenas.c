@@ -134,62 +134,50 @@ static void h_destroy(extent_hooks_t *h, void *addr, size_t size, bool committed
 	push_extent(PF_EV_UNMAP, addr, size, ind);
 }
 
-static bool h_commit(extent_hooks_t *h, void *addr, size_t size, size_t off, size_t len,
-		     unsigned ind)
+/*
+ * jemalloc's own commit, decommit or purge hook (one signature) under the
+ * recursion guard; if it worked and the range lost its pages, a DISCARD.
+ */
+static bool range_hook(extent_purge_t *fn, bool discards, void *addr, size_t size, size_t off,
+		       size_t len, unsigned ind)
 {
 	int g = pf_in_hook;
 	bool r;
 
-	(void)h;
 	pf_in_hook = 1;
-	r = def->commit(def, addr, size, off, len, ind);
+	r = fn(def, addr, size, off, len, ind);
 	pf_in_hook = g;
+	if (!r && discards)
+		push_extent(PF_EV_DISCARD, (char *)addr + off, len, ind);
 	return r;
+}
+
+static bool h_commit(extent_hooks_t *h, void *addr, size_t size, size_t off, size_t len,
+		     unsigned ind)
+{
+	(void)h;
+	return range_hook(def->commit, false, addr, size, off, len, ind);
 }
 
 static bool h_decommit(extent_hooks_t *h, void *addr, size_t size, size_t off, size_t len,
 		       unsigned ind)
 {
-	int g = pf_in_hook;
-	bool r;
-
 	(void)h;
-	pf_in_hook = 1;
-	r = def->decommit(def, addr, size, off, len, ind);
-	pf_in_hook = g;
-	if (!r)
-		push_extent(PF_EV_DISCARD, (char *)addr + off, len, ind);
-	return r;
+	return range_hook(def->decommit, true, addr, size, off, len, ind);
 }
 
 static bool h_purge_lazy(extent_hooks_t *h, void *addr, size_t size, size_t off, size_t len,
 			 unsigned ind)
 {
-	int g = pf_in_hook;
-	bool r;
-
 	(void)h;
-	pf_in_hook = 1;
-	r = def->purge_lazy(def, addr, size, off, len, ind);
-	pf_in_hook = g;
-	if (!r)
-		push_extent(PF_EV_DISCARD, (char *)addr + off, len, ind);
-	return r;
+	return range_hook(def->purge_lazy, true, addr, size, off, len, ind);
 }
 
 static bool h_purge_forced(extent_hooks_t *h, void *addr, size_t size, size_t off, size_t len,
 			   unsigned ind)
 {
-	int g = pf_in_hook;
-	bool r;
-
 	(void)h;
-	pf_in_hook = 1;
-	r = def->purge_forced(def, addr, size, off, len, ind);
-	pf_in_hook = g;
-	if (!r)
-		push_extent(PF_EV_DISCARD, (char *)addr + off, len, ind);
-	return r;
+	return range_hook(def->purge_forced, true, addr, size, off, len, ind);
 }
 
 static bool h_split(extent_hooks_t *h, void *addr, size_t size, size_t a, size_t b, bool committed,
@@ -201,7 +189,7 @@ static bool h_split(extent_hooks_t *h, void *addr, size_t size, size_t a, size_t
 	r = def->split(def, addr, size, a, b, committed, ind);
 	if (!r) {
 		atomic_fetch_add_explicit(&nsplit, 1, memory_order_relaxed);
-		pf_debug("arena %u: extent %p +%zu split at +%zu", ind, addr, size, a);
+		pfs_debug("arena %u: extent %p +%zu split at +%zu", ind, addr, size, a);
 	}
 	return r;
 }
@@ -215,7 +203,7 @@ static bool h_merge(extent_hooks_t *h, void *a, size_t sa, void *b, size_t sb, b
 	r = def->merge(def, a, sa, b, sb, committed, ind);
 	if (!r) {
 		atomic_fetch_add_explicit(&nmerge, 1, memory_order_relaxed);
-		pf_debug("arena %u: extents %p +%zu and %p +%zu merged", ind, a, sa, b, sb);
+		pfs_debug("arena %u: extents %p +%zu and %p +%zu merged", ind, a, sa, b, sb);
 	}
 	return r;
 }
@@ -253,7 +241,7 @@ static unsigned create_arena(const char *tag, const struct pf_site *site)
 	if (mallctl("arenas.create", &ind, &sz, &hp, sizeof(hp)))
 		return 0;
 	set_tag(ind, tag, site);
-	pf_debug("arena %u created, tag %s", ind, tag);
+	pfs_debug("arena %u created, tag %s", ind, tag);
 	return ind + 1;
 }
 
@@ -272,7 +260,7 @@ static int hook_arena(unsigned i)
 		return -ENOTSUP;
 	if (i < MAX_ARENA_INDEX)
 		atomic_store(&hooked[i], 1);
-	pf_debug("extent hooks installed on automatic arena %u", i);
+	pfs_debug("extent hooks installed on automatic arena %u", i);
 	return 0;
 }
 
@@ -372,7 +360,7 @@ unsigned pf_site_arena(void)
 			ev->off = s.off;
 			pf_ring_publish(ev, false);
 		}
-		pf_debug("arena %u now serves call site %s", a - 1, tag);
+		pfs_debug("arena %u now serves call site %s", a - 1, tag);
 	} else {
 		a = fallback();
 	}
@@ -400,8 +388,8 @@ unsigned pf_scope_arena_for(const char *name)
 			nscopes++;
 		}
 	} else {
-		pf_debug("more than %d scope names: scope %s uses the default arenas", MAX_SCOPES,
-			 name);
+		pfs_debug("more than %d scope names: scope %s uses the default arenas", MAX_SCOPES,
+			  name);
 	}
 out:
 	pthread_mutex_unlock(&site_mu);

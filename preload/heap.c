@@ -133,7 +133,7 @@ void pf_heap_resolve(void)
 	void *f;
 
 	if (!h) {
-		pf_debug("libjemalloc.so.2 not found by name: using mallocx() for everything");
+		pfs_debug("libjemalloc.so.2 not found by name: using mallocx() for everything");
 		return;
 	}
 #define RESOLVE(name)                                      \

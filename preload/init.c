@@ -15,13 +15,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "parse.h"
 #include "pf_internal.h"
 
 struct pf_config pf_cfg = {
 	.min_region = 64 << 10,
 	.large_alloc = 1 << 20,
 	.site_arenas = 16,
-	.log = PF_LOG_WARN,
+	.log = PFS_LOG_WARN,
 	.socket = PFW_DEFAULT_SOCKET,
 };
 _Atomic int pf_state = PF_UNINIT;
@@ -42,43 +43,13 @@ static const char *env(const char *name)
 	return NULL;
 }
 
-/* "65536", "64K", "64k", "1M", "1MiB", "2G"; false if malformed. */
+/* A size setting: pf_parse_size's forms ("65536", "64K", "1MiB"), 1 byte to
+ * 1 PiB; false if not. */
 static bool parse_size(const char *s, size_t *out)
 {
-	unsigned long long v = 0;
-	const char *p = s;
+	uint64_t v;
 
-	if (!*p)
-		return false;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (1ull << 50))
-			return false;
-		v = v * 10 + (unsigned)(*p - '0');
-	}
-	if (p == s)
-		return false;
-	switch (*p) {
-	case 'k':
-	case 'K':
-		v <<= 10;
-		p++;
-		break;
-	case 'm':
-	case 'M':
-		v <<= 20;
-		p++;
-		break;
-	case 'g':
-	case 'G':
-		v <<= 30;
-		p++;
-		break;
-	default:
-		break;
-	}
-	if (!strcmp(p, "iB") || !strcmp(p, "B"))
-		p += strlen(p);
-	if (*p || !v || v > (1ull << 50))
+	if (pf_parse_size(s, &v) || !v || v > (1ull << 50))
 		return false;
 	*out = (size_t)v;
 	return true;
@@ -92,15 +63,16 @@ static void parse_env(void)
 	v = env("PAGEFLEX_LOG");
 	if (v) {
 		if (!strcmp(v, "debug"))
-			pf_cfg.log = PF_LOG_DEBUG;
+			pf_cfg.log = PFS_LOG_DEBUG;
 		else if (!strcmp(v, "info"))
-			pf_cfg.log = PF_LOG_INFO;
+			pf_cfg.log = PFS_LOG_INFO;
 		else if (!strcmp(v, "warn") || !*v)
-			pf_cfg.log = PF_LOG_WARN;
+			pf_cfg.log = PFS_LOG_WARN;
 		else if (!strcmp(v, "off") || !strcmp(v, "silent"))
-			pf_cfg.log = PF_LOG_OFF;
+			pf_cfg.log = PFS_LOG_OFF;
 		else
-			pf_warn("PAGEFLEX_LOG=\"%.*s\" is not one of off, warn, info, debug; using warn",
+			pfs_warn(
+				"PAGEFLEX_LOG=\"%.*s\" is not one of off, warn, info, debug; using warn",
 				64, v);
 	}
 	v = env("PAGEFLEX_MIN_REGION");
@@ -108,17 +80,17 @@ static void parse_env(void)
 		if (parse_size(v, &sz))
 			pf_cfg.min_region = (sz + PF_PAGE - 1) & ~(PF_PAGE - 1);
 		else
-			pf_warn("PAGEFLEX_MIN_REGION=\"%.*s\" is not a size (like 65536 or 64K); "
-				"using 64K",
-				64, v);
+			pfs_warn("PAGEFLEX_MIN_REGION=\"%.*s\" is not a size (like 65536 or 64K); "
+				 "using 64K",
+				 64, v);
 	}
 	v = env("PAGEFLEX_LARGE_ALLOC");
 	if (v) {
 		if (parse_size(v, &sz))
 			pf_cfg.large_alloc = sz;
 		else
-			pf_warn("PAGEFLEX_LARGE_ALLOC=\"%.*s\" is not a size (like 1M); using 1M",
-				64, v);
+			pfs_warn("PAGEFLEX_LARGE_ALLOC=\"%.*s\" is not a size (like 1M); using 1M",
+				 64, v);
 	}
 	v = env("PAGEFLEX_SITE_ARENAS");
 	if (v) {
@@ -128,7 +100,8 @@ static void parse_env(void)
 		if (*v && !*end && n >= 0 && n <= 64)
 			pf_cfg.site_arenas = (unsigned)n;
 		else
-			pf_warn("PAGEFLEX_SITE_ARENAS=\"%.*s\" is not a number from 0 to 64; using 16",
+			pfs_warn(
+				"PAGEFLEX_SITE_ARENAS=\"%.*s\" is not a number from 0 to 64; using 16",
 				64, v);
 	}
 	v = env("PAGEFLEX_SOCKET");
@@ -136,7 +109,8 @@ static void parse_env(void)
 		if (*v && strlen(v) < sizeof(pf_cfg.socket))
 			pf_strlcpy(pf_cfg.socket, v, sizeof(pf_cfg.socket));
 		else
-			pf_warn("PAGEFLEX_SOCKET=\"%.*s\" is empty or longer than %zu bytes; using %s",
+			pfs_warn(
+				"PAGEFLEX_SOCKET=\"%.*s\" is empty or longer than %zu bytes; using %s",
 				64, v, sizeof(pf_cfg.socket) - 1, PFW_DEFAULT_SOCKET);
 	}
 }
@@ -144,7 +118,7 @@ static void parse_env(void)
 void pf_disable(const char *why)
 {
 	if (atomic_exchange(&pf_state, PF_DISABLED) != PF_DISABLED)
-		pf_warn("disabled: %s; the program runs without PageFlex", why);
+		pfs_warn("disabled: %s; the program runs without PageFlex", why);
 	pf_large_threshold = SIZE_MAX;
 	pf_heap_enable();
 }
@@ -169,8 +143,8 @@ static bool init_slow(void)
 	}
 	pf_modules_init();
 	atomic_store(&pf_state, PF_READY);
-	pf_debug("ready: socket %s, min region %zu, large alloc %zu, %u call-site arenas",
-		 pf_cfg.socket, pf_cfg.min_region, pf_cfg.large_alloc, pf_cfg.site_arenas);
+	pfs_debug("ready: socket %s, min region %zu, large alloc %zu, %u call-site arenas",
+		  pf_cfg.socket, pf_cfg.min_region, pf_cfg.large_alloc, pf_cfg.site_arenas);
 	return true;
 }
 

@@ -118,7 +118,7 @@ int pf_fmt(char *buf, size_t cap, const char *fmt, ...)
 	return n;
 }
 
-void pf_log(int level, const char *fmt, ...)
+void pfs_log(int level, const char *fmt, ...)
 {
 	char line[512];
 	size_t n;

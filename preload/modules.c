@@ -192,7 +192,7 @@ void pf_unwind_init(void)
 	void *f;
 
 	if (!h) {
-		pf_debug("libunwind.so.8 not loadable: large allocations share one arena");
+		pfs_debug("libunwind.so.8 not loadable: large allocations share one arena");
 		return;
 	}
 	f = dlsym(h, "_ULx86_64_set_caching_policy");

@@ -31,7 +31,7 @@
 #define PF_PATH_MAX 224
 
 /* ---- configuration (init.c) ---- */
-enum pf_loglevel { PF_LOG_OFF, PF_LOG_WARN, PF_LOG_INFO, PF_LOG_DEBUG };
+enum pfs_log_level { PFS_LOG_OFF, PFS_LOG_WARN, PFS_LOG_INFO, PFS_LOG_DEBUG };
 
 struct pf_config {
 	size_t min_region; /* PAGEFLEX_MIN_REGION */
@@ -59,14 +59,16 @@ PF_HIDDEN bool pf_ready(void);
 /* Disables the shim for good, with one warning. */
 PF_HIDDEN void pf_disable(const char *why);
 
-/* ---- logging (log.c): raw write(2), no stdio, no malloc ---- */
-PF_HIDDEN void pf_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define pf_debug(...)                                      \
-	do {                                               \
-		if (unlikely(pf_cfg.log >= PF_LOG_DEBUG))  \
-			pf_log(PF_LOG_DEBUG, __VA_ARGS__); \
+/* ---- logging (log.c): raw write(2), no stdio, no malloc ----
+ * pfs_ ("shim"): not the agent's pf_log/pf_warn (policy-agent/log.h), whose
+ * levels differ (PF_LOG_ERR there, PFS_LOG_OFF here). */
+PF_HIDDEN void pfs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define pfs_debug(...)                                       \
+	do {                                                 \
+		if (unlikely(pf_cfg.log >= PFS_LOG_DEBUG))   \
+			pfs_log(PFS_LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
-#define pf_warn(...) pf_log(PF_LOG_WARN, __VA_ARGS__)
+#define pfs_warn(...) pfs_log(PFS_LOG_WARN, __VA_ARGS__)
 /* Small allocation-free formatter (subset of printf: %s %d %u %x %p %z? %l?). */
 PF_HIDDEN int pf_vfmt(char *buf, size_t cap, const char *fmt, __builtin_va_list ap);
 PF_HIDDEN int pf_fmt(char *buf, size_t cap, const char *fmt, ...)

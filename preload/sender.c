@@ -73,7 +73,7 @@ static uint64_t now_ms(void)
 static void disconnect(const char *why)
 {
 	if (sock >= 0) {
-		pf_debug("agent connection closed: %s", why);
+		pfs_debug("agent connection closed: %s", why);
 		close(sock);
 	}
 	sock = -1;
@@ -204,24 +204,24 @@ static void log_event(const struct pf_msg *m)
 
 	switch (ev->type) {
 	case PF_EV_MAP:
-		pf_log(PF_LOG_DEBUG, "map 0x%lx +%lu %s tag=%s site=%s+0x%lx%s%s",
-		       (unsigned long)ev->start, (unsigned long)ev->len, pfw_kind_name(ev->kind),
-		       m->tag, m->module, (unsigned long)ev->off, ev->path_len ? " path=" : "",
-		       m->path);
+		pfs_log(PFS_LOG_DEBUG, "map 0x%lx +%lu %s tag=%s site=%s+0x%lx%s%s",
+			(unsigned long)ev->start, (unsigned long)ev->len, pfw_kind_name(ev->kind),
+			m->tag, m->module, (unsigned long)ev->off, ev->path_len ? " path=" : "",
+			m->path);
 		break;
 	case PF_EV_UNMAP:
 	case PF_EV_DISCARD:
 		if (pf_table_overlaps(ev->start, ev->start + ev->len, NULL, NULL))
-			pf_log(PF_LOG_DEBUG, "%s 0x%lx +%lu",
-			       ev->type == PF_EV_UNMAP ? "unmap" : "discard",
-			       (unsigned long)ev->start, (unsigned long)ev->len);
+			pfs_log(PFS_LOG_DEBUG, "%s 0x%lx +%lu",
+				ev->type == PF_EV_UNMAP ? "unmap" : "discard",
+				(unsigned long)ev->start, (unsigned long)ev->len);
 		break;
 	case PF_EV_REMAP:
-		pf_log(PF_LOG_DEBUG, "remap 0x%lx +%lu -> 0x%lx +%lu", (unsigned long)ev->start,
-		       (unsigned long)ev->len, (unsigned long)ev->start2, (unsigned long)ev->len2);
+		pfs_log(PFS_LOG_DEBUG, "remap 0x%lx +%lu -> 0x%lx +%lu", (unsigned long)ev->start,
+			(unsigned long)ev->len, (unsigned long)ev->start2, (unsigned long)ev->len2);
 		break;
 	case PF_EV_RETAG:
-		pf_log(PF_LOG_DEBUG, "arena %u retagged %s", ev->arena, m->tag);
+		pfs_log(PFS_LOG_DEBUG, "arena %u retagged %s", ev->arena, m->tag);
 		break;
 	default:
 		break;
@@ -232,7 +232,7 @@ static void apply(const struct pf_msg *msg)
 {
 	const struct pf_event *ev = &msg->ev;
 
-	if (unlikely(pf_cfg.log >= PF_LOG_DEBUG))
+	if (unlikely(pf_cfg.log >= PFS_LOG_DEBUG))
 		log_event(msg);
 	switch (ev->type) {
 	case PF_EV_MAP:
@@ -308,7 +308,7 @@ static void replay(void)
 	if (dropped_total)
 		PUT(pfw_put_dropped(&buf, dropped_total));
 	dropped_total = 0;
-	pf_debug("connected to %s: replayed %zu regions", pf_cfg.socket, n);
+	pfs_debug("connected to %s: replayed %zu regions", pf_cfg.socket, n);
 }
 
 static bool try_connect(void)
@@ -372,7 +372,7 @@ static unsigned cycle(uint64_t *next_try)
 	if (lost) {
 		/* The agent missed events: a replay from the table repairs that. */
 		dropped_total += lost;
-		pf_debug("%lu events lost (ring full)", (unsigned long)lost);
+		pfs_debug("%lu events lost (ring full)", (unsigned long)lost);
 		if (atomic_load(&connected))
 			resync = true;
 	}
@@ -380,7 +380,7 @@ static unsigned cycle(uint64_t *next_try)
 	if (lost) {
 		/* Sent live, but not kept for replay: a replay cannot repair that. */
 		dropped_total += lost;
-		pf_debug("%lu regions not kept (table full)", (unsigned long)lost);
+		pfs_debug("%lu regions not kept (table full)", (unsigned long)lost);
 	}
 	/* At most one resynchronisation a second: a replay costs the agent too. */
 	if (atomic_load(&connected) && resync && now_ms() - last_resync_ms >= 1000) {
@@ -478,7 +478,7 @@ bool pf_sender_pause(void)
 void pf_sender_resume(void)
 {
 	if (!--pause_depth && paused_thread && start_thread() < 0)
-		pf_debug("cannot restart the sender thread");
+		pfs_debug("cannot restart the sender thread");
 	pthread_mutex_unlock(&pause_mu);
 }
 
@@ -505,7 +505,7 @@ void pf_sender_flush(long timeout_ms)
 	 * Nothing to wait for without an agent (unless the first try is
 	 * pending, or debug logging wants the last events printed).
 	 */
-	bool quiet = pf_cfg.log < PF_LOG_DEBUG;
+	bool quiet = pf_cfg.log < PFS_LOG_DEBUG;
 
 	if (!atomic_load(&running) ||
 	    (quiet && !atomic_load(&connected) && atomic_load(&attempted)))
@@ -568,5 +568,5 @@ void pf_sender_atfork_child(void)
 	atomic_store(&attempted, false);
 	atomic_store(&flush_done, pf_ring_tail());
 	if (pf_sender_start() < 0)
-		pf_debug("child: cannot start the sender thread");
+		pfs_debug("child: cannot start the sender thread");
 }

@@ -111,11 +111,12 @@ int main(int argc, char **argv)
 		for (unsigned j = 0; j < WORDS; j++)
 			cache[pg * WORDS + j] = word(2, pg, j);
 
-	struct wl_zipf z;
-	struct wl_rng rng = {42};
+	struct pf_zipf z;
+	uint64_t rng = 42;
 	uint64_t bad = 0, sum = 0, nlook = 0;
 
-	wl_zipf_init(&z, cp, zs);
+	if (pf_zipf_init(&z, cp, zs, rng))
+		usage();
 	uint64_t t1 = wl_now_ns();
 	for (unsigned p = 0; p < passes; p++) {
 		for (uint64_t s = 0; s < STRIDE; s++) {
@@ -129,8 +130,8 @@ int main(int argc, char **argv)
 					sum += w[j];
 				}
 				for (uint64_t l = 0; l < lookups; l++) {
-					uint64_t cpg = wl_scatter(wl_zipf_next(&z, &rng), cp);
-					unsigned j = (unsigned)(wl_rand(&rng) % WORDS);
+					uint64_t cpg = pf_zipf_next(&z, &rng);
+					unsigned j = (unsigned)(pf_splitmix64(&rng) % WORDS);
 
 					if (cache[cpg * WORDS + j] != word(2, cpg, j))
 						bad++;

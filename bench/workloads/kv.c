@@ -53,9 +53,13 @@ int main(int argc, char **argv)
 	uint64_t *vals = wl_map(nkeys * VAL_WORDS * 8, "kv values");
 	uint32_t *vers = wl_map(nkeys * sizeof(*vers), "kv versions");
 
+	/* Key i is loaded into value slot i and is the i-th most popular. */
+	struct pf_zipf z;
+	if (pf_zipf_init(&z, nkeys, o.zipf_s, o.seed))
+		return 2;
 	uint64_t t0 = wl_now_ns();
 	for (uint64_t i = 0; i < nkeys; i++) {
-		uint64_t key = wl_scatter(i, nkeys);
+		uint64_t key = pf_scatter(&z.scatter, i);
 		struct slot *s = lookup(index, cap - 1, key);
 		s->key1 = key + 1;
 		s->idx = i;
@@ -66,17 +70,15 @@ int main(int argc, char **argv)
 	uint64_t t1 = wl_now_ns();
 	wl_note(&o, "kv: loaded %llu keys in %.2f s", (unsigned long long)nkeys, (t1 - t0) / 1e9);
 
-	struct wl_zipf z;
-	wl_zipf_init(&z, nkeys, o.zipf_s);
-	struct wl_rng rng = {o.seed};
+	uint64_t rng = o.seed;
 	struct wl_hist *hist = calloc(1, sizeof(*hist));
 	if (!hist)
 		return 2;
 	uint64_t sum = 0, bad = 0, gets = 0;
 	uint64_t t2 = wl_now_ns();
 	for (uint64_t op = 0; op < o.ops; op++) {
-		uint64_t key = wl_scatter(wl_zipf_next(&z, &rng), nkeys);
-		bool set = (wl_rand(&rng) % 10) == 0;
+		uint64_t key = pf_zipf_next(&z, &rng);
+		bool set = (pf_splitmix64(&rng) % 10) == 0;
 		uint64_t a = wl_now_ns();
 		struct slot *s = lookup(index, cap - 1, key);
 		if (s->key1 != key + 1) {

@@ -169,14 +169,17 @@ int main(int argc, char **argv)
 	uint64_t t1 = wl_now_ns();
 	wl_note(&o, "memc: loaded %llu keys in %.2f s", (unsigned long long)nkeys, (t1 - t0) / 1e9);
 
-	struct wl_zipf z;
-	wl_zipf_init(&z, nkeys, o.zipf_s);
-	struct wl_rng rng = {o.seed};
+	struct pf_zipf z;
+	if (pf_zipf_init(&z, nkeys, o.zipf_s, o.seed)) {
+		fprintf(stderr, "pf-memc-load: no keys to draw from\n");
+		exit(2);
+	}
+	uint64_t rng = o.seed;
 	struct wl_hist *hist = calloc(1, sizeof(*hist));
 	uint64_t sum = 0, bad = 0;
 	for (uint64_t op = 0; op < o.ops; op++) {
-		uint64_t key = wl_scatter(wl_zipf_next(&z, &rng), nkeys);
-		bool set = wl_rand(&rng) % 10 == 0;
+		uint64_t key = pf_zipf_next(&z, &rng);
+		bool set = pf_splitmix64(&rng) % 10 == 0;
 		uint64_t a = wl_now_ns();
 		if (set) {
 			send_all(buf, set_cmd(buf, key, ++vers[key]));

@@ -52,6 +52,9 @@ int main(int argc, char **argv)
 	uint64_t *staging = wl_map(nrec * REC_WORDS * 8, "phase staging");
 	uint64_t *index = wl_map(nrec * 2 * 8, "phase index");
 
+	struct pf_scatter scatter;
+	pf_scatter_init(&scatter, nrec, o.seed);
+
 	PHASE("build");
 	uint64_t t0 = wl_now_ns();
 	for (uint64_t i = 0; i < nrec; i++)
@@ -62,7 +65,7 @@ int main(int argc, char **argv)
 			uint64_t dg = 0;
 			for (unsigned j = 0; j < REC_WORDS; j++)
 				dg = wl_mix(dg ^ staging[i * REC_WORDS + j]);
-			uint64_t key = wl_scatter(i, nrec);
+			uint64_t key = pf_scatter(&scatter, i);
 			index[key * 2] = i;
 			index[key * 2 + 1] = dg;
 		}
@@ -72,13 +75,13 @@ int main(int argc, char **argv)
 		(t1 - t0) / 1e9);
 
 	PHASE("query");
-	struct wl_rng rng = {o.seed};
+	uint64_t rng = o.seed;
 	struct wl_hist *hist = calloc(1, sizeof(*hist));
 	if (!hist)
 		return 2;
 	uint64_t sum = 0, bad = 0;
 	for (uint64_t q = 0; q < o.ops; q++) {
-		uint64_t key = wl_rand(&rng) % nrec;
+		uint64_t key = pf_splitmix64(&rng) % nrec;
 		uint64_t a = wl_now_ns();
 		uint64_t i = index[key * 2], dg = index[key * 2 + 1];
 		wl_hist_add(hist, wl_now_ns() - a);
@@ -86,7 +89,7 @@ int main(int argc, char **argv)
 		uint64_t want = 0;
 		for (unsigned j = 0; j < REC_WORDS; j++)
 			want = wl_mix(want ^ rec_word(o.seed, i, j));
-		if (i >= nrec || wl_scatter(i, nrec) != key || dg != want)
+		if (i >= nrec || pf_scatter(&scatter, i) != key || dg != want)
 			bad++;
 		sum += dg ^ key;
 	}

@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "parse.h"
+
 static void usage(const struct wl_desc *d, FILE *f)
 {
 	fprintf(f,
@@ -36,10 +38,8 @@ static void usage(const struct wl_desc *d, FILE *f)
 
 static uint64_t parse_u64(const char *opt, const char *v)
 {
-	char *end;
-	errno = 0;
-	unsigned long long x = strtoull(v, &end, 0);
-	if (errno || end == v || *end || v[0] == '-') {
+	uint64_t x;
+	if (pf_parse_u64(v, &x)) {
 		fprintf(stderr, "pf-wl: %s: not a number: '%s'\n", opt, v);
 		exit(2);
 	}
@@ -124,57 +124,6 @@ uint64_t wl_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static double zeta(uint64_t n, double s)
-{
-	double sum = 0;
-	for (uint64_t i = 1; i <= n; i++)
-		sum += 1.0 / pow((double)i, s);
-	return sum;
-}
-
-void wl_zipf_init(struct wl_zipf *z, uint64_t n, double s)
-{
-	z->n = n;
-	z->s = s;
-	z->alpha = 1.0 / (1.0 - s);
-	z->zetan = zeta(n, s);
-	double zeta2 = zeta(2, s);
-	z->eta = (1 - pow(2.0 / (double)n, 1 - s)) / (1 - zeta2 / z->zetan);
-	z->half_pow = 1 + pow(0.5, s);
-}
-
-uint64_t wl_zipf_next(const struct wl_zipf *z, struct wl_rng *r)
-{
-	double u = wl_rand01(r);
-	double uz = u * z->zetan;
-	if (uz < 1.0)
-		return 0;
-	if (uz < z->half_pow)
-		return 1;
-	uint64_t v = (uint64_t)((double)z->n * pow(z->eta * u - z->eta + 1, z->alpha));
-	return v >= z->n ? z->n - 1 : v;
-}
-
-static uint64_t gcd(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
-uint64_t wl_scatter(uint64_t rank, uint64_t n)
-{
-	uint64_t a = 2654435761ULL % n;
-	if (a == 0)
-		a = 1;
-	while (gcd(a, n) != 1)
-		a++;
-	return (uint64_t)(((unsigned __int128)rank * a + 12345) % n);
 }
 
 void wl_hist_add(struct wl_hist *h, uint64_t ns)

@@ -2,8 +2,9 @@
 /*
  * Shared helpers of the bundled benchmark workloads: option parsing, one
  * anonymous mmap per data structure (so the shim and the pagers see each as a
- * region of its own), deterministic random numbers, a zipf sampler, a latency
- * histogram for p99, and the single RESULT line every workload prints.
+ * region of its own), a mixing function for deterministic data, a latency
+ * histogram for p99, and the single RESULT line every workload prints. Random
+ * numbers and Zipf draws come from common/zipf.h.
  */
 #ifndef PF_WL_COMMON_H
 #define PF_WL_COMMON_H
@@ -11,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "zipf.h"
 
 #define WL_PAGE 4096UL
 
@@ -42,39 +45,12 @@ void *wl_map(size_t bytes, const char *what);
 
 uint64_t wl_now_ns(void);
 
-/* splitmix64: the deterministic generator and mixing function. */
+/* splitmix64 as a mixing function of one word (the generator itself and the
+ * Zipf sampler are common/zipf.h's: pf_splitmix64, pf_zipf_next). */
 static inline uint64_t wl_mix(uint64_t x)
 {
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
+	return pf_splitmix64(&x);
 }
-
-struct wl_rng {
-	uint64_t s;
-};
-static inline uint64_t wl_rand(struct wl_rng *r)
-{
-	r->s += 0x9e3779b97f4a7c15ULL;
-	return wl_mix(r->s);
-}
-/* uniform double in [0, 1) */
-static inline double wl_rand01(struct wl_rng *r)
-{
-	return (double)(wl_rand(r) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-/* Zipf over [0, n) with exponent s in (0, 1) (Gray et al., as in YCSB);
- * rank 0 is the hottest. Keys are then scattered by a permutation. */
-struct wl_zipf {
-	uint64_t n;
-	double s, alpha, zetan, eta, half_pow;
-};
-void wl_zipf_init(struct wl_zipf *z, uint64_t n, double s);
-uint64_t wl_zipf_next(const struct wl_zipf *z, struct wl_rng *r);
-/* A bijection on [0, n) that scatters hot ranks over the key space. */
-uint64_t wl_scatter(uint64_t rank, uint64_t n);
 
 /* Latency histogram: 1/16-octave log buckets in ns, p-quantiles. */
 struct wl_hist {

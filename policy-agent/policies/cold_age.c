@@ -4,44 +4,45 @@
  * whatever the budget (the policy of Google's far memory and of DAMON's
  * reclaimer). The 4-byte state is the tick (now / tick_ms) of the last scan
  * that saw the accessed bit; the weight orders pages by idle time so that the
- * budget controller can also use it as a coarse LRU.
+ * budget controller can also use it as a coarse LRU. The kernel policy keeps
+ * the same state and weight (pf_last_tick_*, policy_impl.h).
  */
 #include "policy_impl.h"
 
-static pf_page_state cold_init(const struct pf_policy_params *p, uint64_t now)
+pf_page_state pf_last_tick_init(const struct pf_policy_params *p, uint64_t now)
 {
 	return pf_tick(p, now);
 }
 
-static pf_page_state cold_scan(const struct pf_policy_params *p, pf_page_state s,
-			       const struct pf_scan_page *pg, uint64_t now)
+pf_page_state pf_last_tick_scan(const struct pf_policy_params *p, pf_page_state s,
+				const struct pf_scan_page *pg, uint64_t now)
 {
 	return pg->accessed ? pf_tick(p, now) : s;
 }
 
-static uint32_t cold_idle_ticks(const struct pf_policy_params *p, pf_page_state s, uint64_t now)
+static uint32_t idle_ticks(const struct pf_policy_params *p, pf_page_state s, uint64_t now)
 {
 	/* Wrapping subtraction: correct while idle < 2^32 ticks. */
 	return pf_tick(p, now) - s;
 }
 
-static uint32_t cold_weight(const struct pf_policy_params *p, pf_page_state s, uint64_t now)
+uint32_t pf_last_tick_weight(const struct pf_policy_params *p, pf_page_state s, uint64_t now)
 {
-	return UINT32_MAX - cold_idle_ticks(p, s, now);
+	return UINT32_MAX - idle_ticks(p, s, now);
 }
 
 static bool cold_victim(const struct pf_policy_params *p, pf_page_state s, uint64_t now)
 {
-	uint64_t idle_ms = (uint64_t)cold_idle_ticks(p, s, now) * pf_tick_ms(p);
+	uint64_t idle_ms = (uint64_t)idle_ticks(p, s, now) * pf_tick_ms(p);
 
 	return idle_ms >= p->cold_age_ms;
 }
 
 const struct pf_reclaim_ops pf_reclaim_cold_age = {
 	.name = "cold-age",
-	.init = cold_init,
-	.scan = cold_scan,
-	.weight = cold_weight,
+	.init = pf_last_tick_init,
+	.scan = pf_last_tick_scan,
+	.weight = pf_last_tick_weight,
 	.victim = cold_victim,
 	.help = "pages idle for at least cold_age_ms are victims",
 };

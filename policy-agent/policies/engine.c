@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 int pf_engine_bind(struct pf_engine_region *er, const struct pf_binding *bind,
 		   uint64_t region_pages)
 {
@@ -136,15 +138,8 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 
 static int add_cand(struct pf_engine_scratch *sc, const struct pf_victim *v)
 {
-	if (sc->ncand == sc->capcand) {
-		size_t cap = sc->capcand ? sc->capcand * 2 : 1024;
-		struct pf_victim *c = realloc(sc->cand, cap * sizeof(*c));
-
-		if (!c)
-			return -1;
-		sc->cand = c;
-		sc->capcand = cap;
-	}
+	if (PF_GROW(sc->cand, sc->capcand, sc->ncand + 1, 1024))
+		return -1;
 	sc->cand[sc->ncand++] = *v;
 	return 0;
 }

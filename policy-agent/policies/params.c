@@ -5,6 +5,7 @@
  * name is unknown.
  */
 #include "params.h"
+#include "parse.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -47,21 +48,6 @@ void pf_params_names(char *buf, size_t len)
 			break;
 		off += (size_t)n;
 	}
-}
-
-int pf_parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 int pf_params_set(struct pf_policy_params *p, const char *name, const char *value, char *err,

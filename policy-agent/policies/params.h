@@ -12,7 +12,5 @@
 int pf_params_set(struct pf_policy_params *p, const char *name, const char *value, char *err,
 		  size_t errlen);
 void pf_params_names(char *buf, size_t len);
-/* Decimal or 0x hex, no sign: 0 or -EINVAL. */
-int pf_parse_u64(const char *s, uint64_t *out);
 
 #endif

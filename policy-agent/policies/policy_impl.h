@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private helpers of the policy implementations: time quantisation and the
- * list of built-in policies the registry exposes. Not for the agent.
+ * Private helpers of the policy implementations: time quantisation, the
+ * state two policies share and the list of built-in policies the registry
+ * exposes. Not for the agent.
  */
 #ifndef PAGEFLEX_POLICY_IMPL_H
 #define PAGEFLEX_POLICY_IMPL_H
@@ -18,6 +19,13 @@ static inline uint32_t pf_tick(const struct pf_policy_params *p, uint64_t now)
 {
 	return (uint32_t)(now / pf_tick_ms(p));
 }
+
+/* State = the tick of the last scan that saw the accessed bit; weight =
+ * UINT32_MAX - idle ticks. Shared by cold-age (cold_age.c) and kernel. */
+pf_page_state pf_last_tick_init(const struct pf_policy_params *p, uint64_t now);
+pf_page_state pf_last_tick_scan(const struct pf_policy_params *p, pf_page_state s,
+				const struct pf_scan_page *pg, uint64_t now);
+uint32_t pf_last_tick_weight(const struct pf_policy_params *p, pf_page_state s, uint64_t now);
 
 extern const struct pf_reclaim_ops pf_reclaim_kernel;
 extern const struct pf_reclaim_ops pf_reclaim_cold_age;

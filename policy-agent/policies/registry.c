@@ -35,16 +35,35 @@ const struct pf_reclaim_ops *pf_reclaim_at(size_t i)
 	return i < sizeof(reclaim_table) / sizeof(reclaim_table[0]) ? reclaim_table[i] : NULL;
 }
 
-const struct pf_reclaim_ops *pf_reclaim_find(const char *name)
+const struct pf_prefetch_ops *pf_prefetch_at(size_t i)
 {
-	const struct pf_reclaim_ops *ops;
+	return i < sizeof(prefetch_table) / sizeof(prefetch_table[0]) ? prefetch_table[i] : NULL;
+}
 
-	if (!name)
-		return NULL;
-	for (size_t i = 0; (ops = pf_reclaim_at(i)); i++)
-		if (!strcmp(ops->name, name))
-			return ops;
-	return NULL;
+static const char *reclaim_name(size_t i)
+{
+	const struct pf_reclaim_ops *ops = pf_reclaim_at(i);
+
+	return ops ? ops->name : NULL;
+}
+
+static const char *prefetch_name(size_t i)
+{
+	const struct pf_prefetch_ops *ops = pf_prefetch_at(i);
+
+	return ops ? ops->name : NULL;
+}
+
+/* The i for which name(i) is `want`, or SIZE_MAX (which no table has). */
+static size_t find(const char *want, const char *(*name)(size_t i))
+{
+	const char *s;
+
+	if (want)
+		for (size_t i = 0; (s = name(i)); i++)
+			if (!strcmp(s, want))
+				return i;
+	return SIZE_MAX;
 }
 
 /* Joins name(i) for i = 0.. into buf, comma-separated, truncating. */
@@ -65,40 +84,19 @@ static void join_names(char *buf, size_t len, const char *(*name)(size_t i))
 	}
 }
 
-static const char *reclaim_name(size_t i)
+const struct pf_reclaim_ops *pf_reclaim_find(const char *name)
 {
-	const struct pf_reclaim_ops *ops = pf_reclaim_at(i);
-
-	return ops ? ops->name : NULL;
+	return pf_reclaim_at(find(name, reclaim_name));
 }
 
-static const char *prefetch_name(size_t i)
+const struct pf_prefetch_ops *pf_prefetch_find(const char *name)
 {
-	const struct pf_prefetch_ops *ops = pf_prefetch_at(i);
-
-	return ops ? ops->name : NULL;
+	return pf_prefetch_at(find(name, prefetch_name));
 }
 
 void pf_reclaim_names(char *buf, size_t len)
 {
 	join_names(buf, len, reclaim_name);
-}
-
-const struct pf_prefetch_ops *pf_prefetch_at(size_t i)
-{
-	return i < sizeof(prefetch_table) / sizeof(prefetch_table[0]) ? prefetch_table[i] : NULL;
-}
-
-const struct pf_prefetch_ops *pf_prefetch_find(const char *name)
-{
-	const struct pf_prefetch_ops *ops;
-
-	if (!name)
-		return NULL;
-	for (size_t i = 0; (ops = pf_prefetch_at(i)); i++)
-		if (!strcmp(ops->name, name))
-			return ops;
-	return NULL;
 }
 
 void pf_prefetch_names(char *buf, size_t len)

@@ -16,6 +16,7 @@
 #include <yaml.h>
 
 #include "params.h"
+#include "parse.h"
 
 struct override {
 	char *phase;
@@ -161,56 +162,13 @@ static yaml_node_t *get(struct ctx *c, yaml_node_t *map, const char *key)
 	return NULL;
 }
 
-/* Bytes with an optional K, M, G, T suffix (powers of 1024). */
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	unsigned shift = 0;
-
-	if (!*s || *s == '-')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	if (*end) {
-		switch (*end) {
-		case 'k':
-		case 'K':
-			shift = 10;
-			break;
-		case 'm':
-		case 'M':
-			shift = 20;
-			break;
-		case 'g':
-		case 'G':
-			shift = 30;
-			break;
-		case 't':
-		case 'T':
-			shift = 40;
-			break;
-		default:
-			return -1;
-		}
-		if (end[1] && strcmp(end + 1, "B") && strcmp(end + 1, "iB"))
-			return -1;
-	}
-	if (shift && v > (UINT64_MAX >> shift))
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
 static int parse_u64_node(struct ctx *c, yaml_node_t *n, const char *what, uint64_t *out, bool size)
 {
 	const char *s;
 
 	if (want_scalar(c, n, what, &s))
 		return -1;
-	if (size ? parse_size(s, out) : pf_parse_u64(s, out))
+	if (size ? pf_parse_size(s, out) : pf_parse_u64(s, out))
 		return fail(c, n, "%s: '%s' is not %s", what, s,
 			    size ? "a size (e.g. 4096, 64K, 512M, 2G)" : "a non-negative integer");
 	return 0;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "pagemap.h"
 
 struct fold_region {
@@ -35,15 +36,8 @@ static struct fold_region *region(struct sim_fold *f, uint32_t id, bool create)
 			return &f->r[i];
 	if (!create)
 		return NULL;
-	if (f->nr == f->capr) {
-		size_t cap = f->capr ? f->capr * 2 : 8;
-		struct fold_region *nr = realloc(f->r, cap * sizeof(*nr));
-
-		if (!nr)
-			return NULL;
-		f->r = nr;
-		f->capr = cap;
-	}
+	if (PF_GROW(f->r, f->capr, f->nr + 1, 8))
+		return NULL;
 	f->r[f->nr] = (struct fold_region){.id = id, .epoch = 1};
 	return &f->r[f->nr++];
 }
@@ -90,14 +84,8 @@ static int fold_next(void *ctx, struct pf_trace_event *ev, char *err, size_t err
 		r = region(f, ev->region, false);
 		if (!r || !r->faulted.n)
 			return 1;
-		if (words > f->capbits) {
-			uint64_t *nb = realloc(f->bits, words * sizeof(*nb));
-
-			if (!nb)
-				goto oom;
-			f->bits = nb;
-			f->capbits = words;
-		}
+		if (PF_GROW(f->bits, f->capbits, words, 64))
+			goto oom;
 		memcpy(f->bits, ev->bitmap, words * sizeof(*f->bits));
 		for (uint64_t i = 0; i < ev->npages; i++) {
 			if (!(f->bits[i / 64] >> (i % 64) & 1))

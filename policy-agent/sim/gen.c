@@ -6,12 +6,12 @@
 #include "gen.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "params.h"
+#include "parse.h"
+#include "zipf.h"
 
 enum gen_kind { G_SEQ, G_LOOP, G_STRIDE, G_ZIPF, G_PHASES, G_MIX };
 
@@ -21,23 +21,12 @@ struct gen {
 	enum gen_kind kind;
 	uint64_t pages, loops, stride, accesses, seed, phase_len, access_ns;
 	double s;
-	/* zipf */
-	double *cdf;
-	uint32_t *perm;
+	struct pf_zipf zipf;
 	/* iteration */
 	uint64_t rng, i, total, nreg, emitted_regions, phase_no, next_phase_at;
 	bool phase_pending;
 	char name[PF_TRACE_TAG_MAX];
 };
-
-static uint64_t splitmix(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static int set_key(struct gen *g, const char *k, const char *v, char *err, size_t errlen)
 {
@@ -80,50 +69,6 @@ static int set_key(struct gen *g, const char *k, const char *v, char *err, size_
 		return -1;
 	}
 	return 0;
-}
-
-static int zipf_setup(struct gen *g, uint64_t n)
-{
-	double sum = 0;
-
-	g->cdf = malloc(n * sizeof(*g->cdf));
-	g->perm = malloc(n * sizeof(*g->perm));
-	if (!g->cdf || !g->perm)
-		return -1;
-	for (uint64_t k = 0; k < n; k++) {
-		sum += 1.0 / pow((double)(k + 1), g->s);
-		g->cdf[k] = sum;
-	}
-	for (uint64_t k = 0; k < n; k++) {
-		g->cdf[k] /= sum;
-		g->perm[k] = (uint32_t)k;
-	}
-	uint64_t x = g->seed ^ 0x5eed;
-
-	for (uint64_t k = n - 1; k > 0; k--) {
-		uint64_t j = splitmix(&x) % (k + 1);
-		uint32_t t = g->perm[k];
-
-		g->perm[k] = g->perm[j];
-		g->perm[j] = t;
-	}
-	return 0;
-}
-
-static uint64_t zipf_draw(struct gen *g, uint64_t n)
-{
-	double u = (double)(splitmix(&g->rng) >> 11) * 0x1.0p-53;
-	uint64_t lo = 0, hi = n - 1;
-
-	while (lo < hi) {
-		uint64_t mid = lo + (hi - lo) / 2;
-
-		if (g->cdf[mid] < u)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return g->perm[lo];
 }
 
 struct gen *gen_new(const char *spec, char *err, size_t errlen)
@@ -179,9 +124,9 @@ struct gen *gen_new(const char *spec, char *err, size_t errlen)
 		g->accesses = g->pages * g->loops;
 	if (!g->phase_len)
 		g->phase_len = g->pages * 2;
-	if ((g->kind == G_ZIPF || g->kind == G_PHASES || g->kind == G_MIX) &&
-	    zipf_setup(g, g->pages)) {
-		snprintf(err, errlen, "out of memory for the zipf table");
+	if (pf_zipf_init(&g->zipf, g->pages, g->s, g->seed)) {
+		snprintf(err, errlen, "generator: no Zipf law with s=%g over %llu pages", g->s,
+			 (unsigned long long)g->pages);
 		goto fail;
 	}
 	g->nreg = (g->kind == G_PHASES || g->kind == G_MIX) ? 2 : 1;
@@ -210,8 +155,6 @@ void gen_free(struct gen *g)
 {
 	if (!g)
 		return;
-	free(g->cdf);
-	free(g->perm);
 	free(g);
 }
 
@@ -269,7 +212,7 @@ static int gen_next(void *ctx, struct pf_trace_event *ev, char *err, size_t errl
 		ev->page = (i * g->stride) % g->pages;
 		break;
 	case G_ZIPF:
-		ev->page = zipf_draw(g, g->pages);
+		ev->page = pf_zipf_next(&g->zipf, &g->rng);
 		break;
 	case G_PHASES:
 		if ((i / g->phase_len) % 2 == 0) {
@@ -277,7 +220,7 @@ static int gen_next(void *ctx, struct pf_trace_event *ev, char *err, size_t errl
 			ev->page = i % g->phase_len % g->pages;
 		} else {
 			ev->region = 1;
-			ev->page = zipf_draw(g, g->pages);
+			ev->page = pf_zipf_next(&g->zipf, &g->rng);
 		}
 		break;
 	case G_MIX:
@@ -286,7 +229,7 @@ static int gen_next(void *ctx, struct pf_trace_event *ev, char *err, size_t errl
 			ev->page = (i / 2 * g->stride) % g->pages;
 		} else {
 			ev->region = 1;
-			ev->page = zipf_draw(g, g->pages);
+			ev->page = pf_zipf_next(&g->zipf, &g->rng);
 		}
 		break;
 	}

@@ -12,6 +12,7 @@
 
 #include "gen.h"
 #include "params.h"
+#include "parse.h"
 #include "sim.h"
 
 static void usage(FILE *f)

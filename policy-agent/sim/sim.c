@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fold.h"
+#include "grow.h"
 #include "pagemap.h"
 #include "phase_memo.h"
 
@@ -58,6 +59,7 @@ struct sim {
 	char phase[PF_TRACE_TAG_MAX];
 	struct pf_phase_memo *memo;
 	uint64_t *next; /* MIN: next[i] = index of the next access to the page of access i */
+	size_t capnext;
 	uint64_t nacc, idx;
 	struct pf_engine_scratch sc;
 	uint64_t protect; /* dense index the memory limit must not evict, or NO_NEXT */
@@ -132,15 +134,8 @@ static int heap_push(struct region *r, uint64_t next, uint64_t page)
 {
 	size_t i;
 
-	if (r->nheap == r->capheap) {
-		size_t cap = r->capheap ? r->capheap * 2 : 1024;
-		struct heap_ent *h = realloc(r->heap, cap * sizeof(*h));
-
-		if (!h)
-			return -1;
-		r->heap = h;
-		r->capheap = cap;
-	}
+	if (PF_GROW(r->heap, r->capheap, r->nheap + 1, 1024))
+		return -1;
 	i = r->nheap++;
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
@@ -360,15 +355,8 @@ static int add_region(struct sim *s, const struct pf_trace_event *ev)
 			 ev->region, (unsigned long long)ev->npages);
 		return -1;
 	}
-	if (s->nr == s->capr) {
-		size_t cap = s->capr ? s->capr * 2 : 8;
-		struct region *nr = realloc(s->r, cap * sizeof(*nr));
-
-		if (!nr)
-			goto oom;
-		s->r = nr;
-		s->capr = cap;
-	}
+	if (PF_GROW(s->r, s->capr, s->nr + 1, 8))
+		goto oom;
 	r = &s->r[s->nr];
 	memset(r, 0, sizeof(*r));
 	r->id = ev->region;
@@ -626,13 +614,8 @@ static int note_access(struct sim *s, struct key_last *k, size_t nk, uint32_t id
 {
 	uint64_t i = s->nacc++;
 
-	if (i % 4096 == 0) {
-		uint64_t *n = realloc(s->next, (i + 4096) * sizeof(*n));
-
-		if (!n)
-			return -1;
-		s->next = n;
-	}
+	if (PF_GROW(s->next, s->capnext, i + 1, 4096))
+		return -1;
 	s->next[i] = NO_NEXT;
 	for (size_t j = nk; j-- > 0;)
 		if (k[j].id == id) {
@@ -654,17 +637,14 @@ static int note_access(struct sim *s, struct key_last *k, size_t nk, uint32_t id
 static int min_pass(struct sim *s, const struct sim_source *src)
 {
 	struct key_last *k = NULL;
-	size_t nk = 0;
+	size_t nk = 0, capk = 0;
 	struct pf_trace_event ev;
 	int rc, ret = -1;
 
 	while ((rc = src->next(src->ctx, &ev, s->err, s->errlen)) == 1) {
 		if (ev.type == PF_TR_REGION) {
-			struct key_last *nkp = realloc(k, (nk + 1) * sizeof(*k));
-
-			if (!nkp)
+			if (PF_GROW(k, capk, nk + 1, 8))
 				goto out;
-			k = nkp;
 			k[nk] = (struct key_last){.id = ev.region, .npages = ev.npages};
 			nk++;
 		} else if (ev.type == PF_TR_ACCESS || ev.type == PF_TR_FAULT) {
