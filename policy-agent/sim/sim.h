@@ -16,6 +16,8 @@
  * lowest-weight pages are paged out in batches (Belady MIN instead evicts
  * the page used farthest in the future; it needs a second pass over the
  * events).
+ *
+ * Implemented by sim.c (the replay loop) and the files it names.
  */
 #ifndef PAGEFLEX_SIM_H
 #define PAGEFLEX_SIM_H
