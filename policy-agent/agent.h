@@ -98,9 +98,10 @@ void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len);
 void pf_region_bind(struct pf_rinfo *ri, const char *phase);
 /* Called after a region's binding changed (the agent sets pf_prefetch_bind). */
 extern void (*pf_binding_on_bind)(struct pf_rinfo *ri);
-/* Rebinds every region of p (phase change, rules reload). */
+/* Rebinds every region of p (phase change, rules reload; binding.c). */
 void pf_proc_rebind(struct pf_proc *p);
-/* Reloads the rules file and rebinds everything; 0 or -errno with the problem in err. */
+/* Reloads the rules file and rebinds everything (rules_reload.c); 0 or
+ * -errno with the problem in err. */
 int pf_reload_rules(char *err, size_t errlen);
 /* Prefetch (prefetch.c): per-region state for a prefetch policy, and the
  * fault events that drive it. */
@@ -123,7 +124,7 @@ void pf_record_event(const struct pfa_event *ev);
 void pf_record_scan(struct pf_proc *p);
 void pf_record_tick(void);
 
-/* Phase change: rebind and run the rules' on_entry actions. */
+/* Phase change: rebind and run the rules' on_entry actions (phase_actions.c). */
 void pf_reclaim_phase(struct pf_proc *p);
 
 #endif

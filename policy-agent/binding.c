@@ -242,3 +242,12 @@ void pf_region_bind(struct pf_rinfo *ri, const char *phase)
 	if (rc && pf_binding_on_bind)
 		pf_binding_on_bind(ri);
 }
+
+/* Every region of p, in p's current phase (phase change, rules reload). */
+void pf_proc_rebind(struct pf_proc *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->rt.n; i++)
+		pf_region_bind(p->rt.p[i].ri, p->phase);
+}

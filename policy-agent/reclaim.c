@@ -6,21 +6,19 @@
  * reclaim_feed.c: the per-page states (a BPF array, 4 bytes a page) follow
  * the accessed bits, the region's threshold picks its victims. Victims are
  * paged out in one batch per process; pages seen accessed get MADV_COLD,
- * which clears their accessed bits for the next scan. Also: rules reload,
- * phase changes (rebinding, the rules' on-entry actions).
+ * which clears their accessed bits for the next scan. Also REGION_DISCARD:
+ * the discarded pages start over in their policy's state. Rules reload and
+ * phase changes, which rebind regions, are rules_reload.c and
+ * phase_actions.c.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actuator.h"
 #include "agent.h"
-#include "binding.h"
 #include "log.h"
 #include "reclaim_feed.h"
-#include "phase_hot.h"
-#include "rules.h"
 #include "scanner.h"
 
 uint64_t pf_reclaim_pages_out, pf_reclaim_pages_cooled;
@@ -196,70 +194,4 @@ void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len)
 		for (a = lo; a < hi; a += 4096)
 			pf_bpf_page_state()[pf_rinfo_slot(ri, a)] = s;
 	}
-}
-
-void pf_proc_rebind(struct pf_proc *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->rt.n; i++)
-		pf_region_bind(p->rt.p[i].ri, p->phase);
-}
-
-int pf_reload_rules(char *err, size_t errlen)
-{
-	size_t i;
-	int rc;
-
-	if (!pf_opts.config) {
-		snprintf(err, errlen,
-			 "no rules file to reload (start pageflexd with --config FILE)");
-		return -ENOENT;
-	}
-	rc = pf_binding_load_rules(pf_opts.config, err, errlen);
-	if (rc)
-		return rc;
-	for (i = 0; i < pf_proc_count(); i++)
-		pf_proc_rebind(pf_proc_at(i));
-	pf_info("rules reloaded from %s: %zu rules", pf_opts.config, pf_binding_rules_count());
-	return 0;
-}
-
-/* Advice on every region of p whose tag matches one of the globs. */
-static void act_on_tags(struct pf_proc *p, const char *const *globs, size_t n, enum pf_advice a)
-{
-	struct pf_batch b = {0};
-	uint64_t bytes;
-	size_t i;
-
-	for (i = 0; i < p->rt.n; i++) {
-		if (!pf_rules_glob_any(globs, n, p->rt.p[i].ri->tag))
-			continue;
-		if (a == PF_ADV_PAGEOUT)
-			pf_bpf_region_mark_out(p->rt.p[i].ri->id, true);
-		pf_batch_add(&b, p->rt.p[i].start, p->rt.p[i].end - p->rt.p[i].start);
-	}
-	if (!b.n)
-		return;
-	bytes = pf_act(p->pidfd, p->pid, a, &b);
-	if (a == PF_ADV_PAGEOUT)
-		pf_reclaim_pages_out += bytes >> 12;
-	pf_info("pid %d: phase '%s': %s of %llu MiB", p->pid, p->phase, pf_advice_name(a),
-		(unsigned long long)bytes >> 20);
-	pf_batch_free(&b);
-}
-
-void pf_reclaim_phase(struct pf_proc *p)
-{
-	const struct pf_phase_actions *act;
-
-	pf_phase_hot_leave(p); /* the hot set of the phase p left (phase_hot.c) */
-	pf_proc_rebind(p);
-	act = pf_binding_phase_actions(p->phase);
-	if (!act)
-		return;
-	act_on_tags(p, act->demote, act->ndemote, PF_ADV_PAGEOUT);
-	act_on_tags(p, act->prefetch, act->nprefetch, PF_ADV_WILLNEED);
-	if (act->prefetch_hot)
-		pf_phase_hot_enter(p);
 }
