@@ -33,13 +33,13 @@ static void act_on_tags(struct pf_proc *p, const char *const *globs, size_t n, e
 		return;
 	bytes = pf_act(p->pidfd, p->pid, a, &b);
 	if (a == PF_ADV_PAGEOUT)
-		pf_reclaim_pages_out += bytes >> 12;
+		pf_agent_reclaim_pages_out += bytes >> 12;
 	pf_info("pid %d: phase '%s': %s of %llu MiB", p->pid, p->phase, pf_advice_name(a),
 		(unsigned long long)bytes >> 20);
 	pf_batch_free(&b);
 }
 
-void pf_reclaim_phase(struct pf_proc *p)
+void pf_agent_phase_enter(struct pf_proc *p)
 {
 	const struct pf_phase_actions *act;
 

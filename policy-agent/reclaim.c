@@ -21,7 +21,7 @@
 #include "reclaim_feed.h"
 #include "scanner.h"
 
-uint64_t pf_reclaim_pages_out, pf_reclaim_pages_cooled;
+uint64_t pf_agent_reclaim_pages_out, pf_agent_reclaim_pages_cooled;
 
 static struct pf_batch out_b, cold_b;
 
@@ -46,7 +46,7 @@ static uint64_t min_cold_age(void)
 	return m;
 }
 
-uint64_t pf_reclaim_interval_ms(void)
+uint64_t pf_agent_reclaim_interval_ms(void)
 {
 	uint64_t t;
 
@@ -96,8 +96,8 @@ static void reclaim_region(struct pf_piece **pcs, size_t n, uint64_t now)
 	/* Only thresholds read refaults: no map read per cold-age region per tick. */
 	uint64_t refaults = ri->eng.b.threshold.mode == PF_THRESH_COLD_AGE ? 0 : new_refaults(ri);
 
-	pf_reclaim_feed(ri, pcs, n, pf_bpf_page_state(), pf_bpf_scan_words, refaults, now, &sc,
-			&out_b, &cold_b);
+	pf_agent_reclaim_feed(ri, pcs, n, pf_bpf_page_state(), pf_bpf_scan_words, refaults, now,
+			      &sc, &out_b, &cold_b);
 	/* Before the PAGEOUT: from now on its faults need the page-table walk. */
 	if (ri->paged_out != victims)
 		pf_bpf_region_mark_out(ri->id, true);
@@ -153,17 +153,18 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now)
 	 * hot pages to be touched again.
 	 */
 	if (cold_b.n)
-		pf_reclaim_pages_cooled += pf_act(p->pidfd, p->pid, PF_ADV_COLD, &cold_b) >> 12;
+		pf_agent_reclaim_pages_cooled +=
+			pf_act(p->pidfd, p->pid, PF_ADV_COLD, &cold_b) >> 12;
 	if (out_b.n) {
 		bytes = pf_act(p->pidfd, p->pid, PF_ADV_PAGEOUT, &out_b);
-		pf_reclaim_pages_out += bytes >> 12;
+		pf_agent_reclaim_pages_out += bytes >> 12;
 		pf_dbg("pid %d: paged out %llu KiB", p->pid, (unsigned long long)bytes >> 10);
 	}
 }
 
-void pf_reclaim_tick(void)
+void pf_agent_reclaim_tick(void)
 {
-	uint64_t now = pf_now_ms(), iv = pf_reclaim_interval_ms();
+	uint64_t now = pf_now_ms(), iv = pf_agent_reclaim_interval_ms();
 	size_t i;
 
 	for (i = 0; i < pf_proc_count(); i++) {
@@ -176,7 +177,7 @@ void pf_reclaim_tick(void)
 	}
 }
 
-void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len)
+void pf_agent_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
 	size_t i;

@@ -17,7 +17,7 @@
 /* Runs the region's prefetch policy on an access to page (hit: a prefetched page). */
 static void prefetch(struct sim *s, struct region *r, uint64_t page, bool hit)
 {
-	size_t n = pf_engine_prefetch(&r->eng, r->pg[page], hit, s->out, PF_OUT_MAX);
+	size_t n = pf_engine_prefetch(&r->eng, r->pg[page], hit, s->out, PREFETCH_OUT_MAX);
 
 	for (size_t i = 0; i < n; i++)
 		sim_prefetch_page(s, r, s->out[i]);
@@ -37,9 +37,9 @@ static int access_page(struct sim *s, struct region *r, uint64_t p)
 		r->st_.first_touch++;
 		sim_make_resident(s, r, p, 0);
 	} else if (fl & F_RES) {
-		if (fl & F_PF) {
-			r->st_.pf_hits++;
-			r->fl[p] &= (uint8_t)~F_PF;
+		if (fl & F_PREFETCHED) {
+			r->st_.prefetch_hits++;
+			r->fl[p] &= (uint8_t)~F_PREFETCHED;
 			prefetch(s, r, p, true);
 		}
 		if (s->cfg->min)

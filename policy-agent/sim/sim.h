@@ -68,9 +68,9 @@ struct sim_stats {
 	uint64_t accesses;
 	uint64_t first_touch; /* faults on untouched pages */
 	uint64_t swapins; /* refaults: swap-ins not served by a prefetch */
-	uint64_t pf_issued; /* pages prefetched */
-	uint64_t pf_hits; /* prefetched pages used while resident */
-	uint64_t pf_wasted; /* prefetched pages evicted unused */
+	uint64_t prefetch_issued; /* pages prefetched */
+	uint64_t prefetch_hits; /* prefetched pages used while resident */
+	uint64_t prefetch_wasted; /* prefetched pages evicted unused */
 	uint64_t evictions; /* pages paged out */
 	uint64_t demoted; /* of which by phase-entry actions */
 	uint64_t phase_prefetched; /* pages prefetched on phase entry */

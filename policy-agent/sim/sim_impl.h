@@ -23,12 +23,12 @@
 enum {
 	F_EVER = 1, /* touched at least once */
 	F_RES = 2, /* resident */
-	F_PF = 4, /* prefetched, not used yet */
+	F_PREFETCHED = 4, /* prefetched, not used yet */
 	F_ACC = 8, /* accessed since the last scan */
 };
 
 #define NO_NEXT UINT64_MAX
-#define PF_OUT_MAX 512
+#define PREFETCH_OUT_MAX 512
 
 struct heap_ent {
 	uint64_t next;
@@ -67,7 +67,7 @@ struct sim {
 	uint64_t nacc, idx;
 	struct pf_engine_scratch sc;
 	uint64_t protect; /* dense index the memory limit must not evict, or NO_NEXT */
-	uint64_t out[PF_OUT_MAX];
+	uint64_t out[PREFETCH_OUT_MAX];
 	char *err;
 	size_t errlen;
 	double res_sum, foot_sum;

@@ -64,9 +64,9 @@ oom:
 void sim_evict(struct sim *s, struct region *r, uint64_t p)
 {
 	(void)s;
-	if (r->fl[p] & F_PF)
-		r->st_.pf_wasted++;
-	r->fl[p] &= (uint8_t) ~(F_RES | F_PF | F_ACC);
+	if (r->fl[p] & F_PREFETCHED)
+		r->st_.prefetch_wasted++;
+	r->fl[p] &= (uint8_t) ~(F_RES | F_PREFETCHED | F_ACC);
 	r->resident--;
 	r->st_.evictions++;
 }
@@ -207,7 +207,7 @@ int sim_prefetch_page(struct sim *s, struct region *r, uint64_t page)
 
 	if (i < 0 || !(r->fl[q] & F_EVER) || (r->fl[q] & F_RES))
 		return 0;
-	sim_make_resident(s, r, q, F_PF | F_ACC);
-	r->st_.pf_issued++;
+	sim_make_resident(s, r, q, F_PREFETCHED | F_ACC);
+	r->st_.prefetch_issued++;
 	return 1;
 }

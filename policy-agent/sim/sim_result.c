@@ -13,9 +13,9 @@ static void add_stats(struct sim_stats *t, const struct sim_stats *a)
 	t->accesses += a->accesses;
 	t->first_touch += a->first_touch;
 	t->swapins += a->swapins;
-	t->pf_issued += a->pf_issued;
-	t->pf_hits += a->pf_hits;
-	t->pf_wasted += a->pf_wasted;
+	t->prefetch_issued += a->prefetch_issued;
+	t->prefetch_hits += a->prefetch_hits;
+	t->prefetch_wasted += a->prefetch_wasted;
 	t->evictions += a->evictions;
 	t->demoted += a->demoted;
 	t->phase_prefetched += a->phase_prefetched;
@@ -66,14 +66,14 @@ void sim_result_free(struct sim_result *res)
 
 double sim_accuracy(const struct sim_stats *s)
 {
-	return s->pf_issued ? (double)s->pf_hits / (double)s->pf_issued : 0;
+	return s->prefetch_issued ? (double)s->prefetch_hits / (double)s->prefetch_issued : 0;
 }
 
 double sim_coverage(const struct sim_stats *s)
 {
-	uint64_t d = s->pf_hits + s->swapins;
+	uint64_t d = s->prefetch_hits + s->swapins;
 
-	return d ? (double)s->pf_hits / (double)d : 0;
+	return d ? (double)s->prefetch_hits / (double)d : 0;
 }
 
 double sim_saved(const struct sim_stats *s)
