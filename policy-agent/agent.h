@@ -100,8 +100,6 @@ void pf_agent_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len)
 
 /* Binds a region to its rule (policy, params, threshold) in a phase (binding.c). */
 void pf_region_bind(struct pf_rinfo *ri, const char *phase);
-/* Called after a region's binding changed (the agent sets pf_agent_prefetch_bind). */
-extern void (*pf_binding_on_bind)(struct pf_rinfo *ri);
 /* Rebinds every region of p (phase change, rules reload; binding.c). */
 void pf_proc_rebind(struct pf_proc *p);
 /* Reloads the rules file and rebinds everything (rules_reload.c); 0 or

@@ -22,7 +22,6 @@
 
 static struct pf_leap_bpf *lb;
 static struct pf_watch watch;
-static void (*prev_on_free)(struct pf_rinfo *ri);
 /* Per region id: its tgid while it is on the fault path, else 0. */
 static uint32_t on_path[PFA_MAX_REGIONS];
 /* Regions on the fault path per process (at most LEAP_BPF_MAX_REGIONS). */
@@ -37,9 +36,9 @@ static struct pf_proc *batch_proc;
 static void on_free(struct pf_rinfo *ri)
 {
 	pf_leap_live_unbind(ri);
-	if (prev_on_free)
-		prev_on_free(ri);
 }
+
+static const struct pf_region_events region_events = {.on_free = on_free};
 
 static void ready(struct pf_watch *w, uint32_t events)
 {
@@ -77,8 +76,7 @@ int pf_leap_live_open(void)
 		lb = NULL;
 		return err;
 	}
-	prev_on_free = pf_regions_on_free;
-	pf_regions_on_free = on_free;
+	pf_region_events_subscribe(&region_events);
 	pf_info("Leap runs on the fault path (bpf/leap.bpf.c, %d regions at most)",
 		LEAP_BPF_MAX_REGIONS);
 	pf_features_log(f, 1); /* a fallback variant says so */
@@ -102,7 +100,7 @@ void pf_leap_live_close(void)
 	pf_leap_bpf_close(lb);
 	lb = NULL;
 	pf_batch_free(&batch);
-	pf_regions_on_free = prev_on_free;
+	pf_region_events_unsubscribe(&region_events);
 }
 
 /* The process whose region table holds ri, or NULL. */

@@ -102,6 +102,13 @@ static void usage(FILE *f)
 
 static bool check; /* --check */
 
+/* The agent's own region state; leap_live.c subscribes after it (regions.h). */
+static const struct pf_region_events region_events = {
+	.on_new = pf_bpf_region_reset, /* zeroed BPF counters and flags */
+	.on_bind = pf_agent_prefetch_bind, /* prefetch state, Leap on the fault path */
+	.on_free = pf_record_region_end, /* the trace being recorded */
+};
+
 static int parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -372,9 +379,7 @@ int main(int argc, char **argv)
 		pf_err("out of memory");
 		return 1;
 	}
-	pf_regions_on_new_id = pf_bpf_region_reset;
-	pf_binding_on_bind = pf_agent_prefetch_bind;
-	pf_regions_on_free = pf_record_region_end;
+	pf_region_events_subscribe(&region_events);
 	bo.capacity_pages = pf_opts.scan_capacity_pages;
 	bo.max_procs = pf_opts.max_procs;
 	bo.stream_first_touch = pf_opts.stream_first_touch;
