@@ -101,29 +101,33 @@ extern uint64_t pf_shim_bad_packets, pf_shim_connections;
 int pf_control_listen(const char *path);
 void pf_control_close(void);
 
-/* Reclaim loop: called from the timer. */
-void pf_reclaim_tick(void);
-uint64_t pf_reclaim_interval_ms(void);
-extern uint64_t pf_reclaim_pages_out, pf_reclaim_pages_cooled;
+/*
+ * The agent's reclaim loop (reclaim.c), called from the timer. Its names
+ * are pf_agent_reclaim_*; pf_reclaim_* is the policies' interface
+ * (policies/policy.h). Likewise pf_agent_prefetch_* below.
+ */
+void pf_agent_reclaim_tick(void);
+uint64_t pf_agent_reclaim_interval_ms(void);
+extern uint64_t pf_agent_reclaim_pages_out, pf_agent_reclaim_pages_cooled;
 /* REGION_DISCARD: forget the policy state of the pages in the range. */
-void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len);
+void pf_agent_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len);
 
 /* Binds a region to its rule (policy, params, threshold) in a phase (binding.c). */
 void pf_region_bind(struct pf_rinfo *ri, const char *phase);
-/* Called after a region's binding changed (the agent sets pf_prefetch_bind). */
-extern void (*pf_binding_on_bind)(struct pf_rinfo *ri);
-/* Rebinds every region of p (phase change, rules reload). */
+/* Rebinds every region of p (phase change, rules reload; binding.c). */
 void pf_proc_rebind(struct pf_proc *p);
-/* Reloads the rules file and rebinds everything; 0 or -errno with the problem in err. */
+/* Reloads the rules file and rebinds everything (rules_reload.c); 0 or
+ * -errno with the problem in err. */
 int pf_reload_rules(char *err, size_t errlen);
-/* Prefetch (prefetch.c): per-region state for a prefetch policy, and the
- * fault events that drive it. */
-void pf_prefetch_bind(struct pf_rinfo *ri);
-void pf_prefetch_event(const struct pfa_event *ev);
+/* The agent's prefetch (prefetch.c): per-region state for a prefetch
+ * policy, and the fault events that drive it. */
+void pf_agent_prefetch_bind(struct pf_rinfo *ri);
+void pf_agent_prefetch_event(const struct pfa_event *ev);
 /* Regions with a prefetch policy exist: the ring buffer is drained every
  * 10 ms (PREFETCH_TICK_MS in main.c) instead of 20. */
-bool pf_prefetch_active(void);
-extern uint64_t pf_prefetch_pages, pf_prefetch_calls;
+bool pf_agent_prefetch_active(void);
+/* WILLNEED calls and pages, of every prefetcher (prefetch.c, leap_live.c, phase_hot.c). */
+extern uint64_t pf_agent_prefetch_pages, pf_agent_prefetch_calls;
 
 /* Recording one process as a pageflex-sim trace (recorder.c). */
 int pf_record_start(struct pf_proc *p, const char *path, uint64_t seconds, char *err,
@@ -137,7 +141,7 @@ void pf_record_event(const struct pfa_event *ev);
 void pf_record_scan(struct pf_proc *p);
 void pf_record_tick(void);
 
-/* Phase change: rebind and run the rules' on_entry actions. */
-void pf_reclaim_phase(struct pf_proc *p);
+/* Phase change: rebind and run the rules' on_entry actions (phase_actions.c). */
+void pf_agent_phase_enter(struct pf_proc *p);
 
 #endif

@@ -26,8 +26,6 @@ static struct cli_rule cli[MAX_CLI_RULES];
 static size_t ncli;
 static struct pf_rules *rules;
 
-void (*pf_binding_on_bind)(struct pf_rinfo *ri);
-
 static void fit_tick(struct pf_policy_params *p)
 {
 	/* Keep state ticks well below the age so short ages stay exact. */
@@ -230,6 +228,15 @@ void pf_region_bind(struct pf_rinfo *ri, const char *phase)
 	rc = pf_engine_bind(&ri->eng, bound ? &nb : NULL, ri->hull_len / 4096);
 	if (rc < 0)
 		pf_warn("region %u: no memory for its prefetch state", ri->id);
-	if (rc && pf_binding_on_bind)
-		pf_binding_on_bind(ri);
+	if (rc)
+		pf_region_events_bound(ri);
+}
+
+/* Every region of p, in p's current phase (phase change, rules reload). */
+void pf_proc_rebind(struct pf_proc *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->rt.n; i++)
+		pf_region_bind(p->rt.p[i].ri, p->phase);
 }

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The agent's handle on its eBPF programs (bpf/pageflex_agent.bpf.c):
- * loading and attaching, the direct-map calibration that the page-table
- * walkers need, per-process region tables in BPF, per-region fault
- * counters, the fault event ring buffer (polled, never woken), and the
- * iter/task_vma page-table scanner.
+ * The agent's handle on its eBPF programs (bpf/pageflex_agent.bpf.c), one
+ * header over three files: loading and attaching, the feature table and
+ * the fault event ring buffer (polled, never woken) in bpf_load.c; the
+ * direct-map calibration that the page-table walkers need in
+ * calibration.c; per-process region tables in BPF, per-region fault
+ * counters and flags, and the iter/task_vma page-table scanner's arrays in
+ * bpf_tables.c.
  */
 #ifndef PAGEFLEX_BPFVIEW_H
 #define PAGEFLEX_BPFVIEW_H

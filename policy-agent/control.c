@@ -288,7 +288,8 @@ static void agent_json(FILE *f)
 		"\"cpu_sys_ms\":%.1f,\"processes\":%zu,\"regions\":%u,\"scan_interval_ms\":%llu,"
 		"\"direct_map\":\"%#llx\",\"page_table_levels\":%d,\"scanning\":%s,",
 		getpid(), (unsigned long long)pf_now_ms(), tv_ms(ru.ru_utime), tv_ms(ru.ru_stime),
-		pf_proc_count(), pf_regions_live(), (unsigned long long)pf_reclaim_interval_ms(),
+		pf_proc_count(), pf_regions_live(),
+		(unsigned long long)pf_agent_reclaim_interval_ms(),
 		(unsigned long long)pf_bpf_dmap_base(), pf_bpf_pt_levels(),
 		pf_bpf_scan_ok() ? "true" : "false");
 	features_json(f);
@@ -303,11 +304,12 @@ static void agent_json(FILE *f)
 		(unsigned long long)pf_scan_totals.scans,
 		(unsigned long long)pf_scan_totals.failures, pf_scan_totals.ns / 1e6,
 		(unsigned long long)pf_scan_totals.pages, (unsigned long long)pf_bpf_scan_errors(),
-		(unsigned long long)pf_reclaim_pages_out,
-		(unsigned long long)pf_reclaim_pages_cooled,
+		(unsigned long long)pf_agent_reclaim_pages_out,
+		(unsigned long long)pf_agent_reclaim_pages_cooled,
 		(unsigned long long)pf_bpf_rb_dropped(), (unsigned long long)pf_shim_connections,
-		(unsigned long long)pf_shim_bad_packets, (unsigned long long)pf_prefetch_calls,
-		(unsigned long long)pf_prefetch_pages);
+		(unsigned long long)pf_shim_bad_packets,
+		(unsigned long long)pf_agent_prefetch_calls,
+		(unsigned long long)pf_agent_prefetch_pages);
 	pf_leap_live_json(f); /* Leap on the fault path (leap_live.c) */
 	for (a = 0; a < PF_ADV_MAX; a++)
 		fprintf(f,
@@ -389,10 +391,10 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 			"every %llu ms, scanning %s\n",
 			getpid(), pf_now_ms() / 1e3, tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime),
 			pf_proc_count(), pf_regions_live(),
-			(unsigned long long)pf_reclaim_interval_ms(),
+			(unsigned long long)pf_agent_reclaim_interval_ms(),
 			pf_bpf_scan_ok() ? "on" : pf_bpf_scan_error());
 		fprintf(f, "paged out %.1f MiB, %llu scans (%.1f ms)\n",
-			pf_reclaim_pages_out * 4096 / 1048576.0,
+			pf_agent_reclaim_pages_out * 4096 / 1048576.0,
 			(unsigned long long)pf_scan_totals.scans, pf_scan_totals.ns / 1e6);
 		features_text(f);
 		for (i = 0; i < pf_proc_count(); i++)

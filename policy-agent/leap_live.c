@@ -22,7 +22,6 @@
 
 static struct pf_leap_bpf *lb;
 static struct pf_watch watch;
-static void (*prev_on_free)(struct pf_rinfo *ri);
 /* Per region id: its tgid while it is on the fault path, else 0. */
 static uint32_t on_path[PFA_MAX_REGIONS];
 
@@ -33,9 +32,9 @@ static struct pf_proc *batch_proc;
 static void on_free(struct pf_rinfo *ri)
 {
 	pf_leap_live_unbind(ri);
-	if (prev_on_free)
-		prev_on_free(ri);
 }
+
+static const struct pf_region_events region_events = {.on_free = on_free};
 
 static void ready(struct pf_watch *w, uint32_t events)
 {
@@ -72,8 +71,7 @@ int pf_leap_live_open(void)
 		lb = NULL;
 		return err;
 	}
-	prev_on_free = pf_regions_on_free;
-	pf_regions_on_free = on_free;
+	pf_region_events_subscribe(&region_events);
 	pf_info("Leap runs on the fault path (pf_leap, %d regions at most)", LEAP_BPF_MAX_REGIONS);
 	pf_features_log(f, 1); /* a fallback variant says so */
 	return 0;
@@ -96,7 +94,7 @@ void pf_leap_live_close(void)
 	pf_leap_bpf_close(lb);
 	lb = NULL;
 	pf_batch_free(&batch);
-	pf_regions_on_free = prev_on_free;
+	pf_region_events_unsubscribe(&region_events);
 }
 
 /* The process whose region table holds ri, or NULL. */
@@ -153,8 +151,8 @@ static void flush(void)
 
 	if (batch_proc && batch.n) {
 		bytes = pf_act(batch_proc->pidfd, batch_proc->pid, PF_ADV_WILLNEED, &batch);
-		pf_prefetch_calls++;
-		pf_prefetch_pages += bytes >> 12;
+		pf_agent_prefetch_calls++;
+		pf_agent_prefetch_pages += bytes >> 12;
 	}
 	pf_batch_reset(&batch);
 	batch_proc = NULL;

@@ -102,6 +102,13 @@ static void usage(FILE *f)
 
 static bool check; /* --check */
 
+/* The agent's own region state; leap_live.c subscribes after it (regions.h). */
+static const struct pf_region_events region_events = {
+	.on_new = pf_bpf_region_reset, /* zeroed BPF counters and flags */
+	.on_bind = pf_agent_prefetch_bind, /* prefetch state, Leap on the fault path */
+	.on_free = pf_record_region_end, /* the trace being recorded */
+};
+
 static int parse_args(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -240,7 +247,7 @@ static void on_event(const struct pfa_event *ev, void *arg)
 		p->ev_swap_faults++;
 	else if (ev->kind == PFA_EV_SWAPIN_MAJOR)
 		p->ev_swapins++;
-	pf_prefetch_event(ev);
+	pf_agent_prefetch_event(ev);
 	pf_record_event(ev);
 }
 
@@ -261,14 +268,14 @@ static void report_drops(void)
 static void timer_ready(struct pf_watch *w, uint32_t events)
 {
 	static long period_ms = TICK_MS;
-	long want = pf_prefetch_active() ? PREFETCH_TICK_MS : TICK_MS;
+	long want = pf_agent_prefetch_active() ? PREFETCH_TICK_MS : TICK_MS;
 	uint64_t n;
 
 	(void)events;
 	if (read(w->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		pf_dbg("timerfd read: %s", strerror(errno));
 	pf_bpf_poll();
-	pf_reclaim_tick();
+	pf_agent_reclaim_tick();
 	pf_record_tick();
 	report_drops();
 	if (want != period_ms) {
@@ -372,9 +379,7 @@ int main(int argc, char **argv)
 		pf_err("out of memory");
 		return 1;
 	}
-	pf_regions_on_new_id = pf_bpf_region_reset;
-	pf_binding_on_bind = pf_prefetch_bind;
-	pf_regions_on_free = pf_record_region_end;
+	pf_region_events_subscribe(&region_events);
 	bo.capacity_pages = pf_opts.scan_capacity_pages;
 	bo.max_procs = pf_opts.max_procs;
 	bo.stream_first_touch = pf_opts.stream_first_touch;

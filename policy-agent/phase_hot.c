@@ -152,7 +152,7 @@ static int cmp_hit(const void *a, const void *b)
 static void record(struct pf_proc *p, struct pf_phase_hot *hot)
 {
 	static long long last;
-	uint64_t now = pf_now_ms(), iv = pf_reclaim_interval_ms(), *pages = NULL, total = 0;
+	uint64_t now = pf_now_ms(), iv = pf_agent_reclaim_interval_ms(), *pages = NULL, total = 0;
 	uint64_t last_scan = p->next_scan_ms > iv ? p->next_scan_ms - iv : 0;
 	size_t n = 0, cap = 0, i, j, nreg = 0, nlast = 0, n_fresh = 0;
 	struct regs g = {0};
@@ -276,8 +276,8 @@ void pf_phase_hot_enter(struct pf_proc *p)
 	if (!b.n)
 		return;
 	bytes = pf_act(p->pidfd, p->pid, PF_ADV_WILLNEED, &b);
-	pf_prefetch_calls++;
-	pf_prefetch_pages += bytes >> 12;
+	pf_agent_prefetch_calls++;
+	pf_agent_prefetch_pages += bytes >> 12;
 	pf_batch_free(&b);
 	pf_info("pid %d: phase '%s': prefetch_hot: WILLNEED of %llu pages in %zu regions", p->pid,
 		p->phase, (unsigned long long)asked, nreg);

@@ -5,8 +5,8 @@
  * remembered per region (policies/phase_memo.h, bounded: 32 (tag, phase)
  * hot sets of at most 8192 pages per process, 2 MiB); when it enters that
  * phase again, they are brought back with one MADV_WILLNEED, before the
- * program touches them. The simulator does the same (enter_phase() in
- * sim/sim.c) on its own access stream.
+ * program touches them. The simulator does the same (sim_enter_phase() in
+ * sim/sim_bind.c) on its own access stream.
  */
 #ifndef PAGEFLEX_PHASE_HOT_H
 #define PAGEFLEX_PHASE_HOT_H

@@ -24,9 +24,9 @@
 
 #define MAX_PREFETCH 256
 
-uint64_t pf_prefetch_pages, pf_prefetch_calls;
+uint64_t pf_agent_prefetch_pages, pf_agent_prefetch_calls;
 
-void pf_prefetch_bind(struct pf_rinfo *ri)
+void pf_agent_prefetch_bind(struct pf_rinfo *ri)
 {
 	bool any = ri->eng.bound && ri->eng.b.prefetch;
 
@@ -36,7 +36,7 @@ void pf_prefetch_bind(struct pf_rinfo *ri)
 	pf_bpf_region_wake(ri->id, ri->prefetch_here);
 }
 
-bool pf_prefetch_active(void)
+bool pf_agent_prefetch_active(void)
 {
 	size_t i, j;
 
@@ -74,14 +74,14 @@ static void run(struct pf_proc *p, uint64_t addr, bool hit)
 	if (b.n) {
 		uint64_t bytes = pf_act(p->pidfd, p->pid, PF_ADV_WILLNEED, &b);
 
-		pf_prefetch_calls++;
-		pf_prefetch_pages += bytes >> 12;
+		pf_agent_prefetch_calls++;
+		pf_agent_prefetch_pages += bytes >> 12;
 		ri->prefetched += bytes >> 12;
 	}
 	pf_batch_free(&b);
 }
 
-void pf_prefetch_event(const struct pfa_event *ev)
+void pf_agent_prefetch_event(const struct pfa_event *ev)
 {
 	struct pf_proc *p;
 

@@ -6,24 +6,22 @@
  * reclaim_feed.c: the per-page states (a BPF array, 4 bytes a page) follow
  * the accessed bits, the region's threshold picks its victims. Victims are
  * paged out in one batch per process; pages seen accessed get MADV_COLD,
- * which clears their accessed bits for the next scan. Also: rules reload,
- * phase changes (rebinding, the rules' on-entry actions).
+ * which clears their accessed bits for the next scan. Also REGION_DISCARD:
+ * the discarded pages start over in their policy's state. Rules reload and
+ * phase changes, which rebind regions, are rules_reload.c and
+ * phase_actions.c.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actuator.h"
 #include "agent.h"
-#include "binding.h"
 #include "log.h"
 #include "reclaim_feed.h"
-#include "phase_hot.h"
-#include "rules.h"
 #include "scanner.h"
 
-uint64_t pf_reclaim_pages_out, pf_reclaim_pages_cooled;
+uint64_t pf_agent_reclaim_pages_out, pf_agent_reclaim_pages_cooled;
 
 static struct pf_batch out_b, cold_b;
 
@@ -48,7 +46,7 @@ static uint64_t min_cold_age(void)
 	return m;
 }
 
-uint64_t pf_reclaim_interval_ms(void)
+uint64_t pf_agent_reclaim_interval_ms(void)
 {
 	uint64_t t;
 
@@ -98,8 +96,8 @@ static void reclaim_region(struct pf_piece **pcs, size_t n, uint64_t now)
 	/* Only thresholds read refaults: no map read per cold-age region per tick. */
 	uint64_t refaults = ri->eng.b.threshold.mode == PF_THRESH_COLD_AGE ? 0 : new_refaults(ri);
 
-	pf_reclaim_feed(ri, pcs, n, pf_bpf_page_state(), pf_bpf_scan_words, refaults, now, &sc,
-			&out_b, &cold_b);
+	pf_agent_reclaim_feed(ri, pcs, n, pf_bpf_page_state(), pf_bpf_scan_words, refaults, now,
+			      &sc, &out_b, &cold_b);
 	/* Before the PAGEOUT: from now on its faults need the page-table walk. */
 	if (ri->paged_out != victims)
 		pf_bpf_region_mark_out(ri->id, true);
@@ -155,17 +153,18 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now)
 	 * hot pages to be touched again.
 	 */
 	if (cold_b.n)
-		pf_reclaim_pages_cooled += pf_act(p->pidfd, p->pid, PF_ADV_COLD, &cold_b) >> 12;
+		pf_agent_reclaim_pages_cooled +=
+			pf_act(p->pidfd, p->pid, PF_ADV_COLD, &cold_b) >> 12;
 	if (out_b.n) {
 		bytes = pf_act(p->pidfd, p->pid, PF_ADV_PAGEOUT, &out_b);
-		pf_reclaim_pages_out += bytes >> 12;
+		pf_agent_reclaim_pages_out += bytes >> 12;
 		pf_dbg("pid %d: paged out %llu KiB", p->pid, (unsigned long long)bytes >> 10);
 	}
 }
 
-void pf_reclaim_tick(void)
+void pf_agent_reclaim_tick(void)
 {
-	uint64_t now = pf_now_ms(), iv = pf_reclaim_interval_ms();
+	uint64_t now = pf_now_ms(), iv = pf_agent_reclaim_interval_ms();
 	size_t i;
 
 	for (i = 0; i < pf_proc_count(); i++) {
@@ -178,7 +177,7 @@ void pf_reclaim_tick(void)
 	}
 }
 
-void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len)
+void pf_agent_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
 	size_t i;
@@ -196,70 +195,4 @@ void pf_reclaim_discard(struct pf_rtable *t, uint64_t start, uint64_t len)
 		for (a = lo; a < hi; a += 4096)
 			pf_bpf_page_state()[pf_rinfo_slot(ri, a)] = s;
 	}
-}
-
-void pf_proc_rebind(struct pf_proc *p)
-{
-	size_t i;
-
-	for (i = 0; i < p->rt.n; i++)
-		pf_region_bind(p->rt.p[i].ri, p->phase);
-}
-
-int pf_reload_rules(char *err, size_t errlen)
-{
-	size_t i;
-	int rc;
-
-	if (!pf_opts.config) {
-		snprintf(err, errlen,
-			 "no rules file to reload (start pageflexd with --config FILE)");
-		return -ENOENT;
-	}
-	rc = pf_binding_load_rules(pf_opts.config, err, errlen);
-	if (rc)
-		return rc;
-	for (i = 0; i < pf_proc_count(); i++)
-		pf_proc_rebind(pf_proc_at(i));
-	pf_info("rules reloaded from %s: %zu rules", pf_opts.config, pf_binding_rules_count());
-	return 0;
-}
-
-/* Advice on every region of p whose tag matches one of the globs. */
-static void act_on_tags(struct pf_proc *p, const char *const *globs, size_t n, enum pf_advice a)
-{
-	struct pf_batch b = {0};
-	uint64_t bytes;
-	size_t i;
-
-	for (i = 0; i < p->rt.n; i++) {
-		if (!pf_rules_glob_any(globs, n, p->rt.p[i].ri->tag))
-			continue;
-		if (a == PF_ADV_PAGEOUT)
-			pf_bpf_region_mark_out(p->rt.p[i].ri->id, true);
-		pf_batch_add(&b, p->rt.p[i].start, p->rt.p[i].end - p->rt.p[i].start);
-	}
-	if (!b.n)
-		return;
-	bytes = pf_act(p->pidfd, p->pid, a, &b);
-	if (a == PF_ADV_PAGEOUT)
-		pf_reclaim_pages_out += bytes >> 12;
-	pf_info("pid %d: phase '%s': %s of %llu MiB", p->pid, p->phase, pf_advice_name(a),
-		(unsigned long long)bytes >> 20);
-	pf_batch_free(&b);
-}
-
-void pf_reclaim_phase(struct pf_proc *p)
-{
-	const struct pf_phase_actions *act;
-
-	pf_phase_hot_leave(p); /* the hot set of the phase p left (phase_hot.c) */
-	pf_proc_rebind(p);
-	act = pf_binding_phase_actions(p->phase);
-	if (!act)
-		return;
-	act_on_tags(p, act->demote, act->ndemote, PF_ADV_PAGEOUT);
-	act_on_tags(p, act->prefetch, act->nprefetch, PF_ADV_WILLNEED);
-	if (act->prefetch_hot)
-		pf_phase_hot_enter(p);
 }

@@ -61,10 +61,10 @@ static void feed_victim(void *ctx, const struct pf_page_run *r, uint64_t k)
 	f->ri->paged_out++;
 }
 
-void pf_reclaim_feed(struct pf_rinfo *ri, struct pf_piece *const *pcs, size_t n,
-		     pf_page_state *states, const uint64_t *scan_words, uint64_t refaults,
-		     uint64_t now, struct pf_engine_scratch *sc, struct pf_batch *out,
-		     struct pf_batch *cold)
+void pf_agent_reclaim_feed(struct pf_rinfo *ri, struct pf_piece *const *pcs, size_t n,
+			   pf_page_state *states, const uint64_t *scan_words, uint64_t refaults,
+			   uint64_t now, struct pf_engine_scratch *sc, struct pf_batch *out,
+			   struct pf_batch *cold)
 {
 	struct feed f = {ri, pcs, n, states, scan_words, out, cold};
 	const struct pf_engine_io io = {

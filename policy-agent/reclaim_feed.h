@@ -25,9 +25,9 @@
  * scan_words indexed by slot (pf_rinfo_slot), refaults since the last tick.
  * Adds to ri->paged_out and ri->cooled.
  */
-void pf_reclaim_feed(struct pf_rinfo *ri, struct pf_piece *const *pcs, size_t n,
-		     pf_page_state *states, const uint64_t *scan_words, uint64_t refaults,
-		     uint64_t now, struct pf_engine_scratch *sc, struct pf_batch *out,
-		     struct pf_batch *cold);
+void pf_agent_reclaim_feed(struct pf_rinfo *ri, struct pf_piece *const *pcs, size_t n,
+			   pf_page_state *states, const uint64_t *scan_words, uint64_t refaults,
+			   uint64_t now, struct pf_engine_scratch *sc, struct pf_batch *out,
+			   struct pf_batch *cold);
 
 #endif

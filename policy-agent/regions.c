@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Per-process region tables, region ids and per-page slots (see regions.h). */
+/* Per-process region tables, region ids and per-page slots, and the region
+ * events sent to the agent's other parts (see regions.h). */
 #include "regions.h"
 
 #include <errno.h>
@@ -12,13 +13,60 @@
 
 #define HUGE_SZ (2ull << 20)
 
-void (*pf_regions_on_new_id)(uint32_t id);
-void (*pf_regions_on_free)(struct pf_rinfo *ri);
+static const struct pf_region_events *subs[PF_REGION_EVENTS_MAX];
+static size_t nsubs;
 
 static uint32_t *free_ids; /* stack of free region ids */
 static uint32_t nfree_ids;
 static uint8_t *chunk_used; /* one byte per slot chunk */
 static uint64_t nchunks_total, nchunks_used;
+
+void pf_region_events_subscribe(const struct pf_region_events *ev)
+{
+	size_t i;
+
+	for (i = 0; i < nsubs; i++)
+		if (subs[i] == ev)
+			return;
+	if (nsubs == PF_REGION_EVENTS_MAX) {
+		pf_err("more than %d region event subscribers", PF_REGION_EVENTS_MAX);
+		abort();
+	}
+	subs[nsubs++] = ev;
+}
+
+void pf_region_events_unsubscribe(const struct pf_region_events *ev)
+{
+	size_t i;
+
+	for (i = 0; i < nsubs; i++)
+		if (subs[i] == ev) {
+			memmove(subs + i, subs + i + 1, (nsubs - i - 1) * sizeof(*subs));
+			nsubs--;
+			return;
+		}
+}
+
+static void events_new(uint32_t id)
+{
+	for (size_t i = 0; i < nsubs; i++)
+		if (subs[i]->on_new)
+			subs[i]->on_new(id);
+}
+
+void pf_region_events_bound(struct pf_rinfo *ri)
+{
+	for (size_t i = 0; i < nsubs; i++)
+		if (subs[i]->on_bind)
+			subs[i]->on_bind(ri);
+}
+
+static void events_free(struct pf_rinfo *ri)
+{
+	for (size_t i = nsubs; i-- > 0;)
+		if (subs[i]->on_free)
+			subs[i]->on_free(ri);
+}
 
 int pf_regions_init(uint64_t capacity_pages)
 {
@@ -84,8 +132,7 @@ static void rinfo_put(struct pf_rinfo *ri)
 {
 	if (--ri->refs)
 		return;
-	if (pf_regions_on_free)
-		pf_regions_on_free(ri);
+	events_free(ri);
 	if (ri->slot_base != PF_NO_SLOT) {
 		memset(chunk_used + ri->slot_base / PFA_CHUNK_PAGES, 0, ri->nchunks);
 		nchunks_used -= ri->nchunks;
@@ -196,8 +243,7 @@ struct pf_rinfo *pf_rt_map(struct pf_rtable *t, uint64_t start, uint64_t len, ui
 	ri->slot_base = PF_NO_SLOT;
 	ri->hull_len = len;
 	ri->start0 = start;
-	if (pf_regions_on_new_id)
-		pf_regions_on_new_id(ri->id);
+	events_new(ri->id);
 
 	i = lower(t, start);
 	memmove(&t->p[i + 1], &t->p[i], (t->n - i) * sizeof(*t->p));

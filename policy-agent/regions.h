@@ -99,9 +99,29 @@ static inline uint64_t pf_rinfo_slot(const struct pf_rinfo *ri, uint64_t addr)
 	return ri->slot_base + ((addr - ri->hull) >> 12);
 }
 
-/* Called when a region id is handed out (resets BPF counters). */
-extern void (*pf_regions_on_new_id)(uint32_t id);
-/* Called just before a region is freed (its last piece went away). */
-extern void (*pf_regions_on_free)(struct pf_rinfo *ri);
+/*
+ * Region events, for the parts of the agent that keep state per region
+ * outside its pf_rinfo (BPF counters and flags, Leap's fault-path slots,
+ * the recorder, prefetch). A subscriber is a static struct whose callbacks
+ * may be NULL. Order, fixed: on_new and on_bind go to the subscribers in
+ * the order they subscribed, on_free in the reverse order (one that
+ * subscribed later, on top of an earlier one, lets go of the region
+ * first). Subscribing twice is a no-op; more than PF_REGION_EVENTS_MAX
+ * subscribers is a wiring bug and aborts. Neither call may be made from
+ * inside a callback.
+ */
+#define PF_REGION_EVENTS_MAX 8
+struct pf_region_events {
+	/* A region id was handed out (pf_rt_map, before the table has it). */
+	void (*on_new)(uint32_t id);
+	/* A region's binding changed (binding.c: pf_region_bind). */
+	void (*on_bind)(struct pf_rinfo *ri);
+	/* A region is about to be freed: its last piece went away. */
+	void (*on_free)(struct pf_rinfo *ri);
+};
+void pf_region_events_subscribe(const struct pf_region_events *ev);
+void pf_region_events_unsubscribe(const struct pf_region_events *ev);
+/* Sends on_bind for ri (called by binding.c). */
+void pf_region_events_bound(struct pf_rinfo *ri);
 
 #endif

@@ -173,13 +173,13 @@ static int on_record(const struct pfw_event *ev, void *arg)
 		pf_rt_unmap(&p->rt, ev->range.start, ev->range.len);
 		break;
 	case PFW_REGION_DISCARD:
-		pf_reclaim_discard(&p->rt, ev->range.start, ev->range.len);
+		pf_agent_reclaim_discard(&p->rt, ev->range.start, ev->range.len);
 		break;
 	case PFW_PHASE:
 		pf_copy_name(p->phase, ev->phase.name, ev->phase.name_len);
 		p->phase_seq = ev->phase.seq;
 		pf_dbg("pid %d: phase '%s'", p->pid, p->phase);
-		pf_reclaim_phase(p);
+		pf_agent_phase_enter(p);
 		pf_record_phase(p);
 		break;
 	case PFW_DROPPED:

@@ -48,6 +48,8 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static const struct pf_region_events bpf_counters = {.on_new = pf_bpf_region_reset};
+
 static int load(void)
 {
 	struct pf_bpf_opts o = {.capacity_pages = 8ull << 18};
@@ -57,7 +59,7 @@ static int load(void)
 		fprintf(stderr, "bench_agent: cannot load the agent's BPF programs (root?)\n");
 		return -1;
 	}
-	pf_regions_on_new_id = pf_bpf_region_reset;
+	pf_region_events_subscribe(&bpf_counters);
 	return 0;
 }
 

@@ -41,6 +41,7 @@
 #define STRIDE 7
 
 static struct pf_leap_bpf *lb;
+static const struct pf_region_events bpf_counters = {.on_new = pf_bpf_region_reset};
 static struct pf_bpf_proc bp = {.slot = -1};
 static struct pf_rtable table; /* this process's regions, as the agent's BPF sees them */
 static volatile int stop_poller;
@@ -230,7 +231,7 @@ int main(int argc, char **argv)
 			"pf-leap-cost: cannot load or calibrate the agent's BPF programs\n");
 		return 1;
 	}
-	pf_regions_on_new_id = pf_bpf_region_reset;
+	pf_region_events_subscribe(&bpf_counters);
 	pf_bpf_fault_attach(false); /* only Leap's program on the fault path */
 	if (pf_leap_bpf_open(&lb, NULL) || pf_bpf_proc_add(&bp, getpid())) {
 		fprintf(stderr, "pf-leap-cost: Leap's program (pf_leap) is not loaded: %s\n",

@@ -13,7 +13,7 @@
  * no clock reads: the caller hands in its pages through a small iterator
  * (struct pf_engine_io), the time and the refaults, and gets the decisions
  * back through callbacks. pageflexd feeds it from the BPF maps
- * (policy-agent/reclaim_feed.c), pageflex-sim from a trace (sim/sim.c).
+ * (policy-agent/reclaim_feed.c), pageflex-sim from a trace (sim/sim_memory.c).
  *
  * Where the agent and the simulator once disagreed, the engine decides
  * (docs/design.md, "One engine"): the promotion threshold's working set is

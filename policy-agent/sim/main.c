@@ -73,7 +73,7 @@ static void print_human(const struct sim_result *res)
 		       r->id, r->tag, r->reclaim, r->prefetch, r->rule,
 		       (unsigned long long)r->npages, (unsigned long long)r->budget,
 		       (unsigned long long)r->st.accesses, (unsigned long long)r->st.swapins,
-		       (unsigned long long)r->st.pf_issued, 100 * sim_accuracy(&r->st),
+		       (unsigned long long)r->st.prefetch_issued, 100 * sim_accuracy(&r->st),
 		       100 * sim_coverage(&r->st), 100 * sim_saved(&r->st));
 	}
 	const struct sim_stats *t = &res->total;
@@ -84,8 +84,8 @@ static void print_human(const struct sim_result *res)
 	       "avg resident %.0f of %.0f pages, saved %.1f%%",
 	       (unsigned long long)t->accesses, (unsigned long long)(t->first_touch + t->swapins),
 	       (unsigned long long)t->first_touch, (unsigned long long)t->swapins,
-	       (unsigned long long)t->pf_issued, (unsigned long long)t->pf_hits,
-	       (unsigned long long)t->pf_wasted, (unsigned long long)t->phase_prefetched,
+	       (unsigned long long)t->prefetch_issued, (unsigned long long)t->prefetch_hits,
+	       (unsigned long long)t->prefetch_wasted, (unsigned long long)t->phase_prefetched,
 	       100 * sim_accuracy(t), 100 * sim_coverage(t), (unsigned long long)t->evictions,
 	       (unsigned long long)t->demoted, t->avg_resident, t->avg_footprint,
 	       100 * sim_saved(t));
@@ -104,7 +104,7 @@ static void csv_line(const char *label, const char *region, const char *reclaim,
 	printf("%s,%s,%s,%s,%llu,%llu,%llu,%llu,%llu,%llu,%.4f,%.4f,%.1f,%.1f,%.4f\n", label,
 	       region, reclaim, prefetch, (unsigned long long)s->accesses,
 	       (unsigned long long)(s->first_touch + s->swapins), (unsigned long long)s->swapins,
-	       (unsigned long long)s->pf_issued, (unsigned long long)s->pf_hits,
+	       (unsigned long long)s->prefetch_issued, (unsigned long long)s->prefetch_hits,
 	       (unsigned long long)s->phase_prefetched, sim_accuracy(s), sim_coverage(s),
 	       s->avg_resident, s->avg_footprint, sim_saved(s));
 }

@@ -16,6 +16,8 @@
  * lowest-weight pages are paged out in batches (Belady MIN instead evicts
  * the page used farthest in the future; it needs a second pass over the
  * events).
+ *
+ * Implemented by sim.c (the replay loop) and the files it names.
  */
 #ifndef PAGEFLEX_SIM_H
 #define PAGEFLEX_SIM_H
@@ -66,9 +68,9 @@ struct sim_stats {
 	uint64_t accesses;
 	uint64_t first_touch; /* faults on untouched pages */
 	uint64_t swapins; /* refaults: swap-ins not served by a prefetch */
-	uint64_t pf_issued; /* pages prefetched */
-	uint64_t pf_hits; /* prefetched pages used while resident */
-	uint64_t pf_wasted; /* prefetched pages evicted unused */
+	uint64_t prefetch_issued; /* pages prefetched */
+	uint64_t prefetch_hits; /* prefetched pages used while resident */
+	uint64_t prefetch_wasted; /* prefetched pages evicted unused */
 	uint64_t evictions; /* pages paged out */
 	uint64_t demoted; /* of which by phase-entry actions */
 	uint64_t phase_prefetched; /* pages prefetched on phase entry */

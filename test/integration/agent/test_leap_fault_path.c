@@ -27,6 +27,7 @@
 
 #define PG 4096ul
 
+static const struct pf_region_events bpf_counters = {.on_new = pf_bpf_region_reset};
 static struct pf_bpf_proc bp = {.slot = -1};
 static struct pf_rtable t;
 
@@ -40,7 +41,7 @@ static void load(void)
 	pf_log_verbosity = PF_LOG_WARN;
 	cr_assert_eq(pf_regions_init(o.capacity_pages), 0);
 	cr_assert_eq(pf_bpf_open(&o), 0, "cannot load the agent's BPF programs");
-	pf_regions_on_new_id = pf_bpf_region_reset;
+	pf_region_events_subscribe(&bpf_counters);
 	cr_assert(pf_bpf_dmap_ok(), "calibration: %s", pf_bpf_dmap_error());
 	cr_assert(pf_feature_on(pf_bpf_feature(PF_FEAT_LEAP)), "Leap's program does not load: %s",
 		  pf_bpf_feature(PF_FEAT_LEAP)->why);

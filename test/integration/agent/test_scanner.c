@@ -23,12 +23,14 @@
 
 #define PG 4096ul
 
+static const struct pf_region_events bpf_counters = {.on_new = pf_bpf_region_reset};
+
 static void setup_bpf(void)
 {
 	struct pf_bpf_opts o = {.capacity_pages = 1u << 20};
 
 	cr_assert_eq(pf_regions_init(o.capacity_pages), 0);
-	pf_regions_on_new_id = pf_bpf_region_reset;
+	pf_region_events_subscribe(&bpf_counters);
 	cr_assert_eq(pf_bpf_open(&o), 0, "failed to load the agent's BPF programs");
 	cr_assert(pf_bpf_dmap_ok(), "direct-map calibration failed: %s", pf_bpf_dmap_error());
 }

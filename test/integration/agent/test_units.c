@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unprivileged unit tests of pageflexd's pure parts: the region table
- * (overrides, splits, unmaps, slot mapping), the actuator's batching
- * (merging, page alignment, <= 1024 iovecs per call, on this process's own
- * memory, which needs no privilege) and the command-line rule parser.
+ * (overrides, splits, unmaps, slot mapping, region events and their
+ * order), the actuator's batching (merging, page alignment, <= 1024 iovecs
+ * per call, on this process's own memory, which needs no privilege) and
+ * the command-line rule parser.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -23,7 +25,6 @@
 static void init(void)
 {
 	cr_assert_eq(pf_regions_init(1ull << 20), 0);
-	pf_regions_on_new_id = NULL;
 }
 
 static struct pf_rinfo *map(struct pf_rtable *t, uint64_t start, uint64_t len, const char *tag)
@@ -102,6 +103,67 @@ Test(regions, table_full_is_refused_not_fatal)
 	cr_assert_null(pf_rt_map(&t, 0x90000000, PG, PFW_KIND_ANON, 3, "", 0, "", 0, 0, &err));
 	cr_assert_eq(err, -ENOSPC);
 	pf_rt_clear(&t);
+}
+
+/* Region events: who heard what, in order ("a+5" = subscriber a, on_new of id 5). */
+static char heard[256];
+
+static void note(char who, char what, uint32_t id)
+{
+	size_t n = strlen(heard);
+
+	snprintf(heard + n, sizeof(heard) - n, "%s%c%c%u", n ? " " : "", who, what, id);
+}
+
+static void a_new(uint32_t id)
+{
+	note('a', '+', id);
+}
+
+static void a_bind(struct pf_rinfo *ri)
+{
+	note('a', '=', ri->id);
+}
+
+static void a_free(struct pf_rinfo *ri)
+{
+	note('a', '-', ri->id);
+}
+
+static void b_new(uint32_t id)
+{
+	note('b', '+', id);
+}
+
+static void b_free(struct pf_rinfo *ri)
+{
+	note('b', '-', ri->id);
+}
+
+Test(regions, events_in_subscription_order_frees_in_reverse)
+{
+	static const struct pf_region_events a = {
+		.on_new = a_new, .on_bind = a_bind, .on_free = a_free};
+	static const struct pf_region_events b = {.on_new = b_new, .on_free = b_free};
+	struct pf_rtable t = {0};
+	struct pf_rinfo *ri;
+
+	init();
+	heard[0] = 0;
+	pf_region_events_subscribe(&a);
+	pf_region_events_subscribe(&b);
+	pf_region_events_subscribe(&a); /* no-op: a stays first, heard once */
+	ri = map(&t, 0x10000000, 2 * MB, "x");
+	pf_region_events_bound(ri);
+	pf_rt_unmap(&t, 0x10000000, 2 * MB);
+	cr_assert_str_eq(heard, "a+0 b+0 a=0 b-0 a-0");
+	/* Unsubscribed: b hears nothing more, a's order is kept. */
+	heard[0] = 0;
+	pf_region_events_unsubscribe(&b);
+	ri = map(&t, 0x10000000, 2 * MB, "y");
+	pf_rt_clear(&t);
+	cr_assert_str_eq(heard, "a+0 a-0"); /* id 0 was free again */
+	pf_region_events_unsubscribe(&a);
 }
 
 Test(actuator, normalize_merges_and_aligns)

@@ -15,7 +15,7 @@
 
 enum { M_EVER = 1, M_RES = 2, M_PF = 4, M_ACC = 8 };
 
-#define PF_OUT_MAX 512
+#define PREFETCH_OUT_MAX 512
 
 struct decision {
 	uint64_t now_ms;
@@ -153,8 +153,8 @@ static void prefetch_page(struct machine *m, struct mregion *r, uint64_t page)
 
 static void prefetch(struct machine *m, struct mregion *r, uint64_t p, bool hit)
 {
-	uint64_t out[PF_OUT_MAX];
-	size_t n = pf_engine_prefetch(&r->ri.eng, p, hit, out, PF_OUT_MAX);
+	uint64_t out[PREFETCH_OUT_MAX];
+	size_t n = pf_engine_prefetch(&r->ri.eng, p, hit, out, PREFETCH_OUT_MAX);
 
 	for (size_t i = 0; i < n; i++)
 		prefetch_page(m, r, out[i]);
@@ -210,8 +210,9 @@ static void tick(struct machine *m)
 		scan_words(r);
 		pf_batch_reset(&m->out);
 		pf_batch_reset(&m->cold);
-		pf_reclaim_feed(&r->ri, &pc, 1, r->states, r->words, r->refaults - r->refaults_fed,
-				m->now_ms, &m->sc, &m->out, &m->cold);
+		pf_agent_reclaim_feed(&r->ri, &pc, 1, r->states, r->words,
+				      r->refaults - r->refaults_fed, m->now_ms, &m->sc, &m->out,
+				      &m->cold);
 		r->refaults_fed = r->refaults;
 		/* MADV_COLD clears the accessed bits; MADV_PAGEOUT swaps. */
 		for (size_t k = 0; k < m->cold.n; k++)
@@ -320,7 +321,7 @@ int engine_diff(const struct sim_source *src, const struct pf_rules *rules, uint
 	if (sim_run(&cfg, src, &sr, err, errlen))
 		goto out;
 	res->sim_refaults = sr.total.swapins;
-	res->sim_prefetched = sr.total.pf_issued;
+	res->sim_prefetched = sr.total.prefetch_issued;
 	sim_result_free(&sr);
 	if (m.victims.oom || sv.oom) {
 		snprintf(err, errlen, "out of memory for the decisions");

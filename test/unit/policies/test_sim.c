@@ -91,7 +91,7 @@ Test(sim, per_region_rules_bind_leap_and_hyperbolic)
 	per.rules = rs;
 	a = run(&one, spec);
 	b = run(&per, spec);
-	cr_assert_gt(b.pf_hits, b.pf_issued * 9 / 10, "Leap on the index is accurate");
+	cr_assert_gt(b.prefetch_hits, b.prefetch_issued * 9 / 10, "Leap on the index is accurate");
 	cr_assert_lt(b.swapins, a.swapins / 2, "%llu vs %llu", (unsigned long long)b.swapins,
 		     (unsigned long long)a.swapins);
 	pf_rules_free(rs);
