@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Leap's state machine (policy-agent/policies/leap_core.h) as one global
+ * Leap's state machine (policy/leap_core.h) as one global
  * BPF function, for pf_leap (the fault path) and leap_replay.bpf.c (the
  * test that proves BPF and C decide the same). A global function is
  * verified once, on its own; inlined into a bpf_loop callback, the

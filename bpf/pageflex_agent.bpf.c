@@ -28,7 +28,7 @@
  *    entry counted as a first touch was a swap-in of a page the kernel
  *    swapped out: recounted, and the region marked.
  *  - pf_leap (tp_btf/page_fault_user; pf_leap_compat without
- *    bpf_rdonly_cast): Leap's prefetch decisions (policies/leap_core.h, the
+ *    bpf_rdonly_cast): Leap's prefetch decisions (policy/leap_core.h, the
  *    code pageflex-sim runs) on the swap faults of regions bound to Leap:
  *    the same region lookup, then leap_slot[region id] names the region's
  *    Leap state; decisions go to leap_events, waking the agent only when
@@ -46,7 +46,7 @@
  *  - pf_calib (iter/task_vma on the agent itself): finds the direct-map base
  *    from a magic in a locked page, and translates addresses to validate it.
  *
- * Each program is a feature of its own (policy-agent/bpf_features.c): one
+ * Each program is a feature of its own (agent/bpf_features.c): one
  * that a kernel refuses costs that feature only. Verifier budget: each
  * program stays under 200,000 verified instructions on every kernel tested
  * (test_bpf_margins; docs/kernels.md).
@@ -56,7 +56,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "../policy-agent/policies/leap_core.h"
+#include "../policy/leap_core.h"
 #include "leap_fault.bpf.h"
 #include "pageflex_agent.h"
 #include "pt_walk.bpf.h"
@@ -374,7 +374,7 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } leap_events SEC(".maps");
 
-/* Leap (policy-agent/policies/leap_core.h) on a swap fault of a Leap region. */
+/* Leap (policy/leap_core.h) on a swap fault of a Leap region. */
 static __always_inline int leap_on_fault(__u64 address, unsigned long error_code, const int fast)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;

@@ -3,7 +3,7 @@
  * The x86-64 page-table walk through the kernel's direct map, written once
  * for the agent's programs (pageflex_agent.bpf.c: fault classifier, Leap,
  * scanner, calibration). Defines the globals that the agent
- * sets after its calibration (policy-agent/calibration.c): dmap_base, pt_levels
+ * sets after its calibration (agent/calibration.c): dmap_base, pt_levels
  * (4 or 5) and dmap_ok.
  *
  * Two ways to read one entry, chosen per program at compile time by the

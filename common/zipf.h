@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The one Zipf sampler of the project, for the simulator's trace generator
- * (policy-agent/sim/gen.c) and the benchmark workloads (bench/workloads/):
+ * (sim/gen.c) and the benchmark workloads (bench/workloads/):
  * ranks drawn from Zipf(s) over n items, spread over the item space by a
  * seeded bijection so that hot items are not neighbours, and the splitmix64
  * generator the draws come from. Why this algorithm: see zipf.c.

@@ -60,7 +60,7 @@ PF_HIDDEN bool pf_ready(void);
 PF_HIDDEN void pf_disable(const char *why);
 
 /* ---- logging (log.c): raw write(2), no stdio, no malloc ----
- * pfs_ ("shim"): not the agent's pf_log/pf_warn (policy-agent/log.h), whose
+ * pfs_ ("shim"): not the agent's pf_log/pf_warn (agent/log.h), whose
  * levels differ (PF_LOG_ERR there, PFS_LOG_OFF here). */
 PF_HIDDEN void pfs_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define pfs_debug(...)                                       \

@@ -2,14 +2,14 @@
 /*
  * Test only: leap_replay (syscall, run with bpf_prog_test_run) replays the
  * trace in `trace` through a fresh Leap state and stores every decision in
- * `decisions`, so that test/unit/policies/test_leap_bpf.c can prove that
+ * `decisions`, so that test/root/bpf/test_leap_bpf.c can prove that
  * Leap in BPF (leap_fault.bpf.h, the code pf_leap runs on the fault
  * path) and Leap in C decide the same. Not part of the agent's objects.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-#include "../../policy-agent/policies/leap_core.h"
+#include "../../policy/leap_core.h"
 #include "leap_fault.bpf.h"
 
 __u32 trace_len = 0; /* entries of `trace` to replay */

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced (not run) by every script that starts pageflexd: scripts/demo.sh,
-# test/reliability/lib.sh, test/integration/agent/shim_restart.sh,
+# test/reliability/lib.sh, test/root/agent/shim_restart.sh,
 # test/preload/real-programs/compare.sh, bench/live/lib.sh, bench/agent/,
 # bench/micro/. The one place that starts the agent and waits until it is
 # ready (`pageflexctl wait`: its control socket answers, which pageflexd opens

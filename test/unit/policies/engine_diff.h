@@ -2,7 +2,7 @@
 /*
  * The differential check of issue 12: one event stream (a generated workload
  * or a trace recorded live with `pageflexctl record`) through pageflexd's
- * engine path (policy-agent/reclaim_feed.c over BPF-layout arrays: 4-bit
+ * engine path (agent/reclaim_feed.c over BPF-layout arrays: 4-bit
  * page words, per-slot states, PAGEOUT and COLD batches) and through
  * pageflex-sim (sim_run, deciding at scan ticks only), with the same rules.
  * Both must page out the same pages at the same ticks and count the same

@@ -33,7 +33,7 @@ Test(rules, example_file_loads_and_matches)
 	struct pf_binding b;
 	const struct pf_phase_actions *act;
 
-	snprintf(path, sizeof(path), "%s/policy-agent/policies/example.yaml", tu_source_dir());
+	snprintf(path, sizeof(path), "%s/rules/example.yaml", tu_source_dir());
 	rs = pf_rules_load(path, err, sizeof(err));
 	cr_assert_not_null(rs, "%s", err);
 	cr_assert_eq(pf_rules_count(rs), 3);

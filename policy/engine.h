@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The policy engine: the one loop that pageflexd runs live and pageflex-sim
+ * replays. Per region, at each scan tick:
+ *
+ *   scan bits of every page -> the policy's per-page state (scan())
+ *   -> cold-age: the idle pages that victim() calls cold are victims;
+ *      budget, promotion: a histogram of weights -> the threshold's cut
+ *      (threshold.h) -> the pages below it, chosen exactly, are victims
+ *
+ * and on each refault the region's prefetch policy says what to bring in.
+ * A page accessed since the last scan is never a victim. No I/O, no libbpf,
+ * no clock reads: the caller hands in its pages through a small iterator
+ * (struct pf_engine_io), the time and the refaults, and gets the decisions
+ * back through callbacks. pageflexd feeds it from the BPF maps
+ * (agent/reclaim_feed.c), pageflex-sim from a trace (sim/sim_memory.c).
+ *
+ * Where the agent and the simulator once disagreed, the engine decides
+ * (docs/design.md, "One engine"): the promotion threshold's working set is
+ * the pages accessed in the last scan interval; the refaults it counts are
+ * swap-ins that were not prefetch hits; the boundary bucket is cut exactly
+ * (lowest weight, then lowest page number); per-page state starts at the
+ * first tick after a (re)bind, and a page first seen later starts from the
+ * state an untouched page has then (`blank`).
+ */
+#ifndef PAGEFLEX_ENGINE_H
+#define PAGEFLEX_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "threshold.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A policy instance for one region in one phase: what a rule binds. */
+struct pf_binding {
+	char rule[64]; /* the rule that matched: "cli:TAG", a rule's name, "default" */
+	const struct pf_reclaim_ops *reclaim;
+	const struct pf_prefetch_ops *prefetch; /* NULL: none */
+	struct pf_policy_params params;
+	struct pf_threshold_cfg threshold;
+};
+
+/* Bits of one page in one scan. */
+enum {
+	PF_PAGE_ACCESSED = 1,
+	PF_PAGE_PRESENT = 2,
+	PF_PAGE_SWAPPED = 4,
+};
+
+/* Consecutive states of a region's pages, in page order. */
+struct pf_page_run {
+	uint64_t first; /* page number of the run's page 0 */
+	const uint64_t *pages; /* or, if not NULL, each page's number */
+	uint64_t n;
+	pf_page_state *state;
+	uint64_t where; /* the caller's: where the run's bits are */
+};
+
+/* How the engine sees one region's pages, and where its decisions go. */
+struct pf_engine_io {
+	void *ctx;
+	/* Run i of the region, in page order; false past the last. */
+	bool (*run)(void *ctx, size_t i, struct pf_page_run *r);
+	/* PF_PAGE_* of page k of run r in this scan. */
+	unsigned (*bits)(void *ctx, const struct pf_page_run *r, uint64_t k);
+	/* Page k of run r was accessed in this scan. The bits must not change
+	 * during a tick: the caller clears the accessed bits after it. */
+	void (*accessed)(void *ctx, const struct pf_page_run *r, uint64_t k);
+	/* Page k of run r is to be paged out. */
+	void (*victim)(void *ctx, const struct pf_page_run *r, uint64_t k);
+};
+
+/* One region's policy, threshold and states' bookkeeping. */
+struct pf_engine_region {
+	bool bound; /* false: observed only, the engine does nothing */
+	struct pf_binding b;
+	struct pf_threshold thr;
+	bool ready; /* per-page states initialised since the last (re)bind */
+	pf_page_state blank; /* the state of a page never accessed since then */
+	unsigned cut_bucket; /* last cut (budget, promotion): bucket and pages */
+	uint64_t cut_pages;
+	void *pstate; /* prefetch policy state */
+};
+
+/* Scratch space shared by all regions of one caller (one thread). */
+struct pf_engine_scratch {
+	struct pf_hist hist;
+	struct pf_victim *cand;
+	size_t ncand, capcand;
+};
+
+/*
+ * The one bind routine: binds er to b (NULL: unbinds) for a region of
+ * region_pages. A new reclaim policy starts from fresh states at the next
+ * tick; new parameters keep them. The prefetch state is reset when the
+ * prefetch policy changes. Returns whether anything changed, or -1 when out
+ * of memory.
+ */
+int pf_engine_bind(struct pf_engine_region *er, const struct pf_binding *b, uint64_t region_pages);
+void pf_engine_free(struct pf_engine_region *er);
+/* Whether the engine acts on this region's pages (bound, not the kernel's). */
+bool pf_engine_active(const struct pf_engine_region *er);
+
+/*
+ * One scan tick of a region: refaults (swap-ins that were not prefetch hits)
+ * since the last tick, at time now. Calls io->accessed for every accessed
+ * page and io->victim for every victim.
+ */
+void pf_engine_tick(struct pf_engine_region *er, const struct pf_engine_io *io,
+		    struct pf_engine_scratch *sc, uint64_t refaults, uint64_t now);
+
+/*
+ * For a memory-limit model (the simulator's): fold this scan's bits into
+ * the states (io->accessed for each accessed page), then choose the n
+ * lowest-weight present pages as victims.
+ */
+void pf_engine_scan(struct pf_engine_region *er, const struct pf_engine_io *io, uint64_t now);
+void pf_engine_cut_n(struct pf_engine_region *er, const struct pf_engine_io *io,
+		     struct pf_engine_scratch *sc, uint64_t n, uint64_t now);
+
+/* The state of a page first seen now (after the states were initialised). */
+static inline pf_page_state pf_engine_new_state(const struct pf_engine_region *er)
+{
+	return er->blank;
+}
+
+/*
+ * A refault of page (hit: it was served from the swap cache, a prefetch
+ * hit): the pages the region's prefetch policy wants, into out (at most
+ * max); 0 without a prefetch policy.
+ */
+size_t pf_engine_prefetch(struct pf_engine_region *er, uint64_t page, bool hit, uint64_t *out,
+			  size_t max);
+
+void pf_engine_scratch_free(struct pf_engine_scratch *sc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
