@@ -173,22 +173,16 @@ struct {
 	__type(value, __u64[PFA_CHUNK_PAGES]);
 } pte_buf SEC(".maps");
 
-/* ---- region lookup ---- */
+/* ---- region lookup (region_lookup.bpf.h) ---- */
 
-/* The process's table word, or 0 if it is not managed. */
 static __always_inline __u64 managed(__u32 tgid)
 {
-	__u64 *w = bpf_map_lookup_elem(&proc_tab, &tgid);
-
-	return w ? *w : 0;
+	return pfa_managed(&proc_tab, tgid);
 }
 
-/* The region of addr in the table of word (see proc_tab), or PFA_NO_REGION. */
 static __always_inline __u32 region_find(__u64 word, __u64 addr)
 {
-	__u32 lo = word >> 32;
-
-	return pfa_region_search(&region_ents, lo, lo + (__u32)word - 1, addr);
+	return pfa_region_find(&region_ents, word, addr);
 }
 
 /* ---- scanner bits of one PTE ---- */

@@ -14,7 +14,7 @@
  *  - fault_counters: also bumps the region's per-CPU counter, without the
  *    classification (counted as unknown).
  *
- * managed() and region_find() mirror pageflex_agent.bpf.c's. The maps have
+ * managed() and region_find() are the agent's (region_lookup.bpf.h). The maps have
  * the agent's names and layouts; bench_agent makes them the loaded agent's
  * own maps (bpf_map__reuse_fd) before it loads this object, so these
  * programs read the very tables pageflexd's code writes.
@@ -49,20 +49,14 @@ struct {
 	__type(value, struct pfa_region_stats);
 } region_stats SEC(".maps");
 
-/* As in pageflex_agent.bpf.c: the process's table word, or 0. */
 static __always_inline __u64 managed(__u32 tgid)
 {
-	__u64 *w = bpf_map_lookup_elem(&proc_tab, &tgid);
-
-	return w ? *w : 0;
+	return pfa_managed(&proc_tab, tgid);
 }
 
-/* As in pageflex_agent.bpf.c: the region of addr, or PFA_NO_REGION. */
 static __always_inline __u32 region_find(__u64 word, __u64 addr)
 {
-	__u32 lo = word >> 32;
-
-	return pfa_region_search(&region_ents, lo, lo + (__u32)word - 1, addr);
+	return pfa_region_find(&region_ents, word, addr);
 }
 
 /* Keeps a result that nothing else uses from being optimised away. */
