@@ -18,7 +18,7 @@
 #include "pageflex_agent.skel.h"
 
 struct pf_leap_bpf {
-	struct pageflex_agent_bpf *skel; /* the agent's object (bpfview.c owns it) */
+	struct pageflex_agent_bpf *skel; /* the agent's object (bpf_load.c owns it) */
 	struct bpf_program *prog; /* the loaded fault-path variant */
 	struct bpf_link *link;
 	struct ring_buffer *rb;
