@@ -24,7 +24,7 @@ static void usage(const struct wl_desc *d, FILE *f)
 		"  -s, --size MIB     working set in MiB (default %llu)\n"
 		"  -p, --passes N     passes / iterations (default %u)\n"
 		"  -n, --ops N        operations (default %llu)\n"
-		"  -z, --zipf S       zipf exponent in (0,1) (default %.2f)\n"
+		"  -z, --zipf S       zipf exponent, >= 0 (0: uniform; default %.2f)\n"
 		"  -S, --seed N       random seed (default 1)\n"
 		"  -q, --quiet        no progress on stderr\n"
 		"  -h, --help         this text\n"
@@ -74,8 +74,8 @@ void wl_parse(const struct wl_desc *d, int argc, char **argv, struct wl_opts *o)
 		case 'z': {
 			char *end;
 			o->zipf_s = strtod(optarg, &end);
-			if (end == optarg || *end || !(o->zipf_s > 0 && o->zipf_s < 1)) {
-				fprintf(stderr, "pf-wl: --zipf: want a number in (0,1), got '%s'\n",
+			if (end == optarg || *end || !(o->zipf_s >= 0 && o->zipf_s <= 1e6)) {
+				fprintf(stderr, "pf-wl: --zipf: want a number >= 0, got '%s'\n",
 					optarg);
 				exit(2);
 			}
