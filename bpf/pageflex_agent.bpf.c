@@ -61,6 +61,7 @@
 #include "pageflex_agent.h"
 #include "pt_walk.bpf.h"
 #include "region_lookup.bpf.h"
+#include "region_maps.bpf.h"
 
 #define X86_PF_PROT 0x1UL /* page-fault error code: the PTE was present */
 #define GIB (1ULL << 30)
@@ -90,37 +91,6 @@ __u64 calib_pgd = 0;
 __u64 xlate_va = 0;
 __u64 xlate_entry = 0;
 __s32 xlate_level = 0;
-
-/*
- * Managed processes, indexed by tgid (max_entries = the kernel's pid_max,
- * set by the agent): (base of its region table << 32) | (entries + 1), or
- * 0 when the process is not managed. One inlined array load decides, for
- * every fault on the machine; the agent stores the word atomically through
- * mmap, so a table swap is a single 8-byte store.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} proc_tab SEC(".maps");
-
-/* All region tables: 2 banks of PFA_PROC_TABLE entries per process slot
- * (max_entries set by the agent from its --max-procs). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pfa_region_ent);
-} region_ents SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PFA_MAX_REGIONS);
-	__type(key, __u32);
-	__type(value, struct pfa_region_stats);
-} region_stats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -172,18 +142,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64[PFA_CHUNK_PAGES]);
 } pte_buf SEC(".maps");
-
-/* ---- region lookup (region_lookup.bpf.h) ---- */
-
-static __always_inline __u64 managed(__u32 tgid)
-{
-	return pfa_managed(&proc_tab, tgid);
-}
-
-static __always_inline __u32 region_find(__u64 word, __u64 addr)
-{
-	return pfa_region_find(&region_ents, word, addr);
-}
 
 /* ---- scanner bits of one PTE ---- */
 

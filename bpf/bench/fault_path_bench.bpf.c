@@ -14,9 +14,8 @@
  *  - fault_counters: also bumps the region's per-CPU counter, without the
  *    classification (counted as unknown).
  *
- * managed() and region_find() are the agent's (region_lookup.bpf.h). The maps have
- * the agent's names and layouts; bench_agent makes them the loaded agent's
- * own maps (bpf_map__reuse_fd) before it loads this object, so these
+ * managed(), region_find() and the maps are the agent's (region_maps.bpf.h);
+ * bench_agent makes the maps the loaded agent's own maps (bpf_map__reuse_fd) before it loads this object, so these
  * programs read the very tables pageflexd's code writes.
  */
 #include "vmlinux.h"
@@ -25,39 +24,7 @@
 
 #include "pageflex_agent.h"
 #include "region_lookup.bpf.h"
-
-/* Replaced by pageflex_agent's maps of the same names (bench_agent). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} proc_tab SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pfa_region_ent);
-} region_ents SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PFA_MAX_REGIONS);
-	__type(key, __u32);
-	__type(value, struct pfa_region_stats);
-} region_stats SEC(".maps");
-
-static __always_inline __u64 managed(__u32 tgid)
-{
-	return pfa_managed(&proc_tab, tgid);
-}
-
-static __always_inline __u32 region_find(__u64 word, __u64 addr)
-{
-	return pfa_region_find(&region_ents, word, addr);
-}
+#include "region_maps.bpf.h" /* the agent's maps: bench_agent reuses their fds */
 
 /* Keeps a result that nothing else uses from being optimised away. */
 #define KEEP(x) asm volatile("" ::"r"(x))
