@@ -53,6 +53,7 @@ struct pf_proc {
 	struct pf_rtable rt;
 	struct pf_bpf_proc bp;
 	uint64_t started_ms, next_scan_ms;
+	bool scanned_regions; /* the last scan had regions to scan */
 	uint64_t registered_ns; /* CLOCK_MONOTONIC, to order it against exec events */
 	bool replayed; /* HELLO carried PFW_HELLO_REPLAY */
 	/* Shim traffic. */

@@ -170,9 +170,15 @@ void pf_agent_reclaim_tick(void)
 	for (i = 0; i < pf_proc_count(); i++) {
 		struct pf_proc *p = pf_proc_at(i);
 
-		if (now < p->next_scan_ms)
+		/*
+		 * A process's first region is scanned at the next tick, not one
+		 * interval after a scan that found none (the HELLO comes before
+		 * the first MAP): its scan history starts when it appears.
+		 */
+		if (now < p->next_scan_ms && (p->scanned_regions || !p->rt.n))
 			continue;
 		p->next_scan_ms = now + iv;
+		p->scanned_regions = p->rt.n > 0;
 		reclaim_proc(p, now);
 	}
 }

@@ -307,6 +307,18 @@ char *agent_query(struct pfa_agent *a, const char *cmd)
 	return buf;
 }
 
+long long agent_stat_field(struct pfa_agent *a, const char *field)
+{
+	char key[128], *r = agent_query(a, "stats"), *p;
+	long long v = -1;
+
+	snprintf(key, sizeof(key), "\"%s\":", field);
+	if (r && !strncmp(r, "ok\n", 3) && (p = strstr(r, key)))
+		v = strtoll(p + strlen(key), NULL, 10);
+	free(r);
+	return v;
+}
+
 long long agent_region_field(struct pfa_agent *a, pid_t pid, const char *tag, const char *field)
 {
 	char cmd[64], key[128], *r, *p, *end;

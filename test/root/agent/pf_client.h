@@ -49,6 +49,8 @@ char *agent_query(struct pfa_agent *a, const char *cmd);
  */
 #define AGENT_FIELD_NULL (-2LL)
 long long agent_region_field(struct pfa_agent *a, pid_t pid, const char *tag, const char *field);
+/* Top-level number field of the agent's `stats` JSON; -1 if absent. */
+long long agent_stat_field(struct pfa_agent *a, const char *field);
 /* Waits (up to ms) until pid has a region tagged tag; true when found. */
 bool agent_wait_region(struct pfa_agent *a, pid_t pid, const char *tag, int ms);
 /* The agent's log so far (malloc'd). */
