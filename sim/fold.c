@@ -78,7 +78,8 @@ static int fold_next(void *ctx, struct pf_trace_event *ev, char *err, size_t err
 		else if (pagemap_put(&r->faulted, ev->page, r->epoch))
 			goto oom;
 		return 1;
-	case PF_TR_SCAN: {
+	case PF_TR_SCAN:
+	case PF_TR_PAGES: {
 		size_t words = (ev->npages + 63) / 64;
 
 		r = region(f, ev->region, false);

@@ -123,7 +123,12 @@ static int handle(struct sim *s, const struct pf_trace_event *ev)
 			return -1;
 		sample(s);
 		return 0;
+	case PF_TR_TICK:
+	case PF_TR_ACTION:
+	case PF_TR_STATE:
+		return 0;
 	case PF_TR_SCAN:
+	case PF_TR_PAGES:
 		r = sim_find_region(s, ev->region);
 		for (uint64_t i = 0; i < ev->npages; i++) {
 			uint64_t p = ev->first_page + i;

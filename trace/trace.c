@@ -17,6 +17,9 @@ _Static_assert(sizeof(struct pf_trace_region) % 8 == 0, "records are 8-byte mult
 _Static_assert(sizeof(struct pf_trace_access) == 32, "access record is 32 bytes");
 _Static_assert(sizeof(struct pf_trace_fault) == 32, "fault record is 32 bytes");
 _Static_assert(sizeof(struct pf_trace_scan) == 32, "scan record header is 32 bytes");
+_Static_assert(sizeof(struct pf_trace_pages) == 32, "pages record header is 32 bytes");
+_Static_assert(sizeof(struct pf_trace_action) == 32, "action record header is 32 bytes");
+_Static_assert(sizeof(struct pf_trace_state) % 8 == 0, "records are 8-byte multiples");
 
 struct pf_trace_reader {
 	FILE *f;
@@ -27,6 +30,8 @@ struct pf_trace_reader {
 	uint64_t size;
 	unsigned char *buf;
 	size_t cap;
+	uint64_t *acc; /* PAGES: the accessed bits as a SCAN bitmap */
+	size_t capacc; /* words */
 	char tag[PF_TRACE_TAG_MAX + 1], symbol[PF_TRACE_SYMBOL_MAX + 1];
 };
 
@@ -37,6 +42,10 @@ static const uint32_t min_len[PF_TR_TYPE_MAX + 1] = {
 	[PF_TR_ACCESS] = sizeof(struct pf_trace_access),
 	[PF_TR_FAULT] = sizeof(struct pf_trace_fault),
 	[PF_TR_SCAN] = sizeof(struct pf_trace_scan),
+	[PF_TR_PAGES] = sizeof(struct pf_trace_pages),
+	[PF_TR_TICK] = sizeof(struct pf_trace_tick),
+	[PF_TR_ACTION] = sizeof(struct pf_trace_action),
+	[PF_TR_STATE] = sizeof(struct pf_trace_state),
 };
 
 struct pf_trace_reader *pf_trace_open(const char *path, char *err, size_t errlen)
@@ -67,11 +76,13 @@ struct pf_trace_reader *pf_trace_open(const char *path, char *err, size_t errlen
 		snprintf(err, errlen, "%s: offset 0: not a PageFlex trace (bad magic)", path);
 		goto fail;
 	}
-	if (r->hdr.version != PF_TRACE_VERSION) {
-		snprintf(err, errlen, "%s: offset 8: unsupported version %u (this reader: %u)",
+	if (r->hdr.version < 1 || r->hdr.version > PF_TRACE_VERSION) {
+		snprintf(err, errlen, "%s: offset 8: unsupported version %u (this reader: 1..%u)",
 			 path, r->hdr.version, PF_TRACE_VERSION);
 		goto fail;
 	}
+	if (r->hdr.version == 1) /* reserved bytes then */
+		r->hdr.clock_ms = r->hdr.scan_ms = r->hdr.flags = 0;
 	if (r->hdr.header_size < sizeof(r->hdr) || r->hdr.header_size % 8 ||
 	    r->hdr.header_size > r->size) {
 		snprintf(err, errlen, "%s: offset 12: bad header size %u", path,
@@ -106,6 +117,7 @@ void pf_trace_close(struct pf_trace_reader *r)
 	if (r->f)
 		fclose(r->f);
 	free(r->buf);
+	free(r->acc);
 	free(r->path);
 	free(r);
 }
@@ -137,8 +149,8 @@ int pf_trace_next(struct pf_trace_reader *r, struct pf_trace_event *ev, char *er
 		BAD("truncated record header (%llu of 16 bytes)", (unsigned long long)left);
 	if (fread(&h, sizeof(h), 1, r->f) != 1)
 		BAD("read error: %s", strerror(errno));
-	if (h.type == 0 || h.type > PF_TR_TYPE_MAX)
-		BAD("unknown record type %u", h.type);
+	if (h.type == 0 || h.type > PF_TR_TYPE_MAX || (r->hdr.version == 1 && h.type > PF_TR_SCAN))
+		BAD("unknown record type %u (version %u)", h.type, r->hdr.version);
 	if (h.len % 8 || h.len < min_len[h.type])
 		BAD("bad length %u for a record of type %u (needs a multiple of 8, >= %u)", h.len,
 		    h.type, min_len[h.type]);
@@ -218,6 +230,81 @@ int pf_trace_next(struct pf_trace_reader *r, struct pf_trace_event *ev, char *er
 		ev->bitmap = (const uint64_t *)(const void *)(r->buf + sizeof(*x));
 		break;
 	}
+	case PF_TR_PAGES: {
+		const struct pf_trace_pages *x = (const void *)r->buf;
+		uint64_t want, words;
+
+		if (x->npages == 0 || x->npages > PF_TRACE_SCAN_MAX_PAGES)
+			BAD("pages record of %u pages (1..%u)", x->npages, PF_TRACE_SCAN_MAX_PAGES);
+		want = sizeof(*x) + ((uint64_t)x->npages + 31) / 32 * 8;
+		if (h.len != want)
+			BAD("pages record of %u pages needs %llu bytes, record has %u", x->npages,
+			    (unsigned long long)want, h.len);
+		words = ((uint64_t)x->npages + 63) / 64;
+		if (words > r->capacc) {
+			uint64_t *na = realloc(r->acc, words * 8);
+
+			if (!na)
+				BAD("out of memory for a %u-page record", x->npages);
+			r->acc = na;
+			r->capacc = words;
+		}
+		ev->region = x->region;
+		ev->first_page = x->first_page;
+		ev->npages = x->npages;
+		ev->states = (const uint64_t *)(const void *)(r->buf + sizeof(*x));
+		memset(r->acc, 0, words * 8);
+		for (uint64_t i = 0; i < x->npages; i++)
+			if (pf_trace_page_state(ev->states, i) == PF_PG_ACCESSED)
+				r->acc[i / 64] |= 1ull << (i % 64);
+		ev->bitmap = r->acc;
+		break;
+	}
+	case PF_TR_TICK:
+		if (h.len != sizeof(struct pf_trace_tick))
+			BAD("tick record of %u bytes (16)", h.len);
+		break;
+	case PF_TR_ACTION: {
+		const struct pf_trace_action *x = (const void *)r->buf;
+
+		if (x->kind > PF_ACT_KIND_MAX)
+			BAD("bad action kind %u", x->kind);
+		if (x->nranges > (h.len - sizeof(*x)) / 16 || h.len != sizeof(*x) + x->nranges * 16)
+			BAD("action record of %llu ranges needs %llu bytes, record has %u",
+			    (unsigned long long)x->nranges,
+			    (unsigned long long)(sizeof(*x) + x->nranges * 16), h.len);
+		ev->region = x->region;
+		ev->kind = x->kind;
+		ev->nranges = x->nranges;
+		ev->ranges = (const uint64_t *)(const void *)(r->buf + sizeof(*x));
+		for (uint64_t i = 0; i < x->nranges; i++)
+			if (ev->ranges[2 * i + 1] == 0 ||
+			    ev->ranges[2 * i] + ev->ranges[2 * i + 1] < ev->ranges[2 * i])
+				BAD("action range %llu is empty or wraps", (unsigned long long)i);
+		break;
+	}
+	case PF_TR_STATE: {
+		const struct pf_trace_state *x = (const void *)r->buf;
+		uint64_t want;
+
+		if (x->npages > PF_TRACE_SCAN_MAX_PAGES)
+			BAD("state record of %u pages (at most %u)", x->npages,
+			    PF_TRACE_SCAN_MAX_PAGES);
+		want = sizeof(*x) + ((uint64_t)x->npages * 4 + 7) / 8 * 8;
+		if (h.len != want)
+			BAD("state record of %u pages needs %llu bytes, record has %u", x->npages,
+			    (unsigned long long)want, h.len);
+		if (x->mode > 2)
+			BAD("state record: bad threshold mode %u", x->mode);
+		if (!memchr(x->reclaim, 0, sizeof(x->reclaim)))
+			BAD("state record: policy name not terminated");
+		ev->region = x->region;
+		ev->first_page = x->first_page;
+		ev->npages = x->npages;
+		ev->state = x;
+		ev->page_states = (const uint32_t *)(const void *)(r->buf + sizeof(*x));
+		break;
+	}
 	}
 	return 1;
 }
@@ -225,6 +312,7 @@ int pf_trace_next(struct pf_trace_reader *r, struct pf_trace_event *ev, char *er
 struct pf_trace_writer {
 	FILE *f;
 	int err;
+	struct pf_trace_header h;
 };
 
 static void put(struct pf_trace_writer *w, const void *p, size_t n)
@@ -264,6 +352,7 @@ struct pf_trace_writer *pf_trace_create(const char *path, uint32_t pid, const ch
 	h.start_ns = start_ns;
 	if (comm)
 		strncpy(h.comm, comm, sizeof(h.comm) - 1);
+	w->h = h;
 	put(w, &h, sizeof(h));
 	return w;
 }
@@ -334,6 +423,77 @@ int pf_trace_write_scan(struct pf_trace_writer *w, uint64_t time_ns, uint32_t re
 	rec_hdr(&x.h, PF_TR_SCAN, (uint32_t)(sizeof(x) + words * 8), time_ns);
 	put(w, &x, sizeof(x));
 	put(w, bitmap, words * 8);
+	return -w->err;
+}
+
+int pf_trace_set_info(struct pf_trace_writer *w, uint64_t clock_ms, uint32_t scan_ms,
+		      uint32_t flags)
+{
+	long here = ftell(w->f);
+
+	w->h.clock_ms = clock_ms;
+	w->h.scan_ms = scan_ms;
+	w->h.flags = flags;
+	if (!w->err && (here < 0 || fseek(w->f, 0, SEEK_SET)))
+		w->err = errno ? errno : EIO;
+	put(w, &w->h, sizeof(w->h));
+	if (!w->err && fseek(w->f, here, SEEK_SET))
+		w->err = errno ? errno : EIO;
+	return -w->err;
+}
+
+int pf_trace_write_pages(struct pf_trace_writer *w, uint64_t time_ns, uint32_t region,
+			 uint64_t first_page, uint32_t npages, const uint64_t *states)
+{
+	struct pf_trace_pages x = {.region = region, .npages = npages, .first_page = first_page};
+	size_t words = ((size_t)npages + 31) / 32;
+
+	if (npages == 0 || npages > PF_TRACE_SCAN_MAX_PAGES)
+		return -EINVAL;
+	rec_hdr(&x.h, PF_TR_PAGES, (uint32_t)(sizeof(x) + words * 8), time_ns);
+	put(w, &x, sizeof(x));
+	put(w, states, words * 8);
+	return -w->err;
+}
+
+int pf_trace_write_tick(struct pf_trace_writer *w, uint64_t time_ns)
+{
+	struct pf_trace_tick x;
+
+	rec_hdr(&x.h, PF_TR_TICK, sizeof(x), time_ns);
+	put(w, &x, sizeof(x));
+	return -w->err;
+}
+
+int pf_trace_write_action(struct pf_trace_writer *w, uint64_t time_ns, uint32_t region,
+			  uint8_t kind, const uint64_t *ranges, uint64_t nranges)
+{
+	struct pf_trace_action x = {.region = region, .kind = kind, .nranges = nranges};
+
+	if (kind > PF_ACT_KIND_MAX || nranges > (UINT32_MAX - sizeof(x)) / 16)
+		return -EINVAL;
+	rec_hdr(&x.h, PF_TR_ACTION, (uint32_t)(sizeof(x) + nranges * 16), time_ns);
+	put(w, &x, sizeof(x));
+	if (nranges)
+		put(w, ranges, nranges * 16);
+	return -w->err;
+}
+
+int pf_trace_write_state(struct pf_trace_writer *w, uint64_t time_ns,
+			 const struct pf_trace_state *x, const uint32_t *states)
+{
+	struct pf_trace_state y = *x;
+	size_t bytes = (size_t)x->npages * 4;
+	static const uint32_t zero;
+
+	if (x->npages > PF_TRACE_SCAN_MAX_PAGES)
+		return -EINVAL;
+	rec_hdr(&y.h, PF_TR_STATE, (uint32_t)(sizeof(y) + (bytes + 7) / 8 * 8), time_ns);
+	put(w, &y, sizeof(y));
+	if (bytes)
+		put(w, states, bytes);
+	if (bytes % 8)
+		put(w, &zero, 4);
 	return -w->err;
 }
 

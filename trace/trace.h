@@ -17,10 +17,26 @@
  *   FAULT       a fault seen live: first touch, swap-in (major), swap-cache hit
  *   SCAN        one scan of pages [first, first + npages): a bitmap of
  *               accessed bits, bit i of word i / 64 for page first + i
+ *               (version 1 recordings, generated traces)
  *
- * Version 1. A reader refuses a different major version and a header_size
- * smaller than this header; it reports a truncated or corrupt file with the
- * byte offset of the bad record.
+ * Version 2 adds what a replay needs to start where a live run stood and
+ * to be compared with it (`pageflexctl record` writes these):
+ *
+ *   PAGES       one scan of pages [first, first + npages) with each page's
+ *               state, 2 bits (enum pf_trace_page_state), page i in bits
+ *               2 * (i % 32) of word i / 32. A region's first PAGES record
+ *               is its residency when the recording (or the region) began.
+ *   TICK        the agent ran its policies on the scan just recorded
+ *   ACTION      what the agent did at that tick: pages paged out,
+ *               prefetched or deactivated in one region, as page ranges
+ *   STATE       the live reclaim policy's per-page states and threshold of
+ *               one region when the recording began, so that a replay with
+ *               the same policy starts from them; its times are on the
+ *               header's clock_ms clock
+ *
+ * Versions 1 and 2 are read. A reader refuses other versions and a
+ * header_size smaller than this header; it reports a truncated or corrupt
+ * file with the byte offset of the bad record.
  */
 #ifndef PAGEFLEX_TRACE_H
 #define PAGEFLEX_TRACE_H
@@ -33,7 +49,7 @@ extern "C" {
 #endif
 
 #define PF_TRACE_MAGIC "PFTRACE" /* 8 bytes with the NUL */
-#define PF_TRACE_VERSION 1
+#define PF_TRACE_VERSION 2 /* written; 1 is still read */
 #define PF_TRACE_TAG_MAX 64 /* bytes, NUL-padded (a tag is at most 63) */
 #define PF_TRACE_SYMBOL_MAX 128
 #define PF_TRACE_SCAN_MAX_PAGES (1u << 24)
@@ -46,7 +62,15 @@ struct pf_trace_header {
 	uint32_t pid;
 	uint64_t start_ns; /* CLOCK_MONOTONIC at the start, for reference only */
 	char comm[16];
-	uint8_t reserved[16];
+	/* Version 2 (zero in version 1): */
+	uint64_t clock_ms; /* the agent's policy clock at time 0 (STATE records' times) */
+	uint32_t scan_ms; /* the agent's scan period when recording began; 0: unknown */
+	uint32_t flags; /* PF_TRACE_F_* */
+};
+
+enum {
+	PF_TRACE_F_LIVE = 1u << 0, /* recorded live by pageflexd (PAGES, TICK, ACTION) */
+	PF_TRACE_F_FIRST_TOUCH = 1u << 1, /* first-touch faults were recorded */
 };
 
 enum pf_trace_type {
@@ -56,7 +80,32 @@ enum pf_trace_type {
 	PF_TR_ACCESS = 4,
 	PF_TR_FAULT = 5,
 	PF_TR_SCAN = 6,
-	PF_TR_TYPE_MAX = 6,
+	PF_TR_PAGES = 7,
+	PF_TR_TICK = 8,
+	PF_TR_ACTION = 9,
+	PF_TR_STATE = 10,
+	PF_TR_TYPE_MAX = 10,
+};
+
+/* A page in a PAGES record. */
+enum pf_trace_page_state {
+	PF_PG_NONE = 0, /* neither present nor swapped (never touched, or freed) */
+	PF_PG_IDLE = 1, /* present, not accessed since the previous scan */
+	PF_PG_ACCESSED = 2, /* present and accessed since the previous scan */
+	PF_PG_SWAPPED = 3, /* a swap entry */
+};
+
+static inline unsigned pf_trace_page_state(const uint64_t *states, uint64_t i)
+{
+	return (unsigned)(states[i / 32] >> (2 * (i % 32))) & 3u;
+}
+
+/* What an ACTION record says the agent did. */
+enum pf_trace_action_kind {
+	PF_ACT_PAGEOUT = 0, /* MADV_PAGEOUT */
+	PF_ACT_PREFETCH = 1, /* MADV_WILLNEED */
+	PF_ACT_COLD = 2, /* MADV_COLD */
+	PF_ACT_KIND_MAX = 2,
 };
 
 enum pf_trace_fault_kind {
@@ -117,6 +166,49 @@ struct pf_trace_scan {
 	/* followed by (npages + 63) / 64 uint64_t words of accessed bits */
 };
 
+struct pf_trace_pages {
+	struct pf_trace_rec_hdr h;
+	uint32_t region;
+	uint32_t npages; /* 1..PF_TRACE_SCAN_MAX_PAGES */
+	uint64_t first_page;
+	/* followed by (npages + 31) / 32 uint64_t words of page states */
+};
+
+struct pf_trace_tick {
+	struct pf_trace_rec_hdr h;
+};
+
+struct pf_trace_action {
+	struct pf_trace_rec_hdr h;
+	uint32_t region;
+	uint8_t kind; /* enum pf_trace_action_kind */
+	uint8_t pad[3];
+	uint64_t nranges;
+	/* followed by nranges pairs of uint64_t: first page, pages */
+};
+
+struct pf_trace_state {
+	struct pf_trace_rec_hdr h;
+	uint32_t region;
+	uint32_t npages; /* states that follow, for pages [first_page, +npages) */
+	uint64_t first_page;
+	char reclaim[32]; /* the reclaim policy's name */
+	/* Its parameters (struct pf_policy_params) ... */
+	uint64_t cold_age_ms, tick_ms;
+	uint32_t lfu_decay, clock_bits;
+	/* ... the engine's bookkeeping (struct pf_engine_region) ... */
+	uint32_t blank; /* the state of a page untouched since the states began */
+	uint8_t ready; /* 0: the states had not begun (the replay starts them) */
+	/* ... and its threshold (struct pf_threshold). */
+	uint8_t mode; /* enum pf_threshold_mode */
+	uint8_t thr_started;
+	uint8_t pad;
+	uint32_t cut_bucket;
+	uint32_t pad2;
+	uint64_t period_start_ms, thr_refaults;
+	/* followed by npages uint32_t states, padded to 8 bytes */
+};
+
 /* A decoded record; pointers stay valid until the next pf_trace_next(). */
 struct pf_trace_event {
 	enum pf_trace_type type;
@@ -125,7 +217,12 @@ struct pf_trace_event {
 	uint8_t kind; /* region kind or fault kind */
 	uint64_t start, npages, page, first_page;
 	const char *tag, *symbol, *name; /* NUL-terminated */
-	const uint64_t *bitmap; /* SCAN */
+	const uint64_t *bitmap; /* SCAN; PAGES: its accessed pages as such a bitmap */
+	const uint64_t *states; /* PAGES: the 2-bit states */
+	const uint64_t *ranges; /* ACTION: nranges (first page, pages) pairs */
+	uint64_t nranges;
+	const struct pf_trace_state *state; /* STATE: the record ... */
+	const uint32_t *page_states; /* ... and its npages states */
 };
 
 struct pf_trace_reader;
@@ -144,6 +241,9 @@ struct pf_trace_writer;
 
 struct pf_trace_writer *pf_trace_create(const char *path, uint32_t pid, const char *comm,
 					uint64_t start_ns, char *err, size_t errlen);
+/* Version 2 header fields (see struct pf_trace_header); 0 or -errno. */
+int pf_trace_set_info(struct pf_trace_writer *w, uint64_t clock_ms, uint32_t scan_ms,
+		      uint32_t flags);
 int pf_trace_write_region(struct pf_trace_writer *w, uint64_t time_ns, uint32_t region,
 			  uint8_t kind, uint64_t start, uint64_t npages, const char *tag,
 			  const char *symbol);
@@ -155,6 +255,14 @@ int pf_trace_write_fault(struct pf_trace_writer *w, uint64_t time_ns, uint32_t r
 			 uint64_t page, uint8_t kind);
 int pf_trace_write_scan(struct pf_trace_writer *w, uint64_t time_ns, uint32_t region,
 			uint64_t first_page, uint32_t npages, const uint64_t *bitmap);
+int pf_trace_write_pages(struct pf_trace_writer *w, uint64_t time_ns, uint32_t region,
+			 uint64_t first_page, uint32_t npages, const uint64_t *states);
+int pf_trace_write_tick(struct pf_trace_writer *w, uint64_t time_ns);
+int pf_trace_write_action(struct pf_trace_writer *w, uint64_t time_ns, uint32_t region,
+			  uint8_t kind, const uint64_t *ranges, uint64_t nranges);
+/* x: everything but the record header; states: x->npages of them. */
+int pf_trace_write_state(struct pf_trace_writer *w, uint64_t time_ns,
+			 const struct pf_trace_state *x, const uint32_t *states);
 /* Flushes and closes: 0 or -errno (a failed write is reported here too). */
 int pf_trace_finish(struct pf_trace_writer *w);
 

@@ -263,10 +263,15 @@ static int handle(struct machine *m, const struct pf_trace_event *ev)
 			access_page(m, r, ev->page);
 		return 0;
 	case PF_TR_SCAN:
+	case PF_TR_PAGES:
 		r = find(m, ev->region);
 		for (uint64_t i = 0; r && i < ev->npages; i++)
 			if ((ev->bitmap[i / 64] >> (i % 64) & 1) && ev->first_page + i < r->npages)
 				access_page(m, r, ev->first_page + i);
+		return 0;
+	case PF_TR_TICK: /* generated traces only: ticks are the machine's clock */
+	case PF_TR_ACTION:
+	case PF_TR_STATE:
 		return 0;
 	}
 	return 0;
