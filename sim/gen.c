@@ -329,6 +329,11 @@ struct sim_source file_source(struct file_source *f)
 	return (struct sim_source){.ctx = f, .next = file_next, .rewind = file_rewind};
 }
 
+const struct pf_trace_header *file_source_header(const struct file_source *f)
+{
+	return pf_trace_header(f->r);
+}
+
 void file_source_close(struct file_source *f)
 {
 	if (!f)

@@ -32,6 +32,8 @@ int gen_write(struct gen *g, const char *path, char *err, size_t errlen);
 struct file_source;
 struct file_source *file_source_open(const char *path, char *err, size_t errlen);
 struct sim_source file_source(struct file_source *f);
+/* Its header (version 1 fields beyond `comm` read as zero). */
+const struct pf_trace_header *file_source_header(const struct file_source *f);
 void file_source_close(struct file_source *f);
 
 #endif

@@ -40,7 +40,9 @@ static void usage(FILE *f)
 		"  -P, --param K=V       policy parameter (%s)\n"
 		"  -R, --rules FILE      bind policies per region and phase from a rules file\n"
 		"  -s, --scan-ms N       scan period in trace milliseconds [10]; per-page\n"
-		"                        times are kept in these units (tick_ms) unless set\n"
+		"                        times are kept in these units (tick_ms) unless set.\n"
+		"                        A live recording (version 2) replays at the agent's\n"
+		"                        own recorded scans, with its clock, unless -s is given\n"
 		"      --batch N         pages per reclaim batch [budget / 64]\n"
 		"      --phase-hot       prefetch each phase's last hot set on phase entry\n"
 		"      --hot-window-ms N pages used this long before a phase ends are hot [20]\n"
@@ -49,6 +51,11 @@ static void usage(FILE *f)
 		"                        every access\n"
 		"      --no-fold         recorded traces: count a fault and the next scan's\n"
 		"                        accessed bit of the same page as two accesses\n"
+		"      --compare         live recordings: the live run and the replay side\n"
+		"                        by side (paged out, refaults, resident over time)\n"
+		"      --fresh-states    live recordings: start every policy's per-page\n"
+		"                        states at the first tick, even where the recording\n"
+		"                        holds the live policy's (same policy and parameters)\n"
 		"      --csv             one CSV line per region and a total line\n"
 		"      --label TEXT      first CSV column [workload]\n"
 		"  -h, --help            this help\n"
@@ -56,7 +63,8 @@ static void usage(FILE *f)
 		"Examples:\n"
 		"  pageflex-sim --gen stride:pages=65536,stride=7 --budget 50 --prefetch leap\n"
 		"  pageflex-sim --gen zipf:pages=65536,s=0.9,accesses=2000000 --budget 30 -r min\n"
-		"  pageflex-sim --trace app.pftrace --rules rules/example.yaml\n",
+		"  pageflex-sim --trace app.pftrace --rules rules/example.yaml\n"
+		"  pageflex-sim --trace app.pftrace --rules live.yaml --compare\n",
 		rn, pn, params);
 }
 
@@ -118,6 +126,101 @@ static void print_csv(const struct sim_result *res, const char *label, const cha
 	csv_line(label, "total", reclaim, prefetch, &res->total);
 }
 
+/* Which parts of a trace replay come from the recording and which are modelled. */
+static void print_replay(const struct pf_trace_header *h, const struct sim_cfg *cfg,
+			 const struct sim_result *res)
+{
+	const struct sim_stats *t = &res->total;
+	size_t nrec = 0;
+
+	if (!(h->flags & PF_TRACE_F_LIVE)) {
+		printf("replay: version %u trace%s: ticks modelled every %llu ms; no residency at "
+		       "the start (pages idle since before the trace began are unknown to the "
+		       "replay), no live policy states, no record of the agent's actions%s\n",
+		       h->version, h->version == 1 ? " (a version-1 recording)" : "",
+		       (unsigned long long)cfg->scan_ms,
+		       h->version == 1 ? "; record again with this pageflexctl for all three" : "");
+		return;
+	}
+	for (size_t i = 0; i < res->nregions; i++)
+		nrec += res->regions[i].state_recorded;
+	printf("replay: live recording of pid %u (%.16s), agent scan period %u ms\n", h->pid,
+	       h->comm, h->scan_ms);
+	printf("  from the recording: residency at the start (%llu pages present, %llu "
+	       "swapped), %llu scans of present/swapped/accessed bits, %s, swap faults (%llu), "
+	       "%s; the agent's actions (%llu records: %llu pages paged out, %llu prefetched); "
+	       "%llu pages swapped by others (kernel, DAMON), followed\n",
+	       (unsigned long long)t->snap_resident, (unsigned long long)t->snap_swapped,
+	       (unsigned long long)res->pages_records,
+	       cfg->recorded_ticks ? "the agent's ticks" : "(ticks are modelled, -s)",
+	       (unsigned long long)t->live_refaults,
+	       h->flags & PF_TRACE_F_FIRST_TOUCH ? "first touches" :
+						   "first touches seen by scans only",
+	       (unsigned long long)res->actions, (unsigned long long)t->live_out,
+	       (unsigned long long)t->live_prefetched, (unsigned long long)t->external_out);
+	printf("  policy states at the start: recorded for %zu of %zu regions (the others: "
+	       "another policy%s, states begin at the first tick)\n",
+	       nrec, res->nregions, cfg->fresh_states ? " or --fresh-states" : "");
+	printf("  modelled: the replayed policy's decisions and their effect on residency and "
+	       "refaults (a page the replay keeps is not refaulted); prefetch%s\n",
+	       cfg->ticks_only ? "" : "; the memory limit between ticks");
+}
+
+/* The live run and the replay side by side (--compare). */
+static double diff_pct(uint64_t live, uint64_t sim)
+{
+	return live ? 100.0 * ((double)sim - (double)live) / (double)live : (sim ? 100.0 : 0.0);
+}
+
+static void print_compare(const struct sim_result *res)
+{
+	const struct sim_stats *t = &res->total;
+	size_t n = res->nseries, step = n > 20 ? (n + 19) / 20 : 1;
+
+	printf("\ncompare: live vs replay\n");
+	printf("%-4s %-10s %12s %12s %8s %12s %12s %8s\n", "id", "tag", "out live", "out replay",
+	       "diff", "ref live", "ref replay", "diff");
+	for (size_t i = 0; i < res->nregions; i++) {
+		const struct sim_stats *s = &res->regions[i].st;
+		uint64_t sr = s->swapins + s->prefetch_hits;
+
+		printf("%-4u %-10.10s %12llu %12llu %7.1f%% %12llu %12llu %7.1f%%\n",
+		       res->regions[i].id, res->regions[i].tag, (unsigned long long)s->live_out,
+		       (unsigned long long)s->evictions, diff_pct(s->live_out, s->evictions),
+		       (unsigned long long)s->live_refaults, (unsigned long long)sr,
+		       diff_pct(s->live_refaults, sr));
+	}
+	printf("%-4s %-10s %12llu %12llu %7.1f%% %12llu %12llu %7.1f%%\n", "", "total",
+	       (unsigned long long)t->live_out, (unsigned long long)t->evictions,
+	       diff_pct(t->live_out, t->evictions), (unsigned long long)t->live_refaults,
+	       (unsigned long long)(t->swapins + t->prefetch_hits),
+	       diff_pct(t->live_refaults, t->swapins + t->prefetch_hits));
+	printf("\n%9s %12s %12s %12s %12s %10s %10s\n", "t (s)", "res live", "res replay",
+	       "out live", "out replay", "ref live", "ref repl");
+	for (size_t i = 0; i < n; i = i + step < n || i == n - 1 ? i + step : n - 1) {
+		const struct sim_sample *x = &res->series[i];
+
+		printf("%9.1f %10.1f M %10.1f M %12llu %12llu %10llu %10llu\n", x->t_ms / 1000.0,
+		       x->live_resident / 256.0, x->sim_resident / 256.0,
+		       (unsigned long long)x->live_out, (unsigned long long)x->sim_out,
+		       (unsigned long long)x->live_refaults, (unsigned long long)x->sim_refaults);
+	}
+	printf("difference: paged out %+.1f%%, refaults %+.1f%%",
+	       diff_pct(t->live_out, t->evictions),
+	       diff_pct(t->live_refaults, t->swapins + t->prefetch_hits));
+	if (n) {
+		double dl = 0, ds = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			dl += (double)res->series[i].live_resident;
+			ds += (double)res->series[i].sim_resident;
+		}
+		printf(", mean resident %+.1f%% (%.1f vs %.1f MiB)", dl ? 100 * (ds - dl) / dl : 0,
+		       ds / (double)n / 256, dl / (double)n / 256);
+	}
+	printf("\n");
+}
+
 enum {
 	OPT_BATCH = 256,
 	OPT_PHASE_HOT,
@@ -126,7 +229,9 @@ enum {
 	OPT_LABEL,
 	OPT_PPM,
 	OPT_NO_FOLD,
-	OPT_TICKS_ONLY
+	OPT_TICKS_ONLY,
+	OPT_COMPARE,
+	OPT_FRESH_STATES
 };
 
 int main(int argc, char **argv)
@@ -148,6 +253,8 @@ int main(int argc, char **argv)
 		{"promotion-ppm", required_argument, NULL, OPT_PPM},
 		{"no-fold", no_argument, NULL, OPT_NO_FOLD},
 		{"ticks-only", no_argument, NULL, OPT_TICKS_ONLY},
+		{"compare", no_argument, NULL, OPT_COMPARE},
+		{"fresh-states", no_argument, NULL, OPT_FRESH_STATES},
 		{"csv", no_argument, NULL, OPT_CSV},
 		{"label", required_argument, NULL, OPT_LABEL},
 		{"help", no_argument, NULL, 'h'},
@@ -162,7 +269,8 @@ int main(int argc, char **argv)
 	struct gen *g = NULL;
 	struct file_source *fs = NULL;
 	char err[1024], names[512];
-	bool csv = false;
+	bool csv = false, compare = false, scan_given = false;
+	const struct pf_trace_header *th = NULL;
 	uint64_t u;
 	int c, rc = 1;
 
@@ -230,6 +338,13 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			scan_given = true;
+			break;
+		case OPT_COMPARE:
+			compare = true;
+			break;
+		case OPT_FRESH_STATES:
+			cfg.fresh_states = true;
 			break;
 		case OPT_BATCH:
 			if (pf_parse_u64(optarg, &cfg.batch)) {
@@ -296,11 +411,35 @@ int main(int argc, char **argv)
 			names);
 		return 2;
 	}
-	/* The sim's clock quantum for per-page times is the scan period. */
-	if (cfg.def.params.tick_ms == 1000)
-		cfg.def.params.tick_ms = cfg.scan_ms;
-	if (cfg.def.threshold.mode == PF_THRESH_PROMOTION)
-		cfg.def.threshold.period_ms = cfg.scan_ms * 2;
+	if (trace) {
+		fs = file_source_open(trace, err, sizeof(err));
+		if (!fs) {
+			fprintf(stderr, "pageflex-sim: %s\n", err);
+			goto out;
+		}
+		th = file_source_header(fs);
+	}
+	if (th && (th->flags & PF_TRACE_F_LIVE) && !scan_given) {
+		/* Replay at the agent's own scans, on its clock, with its units. */
+		cfg.recorded_ticks = true;
+		cfg.ticks_only = true;
+		cfg.clock_ms = th->clock_ms;
+		if (th->scan_ms)
+			cfg.scan_ms = th->scan_ms;
+	} else {
+		/* The sim's clock quantum for per-page times is the scan period. */
+		if (cfg.def.params.tick_ms == 1000)
+			cfg.def.params.tick_ms = cfg.scan_ms;
+		if (cfg.def.threshold.mode == PF_THRESH_PROMOTION)
+			cfg.def.threshold.period_ms = cfg.scan_ms * 2;
+	}
+	if (compare && !(th && (th->flags & PF_TRACE_F_LIVE))) {
+		fprintf(stderr,
+			"pageflex-sim: --compare needs a live recording (pageflexctl record, "
+			"trace version 2); %s is not one\n",
+			trace ? trace : "a generated workload");
+		goto out;
+	}
 	if (rules_path) {
 		rules = pf_rules_load(rules_path, err, sizeof(err));
 		if (!rules) {
@@ -325,11 +464,6 @@ int main(int argc, char **argv)
 		}
 		src = gen_source(g);
 	} else {
-		fs = file_source_open(trace, err, sizeof(err));
-		if (!fs) {
-			fprintf(stderr, "pageflex-sim: %s\n", err);
-			goto out;
-		}
 		src = file_source(fs);
 	}
 	if (sim_run(&cfg, &src, &res, err, sizeof(err))) {
@@ -344,6 +478,10 @@ int main(int argc, char **argv)
 			  rules ? "per-rule" : pname);
 	else
 		print_human(&res);
+	if (th && !csv)
+		print_replay(th, &cfg, &res);
+	if (compare)
+		print_compare(&res);
 	sim_result_free(&res);
 	rc = 0;
 out:

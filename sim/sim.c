@@ -25,7 +25,7 @@ static void prefetch(struct sim *s, struct region *r, uint64_t page, bool hit)
 
 /* ---- events ---- */
 
-static int access_page(struct sim *s, struct region *r, uint64_t p)
+int sim_access(struct sim *s, struct region *r, uint64_t p)
 {
 	uint8_t fl = r->fl[p];
 
@@ -55,7 +55,7 @@ static int access_page(struct sim *s, struct region *r, uint64_t p)
 	return sim_enforce_budget(s, r, p);
 }
 
-static void sample(struct sim *s)
+void sim_sample(struct sim *s)
 {
 	uint64_t res = 0, foot = 0;
 
@@ -79,7 +79,7 @@ static int advance(struct sim *s, uint64_t time_ns)
 
 	if (t < s->now_ms)
 		t = s->now_ms; /* tolerate records slightly out of order */
-	while (s->next_scan_ms <= t) {
+	while (!s->cfg->recorded_ticks && s->next_scan_ms <= t) {
 		s->now_ms = s->next_scan_ms;
 		for (size_t i = 0; i < s->nr; i++) {
 			if (!s->r[i].live)
@@ -113,22 +113,29 @@ static int handle(struct sim *s, const struct pf_trace_event *ev)
 	case PF_TR_ACCESS:
 	case PF_TR_FAULT:
 		r = sim_find_region(s, ev->region);
+		if (r && ev->type == PF_TR_FAULT && ev->kind != PF_FAULT_FIRST_TOUCH)
+			r->st_.live_refaults++;
 		if (!r || ev->page >= r->npages) {
 			if (r)
 				r->st_.bad_events++;
 			s->idx++;
 			return 0;
 		}
-		if ((d = sim_dense(s, r, ev->page, true)) < 0 || access_page(s, r, (uint64_t)d))
+		if ((d = sim_dense(s, r, ev->page, true)) < 0 || sim_access(s, r, (uint64_t)d))
 			return -1;
-		sample(s);
+		sim_sample(s);
 		return 0;
 	case PF_TR_TICK:
+		return sim_live_tick(s);
 	case PF_TR_ACTION:
-	case PF_TR_STATE:
+		sim_action(s, ev);
 		return 0;
-	case PF_TR_SCAN:
+	case PF_TR_STATE:
+		sim_state(s, ev);
+		return 0;
 	case PF_TR_PAGES:
+		return sim_pages(s, ev);
+	case PF_TR_SCAN:
 		r = sim_find_region(s, ev->region);
 		for (uint64_t i = 0; i < ev->npages; i++) {
 			uint64_t p = ev->first_page + i;
@@ -139,9 +146,9 @@ static int handle(struct sim *s, const struct pf_trace_event *ev)
 				s->idx++;
 				continue;
 			}
-			if ((d = sim_dense(s, r, p, true)) < 0 || access_page(s, r, (uint64_t)d))
+			if ((d = sim_dense(s, r, p, true)) < 0 || sim_access(s, r, (uint64_t)d))
 				return -1;
-			sample(s);
+			sim_sample(s);
 		}
 		return 0;
 	}
@@ -205,6 +212,7 @@ out:
 		pf_engine_free(&s.r[i].eng);
 	}
 	free(s.r);
+	free(s.series);
 	free(s.next);
 	pf_engine_scratch_free(&s.sc);
 	pf_phase_memo_free(s.memo);

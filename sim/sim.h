@@ -59,6 +59,15 @@ struct sim_cfg {
 	 * limit; Belady MIN needs it).
 	 */
 	bool ticks_only;
+	/*
+	 * Live recordings (trace.h, version 2): tick at the recording's TICK
+	 * records (the agent's own scans) instead of every scan_ms; the
+	 * engine's clock is trace time + clock_ms (the agent's clock, on which
+	 * STATE records' times are); fresh_states: ignore STATE records.
+	 */
+	bool recorded_ticks;
+	uint64_t clock_ms;
+	bool fresh_states;
 	/* Called for every page paged out (region id, page number, time in ms). */
 	void (*on_evict)(void *arg, uint32_t region, uint64_t page, uint64_t now_ms);
 	void *evict_arg;
@@ -77,6 +86,21 @@ struct sim_stats {
 	double avg_resident; /* pages, averaged over accesses */
 	double avg_footprint; /* touched pages, averaged over accesses */
 	uint64_t bad_events; /* accesses outside any known region */
+	/* From a live recording (version 2): */
+	uint64_t snap_resident, snap_swapped; /* residency when it began */
+	uint64_t external_out; /* swapped by someone else (the kernel, DAMON) */
+	uint64_t live_out, live_prefetched; /* the agent's pageouts and prefetches */
+	uint64_t live_refaults; /* swap faults (swap-ins and swap-cache hits) */
+};
+
+/* One agent tick of a live recording: the live run and the replay side by
+ * side, before the tick's decisions (totals over regions; cumulative
+ * counts). */
+struct sim_sample {
+	uint64_t t_ms;
+	uint64_t live_resident, sim_resident; /* pages */
+	uint64_t live_out, sim_out;
+	uint64_t live_refaults, sim_refaults;
 };
 
 struct sim_region_report {
@@ -85,6 +109,9 @@ struct sim_region_report {
 	uint64_t npages, budget;
 	const char *reclaim, *prefetch;
 	char rule[64];
+	/* Live recording: the per-page states began from the recorded ones
+	 * (STATE, same policy), else from the first tick of the replay. */
+	bool state_recorded;
 	struct sim_stats st;
 };
 
@@ -94,6 +121,10 @@ struct sim_result {
 	size_t nregions;
 	uint64_t memo_bytes;
 	uint64_t folded; /* scan bits that repeated a fault of the same interval (fold.h) */
+	/* Live recordings: what came from the recording. */
+	uint64_t pages_records, ticks, actions, state_records;
+	struct sim_sample *series; /* one per TICK */
+	size_t nseries;
 };
 
 /* 0, or -1 with the problem in err. */

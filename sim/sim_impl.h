@@ -25,6 +25,7 @@ enum {
 	F_RES = 2, /* resident */
 	F_PREFETCHED = 4, /* prefetched, not used yet */
 	F_ACC = 8, /* accessed since the last scan */
+	F_LIVE_OUT = 16, /* the live agent paged it out; not seen back yet */
 };
 
 #define NO_NEXT UINT64_MAX
@@ -54,6 +55,10 @@ struct region {
 	struct heap_ent *heap; /* MIN: max-heap on next (of dense indexes), lazily cleaned */
 	size_t nheap, capheap;
 	struct sim_stats st_;
+	/* Live recordings: the first PAGES record's time (snapshot) and
+	 * whether the per-page states came from a STATE record. */
+	bool snapped, state_recorded;
+	uint64_t snap_ns;
 };
 
 struct sim {
@@ -74,6 +79,12 @@ struct sim {
 	double res_sum, foot_sum;
 	uint64_t nsamples;
 	uint64_t memo_pages;
+	/* Live recordings: counts for the report, the series for --compare,
+	 * and the live resident pages of the scan being read. */
+	uint64_t pages_records, ticks, actions, state_records;
+	struct sim_sample *series;
+	size_t nseries, capseries;
+	uint64_t live_res_scan;
 };
 
 /* sim_bind.c: regions and phases. */
@@ -85,10 +96,29 @@ int sim_add_region(struct sim *s, const struct pf_trace_event *ev);
  * rules' on-entry actions. 0 or -1 (s->err). */
 int sim_enter_phase(struct sim *s, const char *name);
 
+/* sim.c: one access to dense page p (first touch, refault, prefetch hit).
+ * 0 or -1 (s->err). */
+int sim_access(struct sim *s, struct region *r, uint64_t p);
+/* Samples resident and touched pages for the averages (after each access). */
+void sim_sample(struct sim *s);
+
+/* sim_live.c: what a live recording adds (trace.h, version 2). 0 or -1. */
+int sim_pages(struct sim *s, const struct pf_trace_event *ev);
+void sim_state(struct sim *s, const struct pf_trace_event *ev);
+void sim_action(struct sim *s, const struct pf_trace_event *ev);
+int sim_live_tick(struct sim *s);
+
 /* sim_memory.c: the residency of pages and the memory limit. */
 /* The dense index of page, creating it (untouched) if create; -1 if absent
  * or out of memory (then s->err is set). */
 int64_t sim_dense(struct sim *s, struct region *r, uint64_t page, bool create);
+/* The engine's clock: trace time plus the recording's clock_ms. */
+static inline uint64_t sim_engine_now(const struct sim *s)
+{
+	return s->now_ms + s->cfg->clock_ms;
+}
+/* Page p leaves memory (sim_evict: by the replayed policy, counted). */
+void sim_drop(struct sim *s, struct region *r, uint64_t p);
 void sim_evict(struct sim *s, struct region *r, uint64_t p);
 void sim_make_resident(struct sim *s, struct region *r, uint64_t p, uint8_t extra);
 /* Brings page number page back if it is swapped out; 1 if it did. */

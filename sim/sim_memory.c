@@ -61,13 +61,18 @@ oom:
 
 /* ---- residency ---- */
 
-void sim_evict(struct sim *s, struct region *r, uint64_t p)
+void sim_drop(struct sim *s, struct region *r, uint64_t p)
 {
 	(void)s;
 	if (r->fl[p] & F_PREFETCHED)
 		r->st_.prefetch_wasted++;
 	r->fl[p] &= (uint8_t) ~(F_RES | F_PREFETCHED | F_ACC);
 	r->resident--;
+}
+
+void sim_evict(struct sim *s, struct region *r, uint64_t p)
+{
+	sim_drop(s, r, p);
 	r->st_.evictions++;
 }
 
@@ -147,7 +152,7 @@ void sim_tick(struct sim *s, struct region *r)
 
 	r->swapins_fed = r->st_.swapins;
 	s->protect = NO_NEXT;
-	pf_engine_tick(&r->eng, &io, &s->sc, refaults, s->now_ms);
+	pf_engine_tick(&r->eng, &io, &s->sc, refaults, sim_engine_now(s));
 	clear_accessed(r);
 }
 
@@ -176,10 +181,10 @@ static int reclaim_n(struct sim *s, struct region *r, uint64_t n, uint64_t prote
 	struct pf_engine_io io = engine_io(&ctx);
 
 	s->protect = NO_NEXT;
-	pf_engine_scan(&r->eng, &io, s->now_ms);
+	pf_engine_scan(&r->eng, &io, sim_engine_now(s));
 	clear_accessed(r);
 	s->protect = protect;
-	pf_engine_cut_n(&r->eng, &io, &s->sc, n, s->now_ms);
+	pf_engine_cut_n(&r->eng, &io, &s->sc, n, sim_engine_now(s));
 	s->protect = NO_NEXT;
 	return 0;
 }

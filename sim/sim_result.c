@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sim_impl.h"
 
@@ -20,6 +21,12 @@ static void add_stats(struct sim_stats *t, const struct sim_stats *a)
 	t->demoted += a->demoted;
 	t->phase_prefetched += a->phase_prefetched;
 	t->bad_events += a->bad_events;
+	t->snap_resident += a->snap_resident;
+	t->snap_swapped += a->snap_swapped;
+	t->external_out += a->external_out;
+	t->live_out += a->live_out;
+	t->live_prefetched += a->live_prefetched;
+	t->live_refaults += a->live_refaults;
 }
 
 int sim_collect(const struct sim *s, struct sim_result *res)
@@ -42,6 +49,7 @@ int sim_collect(const struct sim *s, struct sim_result *res)
 		o->prefetch = r->eng.b.prefetch ? r->eng.b.prefetch->name : "none";
 		snprintf(o->rule, sizeof(o->rule), "%s",
 			 r->eng.b.rule[0] ? r->eng.b.rule : "default");
+		o->state_recorded = r->state_recorded;
 		o->st = r->st_;
 		if (n) {
 			o->st.avg_resident /= (double)n;
@@ -55,6 +63,17 @@ int sim_collect(const struct sim *s, struct sim_result *res)
 		res->total.avg_footprint = s->foot_sum / (double)s->nsamples;
 	}
 	res->memo_bytes = s->memo ? pf_phase_memo_bytes(s->memo) : 0;
+	res->pages_records = s->pages_records;
+	res->ticks = s->ticks;
+	res->actions = s->actions;
+	res->state_records = s->state_records;
+	if (s->nseries) {
+		res->series = malloc(s->nseries * sizeof(*res->series));
+		if (!res->series)
+			return -1;
+		memcpy(res->series, s->series, s->nseries * sizeof(*res->series));
+		res->nseries = s->nseries;
+	}
 	return 0;
 }
 
@@ -62,6 +81,9 @@ void sim_result_free(struct sim_result *res)
 {
 	free(res->regions);
 	res->regions = NULL;
+	free(res->series);
+	res->series = NULL;
+	res->nseries = 0;
 }
 
 double sim_accuracy(const struct sim_stats *s)

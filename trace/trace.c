@@ -166,7 +166,7 @@ int pf_trace_next(struct pf_trace_reader *r, struct pf_trace_event *ev, char *er
 		r->cap = h.len;
 	}
 	memcpy(r->buf, &h, sizeof(h));
-	if (fread(r->buf + sizeof(h), h.len - sizeof(h), 1, r->f) != 1)
+	if (h.len > sizeof(h) && fread(r->buf + sizeof(h), h.len - sizeof(h), 1, r->f) != 1)
 		BAD("read error: %s", strerror(errno));
 	r->off += h.len;
 
