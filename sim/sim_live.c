@@ -172,11 +172,20 @@ void sim_action(struct sim *s, const struct pf_trace_event *ev)
 		if (len > r->npages - first)
 			len = r->npages - first;
 		n += len;
-		for (uint64_t p = first; ev->kind == PF_ACT_PAGEOUT && p < first + len; p++) {
-			int64_t d = sim_dense(s, r, p, false);
+		if (ev->kind != PF_ACT_PAGEOUT)
+			continue;
+		/* Page by page, or over the pages the replay knows if fewer. */
+		if (len <= r->nd) {
+			for (uint64_t p = first; p < first + len; p++) {
+				int64_t d = sim_dense(s, r, p, false);
 
-			if (d >= 0)
-				r->fl[d] |= F_LIVE_OUT;
+				if (d >= 0)
+					r->fl[d] |= F_LIVE_OUT;
+			}
+		} else {
+			for (uint64_t d = 0; d < r->nd; d++)
+				if (r->pg[d] >= first && r->pg[d] - first < len)
+					r->fl[d] |= F_LIVE_OUT;
 		}
 	}
 	if (ev->kind == PF_ACT_PAGEOUT)

@@ -3,8 +3,9 @@
  * libFuzzer harness for the trace reader: pageflex-sim reads trace files
  * that may be truncated, corrupt or made by someone else. The reader takes a
  * path, so each input is written to one memfd and opened through
- * /proc/self/fd. Every string and bitmap word handed out is read, so ASan
- * checks that they lie inside the reader's buffers.
+ * /proc/self/fd. Every string, bitmap word, page state, range and policy
+ * state handed out (versions 1 and 2) is read, so ASan checks that they lie
+ * inside the reader's buffers.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -48,11 +49,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			sum += strlen(ev.symbol);
 		if (ev.name)
 			sum += strlen(ev.name);
-		if (ev.type == PF_TR_SCAN) {
+		if (ev.type == PF_TR_SCAN || ev.type == PF_TR_PAGES) {
 			if (!ev.bitmap || ev.npages == 0 || ev.npages > PF_TRACE_SCAN_MAX_PAGES)
 				__builtin_trap();
 			for (uint64_t w = 0; w < (ev.npages + 63) / 64; w++)
 				sum += ev.bitmap[w];
+		}
+		if (ev.type == PF_TR_PAGES)
+			for (uint64_t i = 0; i < ev.npages; i++)
+				sum += pf_trace_page_state(ev.states, i);
+		if (ev.type == PF_TR_ACTION)
+			for (uint64_t i = 0; i < 2 * ev.nranges; i++)
+				sum += ev.ranges[i];
+		if (ev.type == PF_TR_STATE) {
+			sum += strlen(ev.state->reclaim);
+			for (uint64_t i = 0; i < ev.npages; i++)
+				sum += ev.page_states[i];
 		}
 	}
 	if (rc < 0 && !err[0])
