@@ -152,7 +152,25 @@ static size_t split_at_vmas(int pid, const struct pf_range *r, struct pf_batch *
 }
 
 static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf_range *r,
-			   size_t n_r, struct pf_act_stats *st, bool split);
+			   size_t n_r, struct pf_act_stats *st, bool split, struct pf_batch *ok);
+
+static int observe_pid;
+static pf_act_observer_fn *observer;
+
+void pf_act_observe(int pid, pf_act_observer_fn *fn)
+{
+	observe_pid = fn ? pid : 0;
+	observer = pid ? fn : NULL;
+}
+
+/* Ranges r[0..n) were advised: into ok, if it is collected. */
+static void note_ok(struct pf_batch *ok, const struct pf_range *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; ok && i < n; i++)
+		pf_batch_add(ok, r[i].start, r[i].len);
+}
 
 /*
  * r failed with err after the kernel advised some of its VMAs: retries it
@@ -162,7 +180,7 @@ static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf
  * errors (EPERM, ESRCH, ...) concern the whole call.
  */
 static uint64_t retry_failed(int pidfd, int pid, enum pf_advice a, const struct pf_range *r,
-			     int err, struct pf_act_stats *st)
+			     int err, struct pf_act_stats *st, struct pf_batch *ok)
 {
 	struct pf_batch pcs = {0};
 	uint64_t done = 0;
@@ -171,7 +189,7 @@ static uint64_t retry_failed(int pidfd, int pid, enum pf_advice a, const struct 
 		return 0;
 	if (split_at_vmas(pid, r, &pcs)) {
 		st->splits++;
-		done = act_ranges(pidfd, pid, a, pcs.r, pcs.n, st, false);
+		done = act_ranges(pidfd, pid, a, pcs.r, pcs.n, st, false, ok);
 	}
 	pf_batch_free(&pcs);
 	return done;
@@ -179,10 +197,11 @@ static uint64_t retry_failed(int pidfd, int pid, enum pf_advice a, const struct 
 
 /*
  * One thread's share: ranges r[0..n), stats into st. Returns the bytes
- * advised. split: a failing range is retried VMA by VMA (retry_failed).
+ * advised; ok (if not NULL) gets the ranges advised. split: a failing range
+ * is retried VMA by VMA (retry_failed).
  */
 static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf_range *r,
-			   size_t n_r, struct pf_act_stats *st, bool split)
+			   size_t n_r, struct pf_act_stats *st, bool split, struct pf_batch *ok)
 {
 	static long long last_log[PF_ADV_MAX];
 	struct iovec iov[PF_MAX_IOV];
@@ -211,6 +230,7 @@ static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf
 		if (rc == (ssize_t)want) {
 			st->bytes += want;
 			done += want;
+			note_ok(ok, r + i, n);
 			i += n;
 			continue;
 		}
@@ -228,6 +248,7 @@ static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf
 			done += (uint64_t)rc;
 			for (j = i; j < i + n - 1 && (uint64_t)rc >= r[j].len; j++)
 				rc -= (ssize_t)r[j].len;
+			note_ok(ok, r + i, j - i);
 			err = 0; /* whole iovecs were done; r[j]'s error is not reported */
 		}
 		if (err)
@@ -237,7 +258,7 @@ static uint64_t act_ranges(int pidfd, int pid, enum pf_advice a, const struct pf
 			       pf_advice_name(a), pid, (unsigned long long)r[j].start,
 			       (unsigned long long)r[j].len, err ? strerror(err) : "partial");
 		if (split)
-			done += retry_failed(pidfd, pid, a, &r[j], err, st);
+			done += retry_failed(pidfd, pid, a, &r[j], err, st, ok);
 		i = j + 1;
 	}
 	return done;
@@ -253,13 +274,16 @@ struct share {
 	struct pf_batch b;
 	struct pf_act_stats st;
 	uint64_t done;
+	struct pf_batch ok; /* collected only when observed */
+	bool observed;
 };
 
 static void *share_run(void *arg)
 {
 	struct share *sh = arg;
 
-	sh->done = act_ranges(sh->pidfd, sh->pid, sh->a, sh->b.r, sh->b.n, &sh->st, true);
+	sh->done = act_ranges(sh->pidfd, sh->pid, sh->a, sh->b.r, sh->b.n, &sh->st, true,
+			      sh->observed ? &sh->ok : NULL);
 	return NULL;
 }
 
@@ -320,16 +344,14 @@ static void drain_lru_batches(int pidfd, int pid, uint64_t addr)
 	syscall(SYS_move_pages, pid, 1, &page, &node, &status, MPOL_MF_MOVE);
 }
 
-uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
+/* pf_act on the normalized b; ok (if not NULL) collects the ranges advised. */
+static uint64_t act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b, struct pf_batch *ok)
 {
 	struct share sh[PF_MAX_ACT_THREADS];
 	uint64_t total = 0, done = 0;
 	int k = pf_act_threads, t;
 	size_t i;
 
-	if (a >= PF_ADV_MAX)
-		return 0;
-	pf_batch_normalize(b);
 	for (i = 0; i < b->n; i++)
 		total += b->r[i].len;
 	if ((a == PF_ADV_PAGEOUT || a == PF_ADV_COLD) && b->n)
@@ -339,7 +361,7 @@ uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
 	 * among pf_act_threads threads (one per CPU), the rest stays inline.
 	 */
 	if (a != PF_ADV_PAGEOUT || k < 2 || total < PF_PARALLEL_MIN)
-		return act_ranges(pidfd, pid, a, b->r, b->n, &pf_act_stats[a], true);
+		return act_ranges(pidfd, pid, a, b->r, b->n, &pf_act_stats[a], true, ok);
 	if (k > PF_MAX_ACT_THREADS)
 		k = PF_MAX_ACT_THREADS;
 	memset(sh, 0, sizeof(sh));
@@ -348,6 +370,7 @@ uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
 		sh[t].pidfd = pidfd;
 		sh[t].pid = pid;
 		sh[t].a = a;
+		sh[t].observed = ok != NULL;
 	}
 	for (t = 1; t < k; t++)
 		sh[t].started = !pthread_create(&sh[t].th, NULL, share_run, &sh[t]);
@@ -365,7 +388,27 @@ uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
 		if (sh[t].st.last_errno)
 			pf_act_stats[a].last_errno = sh[t].st.last_errno;
 		done += sh[t].done;
+		/* The shares are consecutive parts of b: their ranges stay sorted. */
+		note_ok(ok, sh[t].ok.r, sh[t].ok.n);
+		pf_batch_free(&sh[t].ok);
 		pf_batch_free(&sh[t].b);
 	}
+	return done;
+}
+
+uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b)
+{
+	static struct pf_batch ok;
+	bool watch = observer && pid == observe_pid;
+	uint64_t done;
+
+	if (a >= PF_ADV_MAX)
+		return 0;
+	pf_batch_normalize(b);
+	if (!watch)
+		return act(pidfd, pid, a, b, NULL);
+	pf_batch_reset(&ok);
+	done = act(pidfd, pid, a, b, &ok);
+	observer(pid, a, &ok);
 	return done;
 }

@@ -10,7 +10,8 @@
  * an advice skips silently (not isolable at that moment) are not tracked
  * here: the next scan sees them still present and picks them again.
  * PAGEOUT does its compression on the calling thread, so a large PAGEOUT
- * batch is shared among pf_act_threads threads.
+ * batch is shared among pf_act_threads threads. One observer (the
+ * recorder) may be told what one process was advised.
  */
 #ifndef PAGEFLEX_ACTUATOR_H
 #define PAGEFLEX_ACTUATOR_H
@@ -60,5 +61,16 @@ void pf_batch_normalize(struct pf_batch *b);
  * pf_act_stats and logged with pid.
  */
 uint64_t pf_act(int pidfd, int pid, enum pf_advice a, struct pf_batch *b);
+
+/*
+ * One observer of the advice given to one process (the recorder): after
+ * every pf_act on pid, fn gets the ranges that process_madvise reported
+ * done, sorted and merged (the bytes pf_act returns): whole iovecs, and
+ * after a failure the VMAs that the VMA-by-VMA retry got through. A range
+ * that failed is left out even if the kernel advised part of it (ENOMEM: a
+ * hole in it). pid 0 or fn NULL: none (then nothing is collected).
+ */
+typedef void pf_act_observer_fn(int pid, enum pf_advice a, const struct pf_batch *done);
+void pf_act_observe(int pid, pf_act_observer_fn *fn);
 
 #endif

@@ -37,8 +37,10 @@ struct pf_opts {
 };
 extern struct pf_opts pf_opts;
 
-/* Milliseconds on CLOCK_MONOTONIC since the agent started. */
+/* Milliseconds on CLOCK_MONOTONIC since the agent started (the policies' clock). */
 uint64_t pf_now_ms(void);
+/* That clock at CLOCK_MONOTONIC time ns (not before the agent started). */
+uint64_t pf_ms_of_mono_ns(uint64_t ns);
 
 struct pf_conn;
 
@@ -130,16 +132,18 @@ bool pf_agent_prefetch_active(void);
 /* WILLNEED calls and pages, of every prefetcher (prefetch.c, leap_live.c, phase_hot.c). */
 extern uint64_t pf_agent_prefetch_pages, pf_agent_prefetch_calls;
 
-/* Recording one process as a pageflex-sim trace (recorder.c). */
-int pf_record_start(struct pf_proc *p, const char *path, uint64_t seconds, char *err,
-		    size_t errlen);
+/* Recording one process as a pageflex-sim trace (recorder.c). first_touch:
+ * first-touch faults are recorded too. */
+int pf_record_start(struct pf_proc *p, const char *path, uint64_t seconds, bool first_touch,
+		    char *err, size_t errlen);
 void pf_record_stop(const char *why);
 bool pf_record_active(pid_t pid);
 void pf_record_region(struct pf_rinfo *ri);
 void pf_record_region_end(struct pf_rinfo *ri);
 void pf_record_phase(struct pf_proc *p);
 void pf_record_event(const struct pfa_event *ev);
-void pf_record_scan(struct pf_proc *p);
+/* p was just scanned; the policies run on the scan at time now (pf_now_ms). */
+void pf_record_scan(struct pf_proc *p, uint64_t now);
 void pf_record_tick(void);
 
 /* Phase change: rebind and run the rules' on_entry actions (phase_actions.c). */

@@ -9,7 +9,9 @@
  *   regions PID [--json]     the regions of one process
  *   stats [--json]           everything, as JSON (the same as status --json)
  *   reload                   re-read the rules file (kept if it has an error)
- *   record PID FILE SECONDS  write PID's paging as a pageflex-sim trace; record --stop
+ *   record PID FILE SECONDS [--first-touch]
+ *                            write PID's paging as a pageflex-sim trace (first
+ *                            touches too with --first-touch); record --stop
  */
 #include <errno.h>
 #include <stdio.h>
@@ -354,7 +356,7 @@ static struct pf_proc *managed_proc(const char *s, char *err, size_t errlen)
 /* Writes the reply for one command line into f (body) and returns NULL or an error. */
 static const char *run(char *line, FILE *f, char *err, size_t errlen)
 {
-	char *argv[5] = {0}, *save, *s;
+	char *argv[7] = {0}, *save, *s;
 	bool json = false;
 	int argc = 0;
 	size_t i;
@@ -362,7 +364,7 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 	for (s = strtok_r(line, " \t\r\n", &save); s; s = strtok_r(NULL, " \t\r\n", &save)) {
 		if (!strcmp(s, "--json"))
 			json = true;
-		else if (argc < 4)
+		else if (argc < 6)
 			argv[argc++] = s;
 		else
 			return "too many arguments";
@@ -402,36 +404,48 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 		return NULL;
 	}
 	if (!strcmp(argv[0], "record")) {
+		const char *pos[3];
 		struct pf_proc *p;
 		unsigned long long secs;
+		bool first_touch = false, bad = false;
 		char *end;
 		pid_t pid;
+		int k, npos = 0;
 
 		if (argc == 2 && !strcmp(argv[1], "--stop")) {
 			pf_record_stop("stopped by pageflexctl");
 			fprintf(f, "recording stopped\n");
 			return NULL;
 		}
-		if (argc != 4)
-			return "usage: record PID FILE SECONDS | record --stop";
-		p = managed_proc(argv[1], err, errlen);
+		for (k = 1; k < argc; k++) {
+			if (!strcmp(argv[k], "--first-touch") && !first_touch)
+				first_touch = true;
+			else if (argv[k][0] == '-' || npos == 3)
+				bad = true; /* an unknown option, a repeated one, or too many */
+			else
+				pos[npos++] = argv[k];
+		}
+		if (bad || npos != 3)
+			return "usage: record PID FILE SECONDS [--first-touch] | record --stop";
+		p = managed_proc(pos[0], err, errlen);
 		if (!p)
 			return err;
 		pid = p->pid;
 		errno = 0;
-		secs = strtoull(argv[3], &end, 10);
+		secs = strtoull(pos[2], &end, 10);
 		if (errno || *end || !secs || secs > 86400) {
 			snprintf(err, errlen, "bad duration '%.20s': want seconds, 1..86400",
-				 argv[3]);
+				 pos[2]);
 			return err;
 		}
-		if (argv[2][0] != '/') {
+		if (pos[1][0] != '/') {
 			snprintf(err, errlen, "the trace file must be an absolute path");
 			return err;
 		}
-		if (pf_record_start(p, argv[2], secs, err, errlen))
+		if (pf_record_start(p, pos[1], secs, first_touch, err, errlen))
 			return err;
-		fprintf(f, "recording pid %d to %s for %llu s\n", pid, argv[2], secs);
+		fprintf(f, "recording pid %d to %s for %llu s%s\n", pid, pos[1], secs,
+			first_touch ? ", first touches too" : "");
 		return NULL;
 	}
 	if (!strcmp(argv[0], "reload")) {

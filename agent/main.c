@@ -39,12 +39,17 @@ static int epfd = -1;
 static volatile int exiting;
 static uint64_t t0_ms;
 
+uint64_t pf_ms_of_mono_ns(uint64_t ns)
+{
+	return ns / 1000000 - t0_ms;
+}
+
 uint64_t pf_now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 - t0_ms;
+	return pf_ms_of_mono_ns((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
 }
 
 int pf_loop_add(struct pf_watch *w)

@@ -123,7 +123,7 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now)
 			       rc == -EOPNOTSUPP ? pf_bpf_scan_error() : strerror(-rc));
 		return;
 	}
-	pf_record_scan(p);
+	pf_record_scan(p, now);
 	if (cap < p->rt.n) {
 		free(pcs);
 		cap = p->rt.n * 2;

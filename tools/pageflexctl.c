@@ -36,8 +36,12 @@ static void usage(FILE *f)
 		"  regions PID [--json]   the regions of one process\n"
 		"  stats [--json]         everything, as JSON\n"
 		"  reload                 re-read the agent's rules file (kept if it has an error)\n"
-		"  record PID FILE SECS   write PID's paging as a pageflex-sim trace (FILE is\n"
-		"                         written by the agent); record --stop ends it early\n"
+		"  record PID FILE SECS [--first-touch]\n"
+		"                         write PID's paging for SECS as a pageflex-sim trace\n"
+		"                         (FILE is written by the agent): its regions, each\n"
+		"                         scan's page states, the agent's pageouts, prefetches\n"
+		"                         and COLDs, its refaults, and with --first-touch its\n"
+		"                         first touches too; record --stop ends it early\n"
 		"  wait [--timeout SECS] [--pid PID]\n"
 		"                         wait until the agent answers (polls every 50 ms);\n"
 		"                         silent, exit 0 when ready; exit 1 with one line if PID\n"
@@ -266,6 +270,46 @@ static int cmd_wait(int argc, char **argv, const char *path)
 	}
 }
 
+/*
+ * record PID FILE SECS [--first-touch] | record --stop: checked here, and
+ * FILE made absolute (the agent writes it). 0; 2 after a usage error, 1
+ * if the path cannot be made absolute.
+ */
+static int record_args(int argc, char **argv)
+{
+	static char abs[4096];
+	int i, npos = 0, file = 0, ft = 0;
+	bool bad = false;
+	char cwd[3000];
+
+	if (argc == 2 && !strcmp(argv[1], "--stop"))
+		return 0;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--first-touch")) {
+			ft++;
+		} else if (argv[i][0] == '-') {
+			fprintf(stderr, "pageflexctl: record: unknown option '%s'\n", argv[i]);
+			bad = true;
+		} else if (++npos == 2) {
+			file = i;
+		}
+	}
+	if (bad || npos != 3 || ft > 1) {
+		fprintf(stderr, "pageflexctl: usage: record PID FILE SECS [--first-touch] | "
+				"record --stop\n");
+		return 2;
+	}
+	if (argv[file][0] != '/') {
+		if (!getcwd(cwd, sizeof(cwd))) {
+			fprintf(stderr, "pageflexctl: getcwd: %s\n", strerror(errno));
+			return 1;
+		}
+		snprintf(abs, sizeof(abs), "%s/%s", cwd, argv[file]);
+		argv[file] = abs;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -314,18 +358,8 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
-	if (!strcmp(argv[optind], "record") && argc - optind >= 3 && argv[optind + 2][0] != '/') {
-		/* The agent writes the file: give it an absolute path. */
-		static char abs[4096];
-		char cwd[3000];
-
-		if (!getcwd(cwd, sizeof(cwd))) {
-			fprintf(stderr, "pageflexctl: getcwd: %s\n", strerror(errno));
-			return 1;
-		}
-		snprintf(abs, sizeof(abs), "%s/%s", cwd, argv[optind + 2]);
-		argv[optind + 2] = abs;
-	}
+	if (!strcmp(argv[optind], "record") && (rc = record_args(argc - optind, argv + optind)))
+		return rc;
 	off = 0;
 	for (i = optind; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {

@@ -34,7 +34,7 @@ run() {
 		-g "$TMP/go" -e "$TMP/end" >"$TMP/$name.out" 2>&1 &
 	WL_PID=$!
 	wait_tags "$WL_PID" index cache
-	[ -n "$rec" ] && ctl record "$WL_PID" "$TMP/$name.pftrace" 600 >/dev/null
+	[ -n "$rec" ] && ctl record "$WL_PID" "$TMP/$name.pftrace" 600 --first-touch >/dev/null
 	local t0=$SECONDS
 	touch "$TMP/go"
 	while ! grep -q '^RESULT' "$TMP/$name.out"; do

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -794,9 +795,9 @@ Test(agent, slot_flood_leaves_a_fair_share, .timeout = 120)
 }
 
 /*
- * pageflexctl record: a managed process's paging becomes a pageflex-sim
- * trace with its region, every first touch, the refaults after the agent
- * paged the region out, and the scans; pageflex-sim replays it.
+ * pageflexctl record --first-touch: a managed process's paging becomes a
+ * pageflex-sim trace with its region, every first touch, the refaults after
+ * the agent paged the region out, and the scans; pageflex-sim replays it.
  */
 /*
  * Issue 12's differential check on a live recording: pageflexd's engine path
@@ -850,7 +851,7 @@ Test(agent, record_writes_a_trace_the_simulator_replays, .timeout = 120)
 {
 	const size_t n = 1024, m = 100, len = n * PG;
 	const char *args[] = {"--cold-age", "rec=1", "--scan-interval", "100", NULL};
-	size_t counts[8] = {0}, faults[3] = {0}, i, present, swapped, refaulted;
+	size_t counts[PF_TR_TYPE_MAX + 1] = {0}, faults[3] = {0}, i, present, swapped, refaulted;
 	char trace[256], cmd[512], err[256], *r;
 	struct pf_trace_reader *tr;
 	struct pf_trace_event ev;
@@ -868,7 +869,7 @@ Test(agent, record_writes_a_trace_the_simulator_replays, .timeout = 120)
 	cr_assert_eq(pfc_map(&c, buf, len, "rec"), 0);
 	cr_assert(agent_wait_region(&a, getpid(), "rec", 5000));
 	/* 8 s: room for a slow pageout on a loaded machine (it ends early). */
-	snprintf(cmd, sizeof(cmd), "record %d %s 8", getpid(), trace);
+	snprintf(cmd, sizeof(cmd), "record %d %s 8 --first-touch", getpid(), trace);
 	r = agent_query(&a, cmd);
 	cr_assert(r && !strncmp(r, "ok", 2), "reply: %s", r);
 	free(r);
@@ -907,7 +908,7 @@ Test(agent, record_writes_a_trace_the_simulator_replays, .timeout = 120)
 	tr = pf_trace_open(trace, err, sizeof(err));
 	cr_assert_not_null(tr, "trace: %s", err);
 	while ((rc = pf_trace_next(tr, &ev, err, sizeof(err))) == 1) {
-		counts[ev.type < 8 ? ev.type : 0]++;
+		counts[ev.type <= PF_TR_TYPE_MAX ? ev.type : 0]++;
 		if (ev.type == PF_TR_FAULT && ev.kind < 3)
 			faults[ev.kind]++;
 		if (ev.type == PF_TR_REGION)
@@ -917,12 +918,12 @@ Test(agent, record_writes_a_trace_the_simulator_replays, .timeout = 120)
 	pf_trace_close(tr);
 	cr_log_info("trace: %zu regions, %zu scans, faults: %zu first touches, %zu swap-ins, %zu "
 		    "swap-cache hits",
-		    counts[PF_TR_REGION], counts[PF_TR_SCAN], faults[PF_FAULT_FIRST_TOUCH],
+		    counts[PF_TR_REGION], counts[PF_TR_PAGES], faults[PF_FAULT_FIRST_TOUCH],
 		    faults[PF_FAULT_SWAPIN], faults[PF_FAULT_SWAPCACHE]);
 	cr_assert_eq(counts[PF_TR_REGION], 1);
 	cr_assert_eq(faults[PF_FAULT_FIRST_TOUCH], n);
 	cr_assert_eq(faults[PF_FAULT_SWAPIN] + faults[PF_FAULT_SWAPCACHE], refaulted);
-	cr_assert_geq(counts[PF_TR_SCAN], 5);
+	cr_assert_geq(counts[PF_TR_PAGES], 5);
 	snprintf(cmd, sizeof(cmd), "%s/bin/pageflex-sim --trace %s -r cold-age >/dev/null",
 		 tu_build_dir(), trace);
 	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "pageflex-sim could not replay the trace");
@@ -931,6 +932,306 @@ Test(agent, record_writes_a_trace_the_simulator_replays, .timeout = 120)
 	pfc_close(&c);
 	cr_assert_eq(agent_stop(&a), 0);
 	munmap(buf, len);
+}
+
+/* What one recording says about one region (record_v2_*). */
+struct rec_check {
+	uint32_t region;
+	const char *tag;
+	uint64_t npages;
+	bool found, in_scan;
+	uint64_t pages_recs, ticks, states, first_tick_ns;
+	size_t first[4]; /* the region's first PAGES: pages per state */
+	uint64_t *last; /* its last PAGES: 2-bit states */
+	uint64_t acted[PF_ACT_KIND_MAX + 1]; /* ACTION pages, per kind */
+	uint64_t faults[3];
+	uint64_t bad_out, bad_cold; /* PAGEOUT of a page not idle, COLD of one not accessed */
+	struct pf_trace_state state; /* the STATE record */
+	uint64_t state_npages;
+};
+
+/*
+ * Reads a version 2 recording, checking its shape as it goes: every scan's
+ * PAGES records (and STATE) are followed by a TICK and nothing else comes
+ * in between; ACTION pages lie in the region, and the engine's rules hold
+ * for them (it pages out idle present pages, COLDs the accessed ones).
+ */
+static void rec_read(const char *trace, struct rec_check *c, struct pf_trace_header *h)
+{
+	struct pf_trace_reader *tr;
+	struct pf_trace_event ev;
+	char err[256];
+	int rc;
+
+	tr = pf_trace_open(trace, err, sizeof(err));
+	cr_assert_not_null(tr, "trace: %s", err);
+	*h = *pf_trace_header(tr);
+	while ((rc = pf_trace_next(tr, &ev, err, sizeof(err))) == 1) {
+		bool mine = c->found && ev.region == c->region;
+
+		if (c->in_scan)
+			cr_assert(ev.type == PF_TR_PAGES || ev.type == PF_TR_STATE ||
+					  ev.type == PF_TR_TICK,
+				  "record type %d at offset %llu between a scan's PAGES and its "
+				  "TICK",
+				  ev.type, (unsigned long long)pf_trace_offset(tr));
+		switch (ev.type) {
+		case PF_TR_REGION:
+			if (!strcmp(ev.tag, c->tag)) {
+				cr_assert(!c->found, "region %s recorded twice", c->tag);
+				c->found = true;
+				c->region = ev.region;
+				c->npages = ev.npages;
+				c->last = calloc((ev.npages + 31) / 32, 8);
+			}
+			break;
+		case PF_TR_PAGES:
+			c->in_scan = true;
+			if (!mine)
+				break;
+			cr_assert_eq(ev.first_page, 0, "one piece, from the region's start");
+			cr_assert_eq(ev.npages, c->npages);
+			if (!c->pages_recs++)
+				for (uint64_t i = 0; i < ev.npages; i++)
+					c->first[pf_trace_page_state(ev.states, i)]++;
+			memcpy(c->last, ev.states, (ev.npages + 31) / 32 * 8);
+			break;
+		case PF_TR_STATE:
+			cr_assert(c->in_scan, "STATE outside a scan");
+			if (!mine)
+				break;
+			cr_assert_eq(c->states, 0, "a second STATE for the one piece");
+			c->states++;
+			c->state = *ev.state;
+			c->state_npages = ev.npages;
+			break;
+		case PF_TR_TICK:
+			cr_assert(c->in_scan, "TICK at offset %llu without a scan before it",
+				  (unsigned long long)pf_trace_offset(tr));
+			c->in_scan = false;
+			if (!c->ticks++)
+				c->first_tick_ns = ev.time_ns;
+			break;
+		case PF_TR_ACTION:
+			if (!mine)
+				break;
+			for (uint64_t i = 0; i < ev.nranges; i++) {
+				uint64_t p0 = ev.ranges[2 * i], np = ev.ranges[2 * i + 1];
+
+				cr_assert_leq(p0 + np, c->npages, "ACTION past the region's end");
+				c->acted[ev.kind] += np;
+				for (uint64_t p = p0; p < p0 + np; p++) {
+					unsigned st = pf_trace_page_state(c->last, p);
+
+					c->bad_out += ev.kind == PF_ACT_PAGEOUT && st != PF_PG_IDLE;
+					c->bad_cold +=
+						ev.kind == PF_ACT_COLD && st != PF_PG_ACCESSED;
+				}
+			}
+			break;
+		case PF_TR_FAULT:
+			if (mine && ev.kind < 3)
+				c->faults[ev.kind]++;
+			break;
+		default:
+			break;
+		}
+	}
+	cr_assert_eq(rc, 0, "trace: %s", err);
+	cr_assert(!c->in_scan, "the last scan has no TICK");
+	cr_assert(c->found, "no region %s in the trace", c->tag);
+	pf_trace_close(tr);
+}
+
+/*
+ * What `pageflexctl record` writes (trace format version 2), checked
+ * against the process's own page table and the agent's counters: a scan at
+ * once whose PAGES agree with pagemap, PAGES then TICK at every scan, one
+ * STATE of the live cold-age states, ACTION pages that add up to what the
+ * agent paged out and cooled, and first touches only with --first-touch.
+ */
+Test(agent, record_v2_pages_ticks_state_actions, .timeout = 180)
+{
+	const size_t n = 4096, len = n * PG, n_ft = 512;
+	/*
+	 * 2 s: time for a scan to COLD the pages read back, and for the counters
+	 * and the recording's start, before any of them can go out again. The
+	 * agent streams first touches anyway: a recording keeps them only if
+	 * asked.
+	 */
+	static const char *const args[] = {
+		"--cold-age",	   "rec2=2", "--cold-age",	     "ft=2",
+		"--scan-interval", "200",    "--stream-first-touch", NULL};
+	long long out0, out1, cool0, cool1, rout0, rout1;
+	struct rec_check c = {.tag = "rec2"}, c2 = {.tag = "ft"};
+	size_t i, present0, swapped0, present, swapped;
+	struct pf_trace_header h;
+	char trace[256], cmd[1024], *r;
+	unsigned char *buf, *ft;
+	uint64_t t_touch, t_rec;
+	struct pfa_agent a;
+	struct pfc pc;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	cr_assert_eq(agent_start(&a, args), 0);
+	snprintf(trace, sizeof(trace), "%s/rec2.pftrace", a.dir);
+	buf = tc_anon(len);
+	cr_assert_eq(pfc_connect(&pc, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&pc, buf, len, "rec2"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "rec2", 5000));
+	/* Three quarters touched and paged out; half of those read back. */
+	for (i = 0; i < n * 3 / 4; i++)
+		buf[i * PG] = (unsigned char)(i + 1);
+	cr_assert_eq(pagemap_wait_swapped(buf, len * 3 / 4, 20000), n * 3 / 4,
+		     "the agent did not page the region out");
+	for (i = 0; i < n * 3 / 8; i++)
+		cr_assert_eq(buf[i * PG], (unsigned char)(i + 1));
+	t_touch = now_ms();
+	usleep(600000); /* >= 2 scans: the pages read back are COLDed, then quiet */
+	out0 = agent_stat_field(&a, "pages_out");
+	cool0 = agent_stat_field(&a, "pages_cooled");
+	rout0 = agent_region_field(&a, getpid(), "rec2", "paged_out");
+	snprintf(cmd, sizeof(cmd), "record %d %s 60", getpid(), trace);
+	r = agent_query(&a, cmd);
+	cr_assert(r && !strncmp(r, "ok", 2), "reply: %s", r);
+	free(r);
+	pagemap_count(buf, len, &present0, &swapped0);
+	t_rec = now_ms();
+	if (t_rec - t_touch > 1500) {
+		pfc_close(&pc);
+		agent_stop(&a);
+		cr_skip_test("%llu ms between reading pages back and the recording's start (the "
+			     "2 s cold age may have run out): the run cannot judge",
+			     (unsigned long long)(t_rec - t_touch));
+	}
+	/* While it records: first touches of the last quarter, all paged out after. */
+	usleep(300000);
+	for (i = n * 3 / 4; i < n; i++)
+		buf[i * PG] = (unsigned char)(i + 1);
+	cr_assert_eq(pagemap_wait_swapped(buf, len, 20000), n,
+		     "the agent did not page the region out while recording");
+	r = agent_query(&a, "record --stop");
+	cr_assert(r && !strncmp(r, "ok", 2), "reply: %s", r);
+	free(r);
+	out1 = agent_stat_field(&a, "pages_out");
+	cool1 = agent_stat_field(&a, "pages_cooled");
+	rout1 = agent_region_field(&a, getpid(), "rec2", "paged_out");
+
+	rec_read(trace, &c, &h);
+	cr_log_info("recording: %llu scans, first at %.1f ms; first PAGES: %zu none, %zu idle, "
+		    "%zu accessed, %zu swapped (pagemap: %zu present, %zu swapped); "
+		    "pageout %llu, cold %llu pages",
+		    (unsigned long long)c.ticks, c.first_tick_ns / 1e6, c.first[PF_PG_NONE],
+		    c.first[PF_PG_IDLE], c.first[PF_PG_ACCESSED], c.first[PF_PG_SWAPPED], present0,
+		    swapped0, (unsigned long long)c.acted[PF_ACT_PAGEOUT],
+		    (unsigned long long)c.acted[PF_ACT_COLD]);
+	cr_assert_eq(h.version, 2);
+	cr_assert_eq(h.flags, PF_TRACE_F_LIVE, "flags %#x", h.flags);
+	cr_assert_eq(h.scan_ms, 200);
+	cr_assert_eq(h.pid, (uint32_t)getpid());
+	cr_assert_geq(h.clock_ms, 2000, "clock_ms %llu: the agent has run for seconds",
+		      (unsigned long long)h.clock_ms);
+	cr_assert_eq(c.npages, n);
+	/* It started with a scan (not up to one interval later). */
+	cr_assert_lt(c.first_tick_ns, 100 * 1000000ull, "first scan at %.1f ms",
+		     c.first_tick_ns / 1e6);
+	cr_assert_geq(c.ticks, 5);
+	cr_assert_eq(c.pages_recs, c.ticks, "one PAGES (one piece) per scan");
+	/* The first scan is the page table the process saw then. */
+	present = c.first[PF_PG_IDLE] + c.first[PF_PG_ACCESSED];
+	swapped = c.first[PF_PG_SWAPPED];
+	cr_assert_leq(present > present0 ? present - present0 : present0 - present, 8,
+		      "first PAGES: %zu present, pagemap %zu", present, present0);
+	cr_assert_leq(swapped > swapped0 ? swapped - swapped0 : swapped0 - swapped, 8,
+		      "first PAGES: %zu swapped, pagemap %zu", swapped, swapped0);
+	cr_assert_geq(c.first[PF_PG_NONE], n / 4 - 8, "the untouched quarter");
+	/* The live cold-age states, once. */
+	cr_assert_eq(c.states, 1, "STATE records: %llu", (unsigned long long)c.states);
+	cr_assert_str_eq(c.state.reclaim, "cold-age");
+	cr_assert_eq(c.state.ready, 1);
+	cr_assert_eq(c.state.mode, PF_THRESH_COLD_AGE);
+	cr_assert_eq(c.state.cold_age_ms, 2000);
+	cr_assert_eq(c.state.first_page, 0);
+	cr_assert_eq(c.state_npages, n);
+	/* The actions: what the agent did, no more, no less. */
+	cr_assert_eq((long long)c.acted[PF_ACT_PAGEOUT], out1 - out0,
+		     "ACTION PAGEOUT %llu pages, the agent paged out %lld",
+		     (unsigned long long)c.acted[PF_ACT_PAGEOUT], out1 - out0);
+	cr_assert_eq((long long)c.acted[PF_ACT_PAGEOUT] * 4096, rout1 - rout0);
+	cr_assert_eq((long long)c.acted[PF_ACT_COLD], cool1 - cool0,
+		     "ACTION COLD %llu pages, the agent cooled %lld",
+		     (unsigned long long)c.acted[PF_ACT_COLD], cool1 - cool0);
+	/* Every page present at the start or touched since went out (some twice, if
+	 * a PAGEOUT skipped them once). */
+	cr_assert_geq(c.acted[PF_ACT_PAGEOUT], present + n / 4);
+	cr_assert_eq(c.bad_out, 0, "%llu pages paged out that the scan before saw not idle",
+		     (unsigned long long)c.bad_out);
+	cr_assert_eq(c.bad_cold, 0, "%llu pages COLDed that the scan before saw not accessed",
+		     (unsigned long long)c.bad_cold);
+	/* No first touches without --first-touch. */
+	cr_assert_eq(c.faults[PF_FAULT_FIRST_TOUCH], 0);
+	{
+		struct stat sb;
+
+		cr_assert_eq(stat(trace, &sb), 0);
+		cr_log_info("recording of a %zu-page region: %lld bytes, %llu scans (a scan: %zu "
+			    "bytes of PAGES and TICK)",
+			    n, (long long)sb.st_size, (unsigned long long)c.ticks,
+			    sizeof(struct pf_trace_pages) + (n + 31) / 32 * 8 +
+				    sizeof(struct pf_trace_tick));
+	}
+	snprintf(cmd, sizeof(cmd), "%s/bin/pageflex-sim --trace %s -r cold-age >/dev/null",
+		 tu_build_dir(), trace);
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "pageflex-sim could not replay the trace");
+	unlink(trace);
+
+	/* With --first-touch (through pageflexctl): every first touch of a new region. */
+	ft = tc_anon(n_ft * PG);
+	cr_assert_eq(pfc_map(&pc, ft, n_ft * PG, "ft"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "ft", 5000));
+	snprintf(cmd, sizeof(cmd),
+		 "%s/bin/pageflexctl --socket %s record %d %s 60 --first-touch >/dev/null",
+		 tu_build_dir(), a.ctl, getpid(), trace);
+	cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "%s", cmd);
+	usleep(100000);
+	for (i = 0; i < n_ft; i++)
+		ft[i * PG] = 1;
+	usleep(300000); /* the ring buffer is drained every 20 ms */
+	r = agent_query(&a, "record --stop");
+	cr_assert(r && !strncmp(r, "ok", 2), "reply: %s", r);
+	free(r);
+	rec_read(trace, &c2, &h);
+	cr_assert_eq(h.flags, PF_TRACE_F_LIVE | PF_TRACE_F_FIRST_TOUCH, "flags %#x", h.flags);
+	cr_assert_eq(c2.faults[PF_FAULT_FIRST_TOUCH], n_ft, "%llu first touches of %zu",
+		     (unsigned long long)c2.faults[PF_FAULT_FIRST_TOUCH], n_ft);
+	unlink(trace);
+
+	/* Usage errors, before and in the agent. */
+	{
+		static const char *const bad[] = {"record %d %s", "record %d %s 5 --bogus",
+						  "record %d %s 5 --first-touch --first-touch",
+						  "record %d %s 5 6"};
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char line[512];
+
+			snprintf(line, sizeof(line), bad[i], getpid(), trace);
+			snprintf(cmd, sizeof(cmd), "%s/bin/pageflexctl --socket %s %s 2>/dev/null",
+				 tu_build_dir(), a.ctl, line);
+			cr_assert_eq(WEXITSTATUS(system(cmd)), 2, "%s", line);
+			r = agent_query(&a, line);
+			cr_assert(r && strstr(r, "error: usage: record PID FILE SECONDS"), "%s: %s",
+				  line, r);
+			free(r);
+		}
+		cr_assert_eq(access(trace, F_OK), -1, "a refused record wrote %s", trace);
+	}
+	free(c.last);
+	free(c2.last);
+	pfc_close(&pc);
+	cr_assert_eq(agent_stop(&a), 0);
+	munmap(buf, len);
+	munmap(ft, n_ft * PG);
 }
 
 /*

@@ -3,8 +3,8 @@
  * Unprivileged unit tests of pageflexd's pure parts: the region table
  * (overrides, splits, unmaps, slot mapping, region events and their
  * order), the actuator's batching (merging, page alignment, <= 1024 iovecs
- * per call, on this process's own memory, which needs no privilege) and
- * the command-line rule parser.
+ * per call, what its observer is told; on this process's own memory, which
+ * needs no privilege) and the command-line rule parser.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -216,6 +216,81 @@ Test(actuator, at_most_1024_iovecs_per_call)
 	}
 	pf_batch_free(&b);
 	munmap(p, 2 * n * PG);
+	close(pidfd);
+}
+
+static struct {
+	int calls, pid;
+	enum pf_advice a;
+	struct pf_batch b;
+} seen;
+
+static void observe(int pid, enum pf_advice a, const struct pf_batch *done)
+{
+	seen.calls++;
+	seen.pid = pid;
+	seen.a = a;
+	pf_batch_reset(&seen.b);
+	for (size_t i = 0; i < done->n; i++)
+		pf_batch_add_sep(&seen.b, done->r[i].start, done->r[i].len);
+}
+
+/* The recorder's view: the ranges advised, of the observed process only. */
+Test(actuator, observer_gets_what_was_advised)
+{
+	const size_t n = 16384; /* 64 MiB */
+	unsigned char *p =
+		mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	uintptr_t a = (uintptr_t)p;
+	struct pf_batch b = {0};
+	uint64_t done, sum = 0;
+	size_t i;
+
+	cr_assert_neq(p, MAP_FAILED);
+	cr_assert_geq(pidfd, 0);
+	memset(p, 1, n * PG);
+	pf_act_observe(getpid(), observe);
+	/* A range that fails (not mapped) is left out; the others are there, merged. */
+	pf_batch_add(&b, a + 10 * PG, 3 * PG);
+	pf_batch_add(&b, 0x1000, PG);
+	pf_batch_add(&b, a, PG);
+	pf_batch_add(&b, a + PG, PG);
+	pf_batch_add(&b, a + 4 * PG, PG);
+	done = pf_act(pidfd, getpid(), PF_ADV_COLD, &b);
+	cr_assert_eq(done, 6 * PG);
+	cr_assert_eq(seen.calls, 1);
+	cr_assert_eq(seen.pid, getpid());
+	cr_assert_eq(seen.a, PF_ADV_COLD);
+	cr_assert_eq(seen.b.n, 3, "%zu ranges", seen.b.n);
+	cr_assert(seen.b.r[0].start == a && seen.b.r[0].len == 2 * PG);
+	cr_assert(seen.b.r[1].start == a + 4 * PG && seen.b.r[1].len == PG);
+	cr_assert(seen.b.r[2].start == a + 10 * PG && seen.b.r[2].len == 3 * PG);
+	/* A batch shared among threads (PAGEOUT >= 32 MiB): all of it, in order. */
+	pf_batch_reset(&b);
+	for (i = 0; i < n; i += 2)
+		pf_batch_add(&b, a + i * PG, PG);
+	pf_act_threads = 2;
+	done = pf_act(pidfd, getpid(), PF_ADV_PAGEOUT, &b);
+	pf_act_threads = 1;
+	cr_assert_eq(done, n / 2 * PG);
+	cr_assert_eq(seen.calls, 2);
+	cr_assert_eq(seen.b.n, n / 2);
+	for (i = 0; i < seen.b.n; i++) {
+		cr_assert_eq(seen.b.r[i].start, a + 2 * i * PG);
+		sum += seen.b.r[i].len;
+	}
+	cr_assert_eq(sum, done);
+	/* Another process observed: not told about this one. */
+	pf_act_observe(1, observe);
+	pf_batch_reset(&b);
+	pf_batch_add(&b, a, PG);
+	cr_assert_eq(pf_act(pidfd, getpid(), PF_ADV_COLD, &b), PG);
+	cr_assert_eq(seen.calls, 2);
+	pf_act_observe(0, NULL);
+	pf_batch_free(&b);
+	pf_batch_free(&seen.b);
+	munmap(p, n * PG);
 	close(pidfd);
 }
 
