@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "params.h"
 #include "rules.h"
 #include "pageflex_wire.h"
 
@@ -25,15 +26,6 @@ struct cli_rule {
 static struct cli_rule cli[MAX_CLI_RULES];
 static size_t ncli;
 static struct pf_rules *rules;
-
-static void fit_tick(struct pf_policy_params *p)
-{
-	/* Keep state ticks well below the age so short ages stay exact. */
-	if (!p->tick_ms)
-		p->tick_ms = 1000;
-	if (p->cold_age_ms && p->cold_age_ms < 10 * p->tick_ms)
-		p->tick_ms = p->cold_age_ms / 10 ? p->cold_age_ms / 10 : 1;
-}
 
 static int cli_add(const char *pattern, const char *policy, uint64_t cold_age_ms, char *err,
 		   size_t errlen)
@@ -62,7 +54,7 @@ static int cli_add(const char *pattern, const char *policy, uint64_t cold_age_ms
 	pf_policy_params_default(&r->params);
 	if (cold_age_ms)
 		r->params.cold_age_ms = cold_age_ms;
-	fit_tick(&r->params);
+	pf_params_fit_tick(&r->params);
 	return 0;
 }
 
@@ -205,7 +197,7 @@ bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint6
 		return false;
 	if (k < 0)
 		snprintf(out->rule, sizeof(out->rule), "default");
-	fit_tick(&out->params);
+	pf_params_fit_tick(&out->params);
 	return true;
 }
 

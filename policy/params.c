@@ -82,3 +82,11 @@ int pf_params_set(struct pf_policy_params *p, const char *name, const char *valu
 	}
 	return -ENOENT;
 }
+
+void pf_params_fit_tick(struct pf_policy_params *p)
+{
+	if (!p->tick_ms)
+		p->tick_ms = 1000;
+	if (p->cold_age_ms && p->cold_age_ms < 10 * p->tick_ms)
+		p->tick_ms = p->cold_age_ms / 10 ? p->cold_age_ms / 10 : 1;
+}

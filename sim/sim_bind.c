@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "grow.h"
+#include "params.h"
 #include "sim_impl.h"
 
 struct region *sim_find_region(struct sim *s, uint32_t id)
@@ -44,6 +45,8 @@ static int bind(struct sim *s, struct region *r)
 	}
 	if (!b.reclaim)
 		b.reclaim = pf_reclaim_find("kernel");
+	if (s->cfg->recorded_ticks) /* a live recording: the agent's time quantum */
+		pf_params_fit_tick(&b.params);
 	if (s->cfg->min)
 		b.threshold.mode = PF_THRESH_BUDGET;
 	if (pf_engine_bind(&r->eng, &b, r->npages) < 0)
