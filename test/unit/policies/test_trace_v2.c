@@ -51,12 +51,12 @@ static uint64_t states(const char *s)
 static struct pf_trace_state cold_age_state(uint32_t npages)
 {
 	struct pf_policy_params p;
-	struct pf_trace_state x = {.region = 1, .npages = npages, .ready = 1, .blank = 100};
+	struct pf_trace_state x = {.region = 1, .npages = npages, .ready = 1, .blank = 500};
 
 	pf_policy_params_default(&p);
 	snprintf(x.reclaim, sizeof(x.reclaim), "cold-age");
 	x.cold_age_ms = 2000;
-	x.tick_ms = p.tick_ms;
+	x.tick_ms = 200; /* the agent's quantum for a 2 s age (pf_params_fit_tick) */
 	x.lfu_decay = p.lfu_decay;
 	x.clock_bits = p.clock_bits;
 	x.mode = PF_THRESH_COLD_AGE;
@@ -66,15 +66,15 @@ static struct pf_trace_state cold_age_state(uint32_t npages)
 /*
  * A live recording of one 8-page region, the agent's clock at 100 s: at the
  * first scan pages 0-3 present and idle, 4 accessed, 5 swapped; the live
- * cold-age states say 0 and 1 were last seen at tick 90 (idle 10 s), 2-4 at
- * tick 100. The agent pages out 0 and 1; at the next scan page 3 is
+ * cold-age states (200 ms ticks) say 0 and 1 were last seen at tick 450
+ * (idle 10 s), 2-4 at tick 500. The agent pages out 0 and 1; at the next scan page 3 is
  * swapped too (by someone else); then page 0 refaults.
  */
 static void write_live(void)
 {
 	char err[256];
 	uint64_t s0 = states("iiiias.."), s1 = states("ssisas..");
-	uint32_t st[8] = {90, 90, 100, 100, 100, 100, 100, 100};
+	uint32_t st[8] = {450, 450, 500, 500, 500, 500, 500, 500};
 	uint64_t out[2] = {0, 2};
 	struct pf_trace_state x = cold_age_state(8);
 	struct pf_trace_writer *w = pf_trace_create(path, 77, "app", 5, err, sizeof(err));
@@ -119,8 +119,8 @@ Test(trace_v2, round_trip, .init = setup, .fini = teardown)
 	cr_assert_eq(ev.type, PF_TR_STATE);
 	cr_assert_str_eq(ev.state->reclaim, "cold-age");
 	cr_assert_eq(ev.state->cold_age_ms, 2000);
-	cr_assert_eq(ev.page_states[1], 90);
-	cr_assert_eq(ev.page_states[7], 100);
+	cr_assert_eq(ev.page_states[1], 450);
+	cr_assert_eq(ev.page_states[7], 500);
 	cr_assert_eq(pf_trace_next(r, &ev, err, sizeof(err)), 1);
 	cr_assert_eq(ev.type, PF_TR_TICK);
 	cr_assert_eq(pf_trace_next(r, &ev, err, sizeof(err)), 1);
