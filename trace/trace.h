@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The PageFlex trace format: what `pageflexctl record PID --out FILE` writes
+ * The PageFlex trace format: what `pageflexctl record PID FILE SECONDS` writes
  * and pageflex-sim replays, and what the simulator's generators write.
  *
  * A file is a 64-byte header followed by records. Everything is
@@ -24,15 +24,20 @@
  *
  *   PAGES       one scan of pages [first, first + npages) with each page's
  *               state, 2 bits (enum pf_trace_page_state), page i in bits
- *               2 * (i % 32) of word i / 32. A region's first PAGES record
- *               is its residency when the recording (or the region) began.
+ *               2 * (i % 32) of word i / 32. A scan writes one or more
+ *               per piece of a region (a large piece is split). A region's
+ *               first scan in a recording is its residency when the
+ *               recording (or the region) began.
  *   TICK        the agent ran its policies on the scan just recorded
  *   ACTION      what the agent did at that tick: pages paged out,
  *               prefetched or deactivated in one region, as page ranges
+ *               (what the kernel reported done)
  *   STATE       the live reclaim policy's per-page states and threshold of
- *               one region when the recording began, so that a replay with
- *               the same policy starts from them; its times are on the
- *               header's clock_ms clock
+ *               one region piece when the recording began, so that a replay
+ *               with the same policy starts from them; its times are on the
+ *               header's clock_ms clock. reclaim is "" where the agent runs
+ *               no policy; npages is 0 when its states had not begun (ready
+ *               0: the replay begins them at its first tick, as the agent)
  *
  * Versions 1 and 2 are read. A reader refuses other versions and a
  * header_size smaller than this header; it reports a truncated or corrupt
