@@ -6,6 +6,9 @@
  * (1 KiB values, the bulk) and a version array. Every get checks the whole
  * value against its key and version, so a pager that loses a write or returns
  * a stale page fails the run. Reports throughput and p50/p99 op latency.
+ * With --one-hit PCT, that share of the keys is written once when loading
+ * (after the others, at the end of the value slab) and never used again:
+ * the one-hit objects of real cache traces, memory that is idle for good.
  */
 #include "wl_common.h"
 
@@ -41,6 +44,7 @@ int main(int argc, char **argv)
 		.def_passes = 1,
 		.def_ops = 2000000,
 		.def_zipf_s = 0.99,
+		.one_hit = true,
 	};
 	struct wl_opts o;
 	wl_parse(&d, argc, argv, &o);
@@ -53,13 +57,17 @@ int main(int argc, char **argv)
 	uint64_t *vals = wl_map(nkeys * VAL_WORDS * 8, "kv values");
 	uint32_t *vers = wl_map(nkeys * sizeof(*vers), "kv versions");
 
-	/* Key i is loaded into value slot i and is the i-th most popular. */
+	/*
+	 * Key i is loaded into value slot i and is the i-th most popular; the
+	 * one-hit keys (nused .. nkeys - 1) come last and are never drawn.
+	 */
+	uint64_t nused = nkeys - nkeys * o.one_hit_pct / 100;
 	struct pf_zipf z;
-	if (pf_zipf_init(&z, nkeys, o.zipf_s, o.seed))
+	if (pf_zipf_init(&z, nused, o.zipf_s, o.seed))
 		return 2;
 	uint64_t t0 = wl_now_ns();
 	for (uint64_t i = 0; i < nkeys; i++) {
-		uint64_t key = pf_scatter(&z.scatter, i);
+		uint64_t key = i < nused ? pf_scatter(&z.scatter, i) : i;
 		struct slot *s = lookup(index, cap - 1, key);
 		s->key1 = key + 1;
 		s->idx = i;
@@ -111,11 +119,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pf-wl-kv: %llu corrupted or missing values\n",
 			(unsigned long long)bad);
 	int rc = wl_result("kv", bad == 0,
-			   "size_mib=%llu ops=%llu zipf=%.2f runtime_s=%.3f work_s=%.3f "
-			   "throughput=%.0f unit=ops/s p50_us=%.2f p99_us=%.2f checksum=0x%016llx",
+			   "size_mib=%llu ops=%llu zipf=%.2f one_hit_pct=%u runtime_s=%.3f "
+			   "work_s=%.3f throughput=%.0f unit=ops/s p50_us=%.2f p99_us=%.2f "
+			   "checksum=0x%016llx",
 			   (unsigned long long)o.size_mib, (unsigned long long)o.ops, o.zipf_s,
-			   (t3 - t0) / 1e9, work_s, o.ops / work_s, wl_hist_quantile_us(hist, 0.50),
-			   wl_hist_quantile_us(hist, 0.99), (unsigned long long)sum);
+			   o.one_hit_pct, (t3 - t0) / 1e9, work_s, o.ops / work_s,
+			   wl_hist_quantile_us(hist, 0.50), wl_hist_quantile_us(hist, 0.99),
+			   (unsigned long long)sum);
 	free(hist);
 	return rc;
 }

@@ -26,6 +26,7 @@ static void usage(const struct wl_desc *d, FILE *f)
 		"  -n, --ops N        operations (default %llu)\n"
 		"  -z, --zipf S       zipf exponent, >= 0 (0: uniform; default %.2f)\n"
 		"  -S, --seed N       random seed (default 1)\n"
+		"%s"
 		"  -q, --quiet        no progress on stderr\n"
 		"  -h, --help         this text\n"
 		"%s"
@@ -33,7 +34,11 @@ static void usage(const struct wl_desc *d, FILE *f)
 		"Deterministic: the same options give the same checksum under any pager.\n"
 		"Exit status 1 if the workload read back data it did not write.\n",
 		d->name, d->summary, (unsigned long long)d->def_size_mib, d->def_passes,
-		(unsigned long long)d->def_ops, d->def_zipf_s, d->extra ? d->extra : "", d->name);
+		(unsigned long long)d->def_ops, d->def_zipf_s,
+		d->one_hit ? "  -o, --one-hit PCT  share of keys written once when loading and\n"
+			     "                     never read or written again (default 0)\n" :
+			     "",
+		d->extra ? d->extra : "", d->name);
 }
 
 static uint64_t parse_u64(const char *opt, const char *v)
@@ -49,10 +54,15 @@ static uint64_t parse_u64(const char *opt, const char *v)
 void wl_parse(const struct wl_desc *d, int argc, char **argv, struct wl_opts *o)
 {
 	static const struct option lo[] = {
-		{"size", required_argument, 0, 's'}, {"passes", required_argument, 0, 'p'},
-		{"ops", required_argument, 0, 'n'},  {"zipf", required_argument, 0, 'z'},
-		{"seed", required_argument, 0, 'S'}, {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, 'h'},	     {0, 0, 0, 0},
+		{"size", required_argument, 0, 's'},
+		{"passes", required_argument, 0, 'p'},
+		{"ops", required_argument, 0, 'n'},
+		{"zipf", required_argument, 0, 'z'},
+		{"seed", required_argument, 0, 'S'},
+		{"quiet", no_argument, 0, 'q'},
+		{"one-hit", required_argument, 0, 'o'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
 	};
 	*o = (struct wl_opts){.size_mib = d->def_size_mib,
 			      .passes = d->def_passes,
@@ -60,7 +70,8 @@ void wl_parse(const struct wl_desc *d, int argc, char **argv, struct wl_opts *o)
 			      .seed = 1,
 			      .zipf_s = d->def_zipf_s};
 	int c;
-	while ((c = getopt_long(argc, argv, "s:p:n:z:S:qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, d->one_hit ? "s:p:n:z:S:o:qh" : "s:p:n:z:S:qh", lo,
+				NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->size_mib = parse_u64("--size", optarg);
@@ -83,6 +94,17 @@ void wl_parse(const struct wl_desc *d, int argc, char **argv, struct wl_opts *o)
 		}
 		case 'S':
 			o->seed = parse_u64("--seed", optarg);
+			break;
+		case 'o':
+			if (!d->one_hit) {
+				fprintf(stderr, "pf-wl-%s: --one-hit is for pf-wl-kv\n", d->name);
+				exit(2);
+			}
+			o->one_hit_pct = (unsigned)parse_u64("--one-hit", optarg);
+			if (o->one_hit_pct > 99) {
+				fprintf(stderr, "pf-wl-%s: --one-hit: want 0..99\n", d->name);
+				exit(2);
+			}
 			break;
 		case 'q':
 			o->quiet = true;

@@ -24,6 +24,7 @@ struct wl_opts {
 	uint64_t ops; /* operations (kv, phase) */
 	uint64_t seed;
 	double zipf_s;
+	unsigned one_hit_pct; /* kv: share of keys written once, never read (--one-hit) */
 	bool quiet;
 };
 
@@ -35,6 +36,7 @@ struct wl_desc {
 	unsigned def_passes;
 	uint64_t def_ops;
 	double def_zipf_s;
+	bool one_hit; /* takes --one-hit PCT */
 };
 
 /* Parses argv into o (defaults from d); prints --help and exits. */
