@@ -25,6 +25,13 @@ b=$("$sim" --trace "$tmp/z.pftrace" --budget 30 -r hyperbolic --csv | tail -1 | 
 b=$("$sim" --trace "$tmp/z.pftrace" --budget 30 -r min --csv | tail -1 | cut -d, -f7)
 [ "$b" -gt 0 ] || fail "MIN on a file"
 
+# --compare wants a live recording; a generated trace says what it lacks.
+out=$("$sim" --trace "$tmp/z.pftrace" --compare 2>&1) && fail "--compare accepted a generated trace"
+echo "$out" | grep -q "needs a live recording" || fail "--compare message: $out"
+out=$("$sim" --trace "$tmp/z.pftrace" 2>&1) || fail "replay"
+echo "$out" | grep -q "^replay: version 2 trace: ticks modelled every 10 ms; no residency" ||
+	fail "the report does not say what a non-live trace lacks: $out"
+
 # Cut the file 10 bytes into the 101st access record.
 size=$((64 + 232 + 100 * 32 + 10))
 truncate -s $size "$tmp/z.pftrace"
