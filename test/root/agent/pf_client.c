@@ -445,3 +445,20 @@ void tc_write_file(const char *path, const char *text)
 	fputs(text, f);
 	fclose(f);
 }
+
+bool agent_wait_log(struct pfa_agent *a, const char *needle, int ms)
+{
+	uint64_t t0 = now_ms();
+
+	for (;;) {
+		char *r = agent_log(a);
+		bool found = r && strstr(r, needle);
+
+		free(r);
+		if (found)
+			return true;
+		if (now_ms() - t0 >= (uint64_t)ms)
+			return false;
+		usleep(100000);
+	}
+}

@@ -55,6 +55,8 @@ long long agent_stat_field(struct pfa_agent *a, const char *field);
 bool agent_wait_region(struct pfa_agent *a, pid_t pid, const char *tag, int ms);
 /* The agent's log so far (malloc'd). */
 char *agent_log(struct pfa_agent *a);
+/* Waits (up to ms) until the agent's log holds needle; true when it does. */
+bool agent_wait_log(struct pfa_agent *a, const char *needle, int ms);
 
 /* pagemap counts of [p, p+len): present and swapped pages. */
 void pagemap_count(const void *p, size_t len, size_t *present, size_t *swapped);

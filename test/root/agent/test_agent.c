@@ -895,16 +895,8 @@ Test(agent, record_writes_a_trace_the_simulator_replays, .timeout = 120)
 		cr_assert_eq(buf[i * 7 * PG], (unsigned char)(i * 7));
 	}
 	cr_assert_geq(refaulted, m / 2);
-	t0 = now_ms(); /* the 8 s recording ends */
-	for (;;) {
-		r = agent_log(&a);
-		if (strstr(r, "recording of pid") && strstr(r, "done (time is up)"))
-			break;
-		cr_assert_lt(now_ms() - t0, 12000, "the recording did not end; log:\n%s", r);
-		free(r);
-		usleep(100000);
-	}
-	free(r);
+	/* the 8 s recording ends */
+	cr_assert(agent_wait_log(&a, "done (time is up)", 12000), "the recording did not end");
 	tr = pf_trace_open(trace, err, sizeof(err));
 	cr_assert_not_null(tr, "trace: %s", err);
 	while ((rc = pf_trace_next(tr, &ev, err, sizeof(err))) == 1) {

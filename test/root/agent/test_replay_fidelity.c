@@ -109,7 +109,6 @@ static void fidelity(const char *name, const char *rule)
 	int fd, pipefd[2];
 	struct pfa_agent a;
 	struct cmp c = {0};
-	uint64_t t0;
 	pid_t pid;
 	char ch;
 
@@ -135,16 +134,7 @@ static void fidelity(const char *name, const char *rule)
 	r = agent_query(&a, cmd);
 	cr_assert(r && !strncmp(r, "ok", 2), "reply: %s", r);
 	free(r);
-	t0 = now_ms();
-	for (;;) {
-		r = agent_log(&a);
-		if (strstr(r, "recording of pid") && strstr(r, "done (time is up)"))
-			break;
-		cr_assert_lt(now_ms() - t0, 30000, "the recording did not end; log:\n%s", r);
-		free(r);
-		usleep(200000);
-	}
-	free(r);
+	cr_assert(agent_wait_log(&a, "done (time is up)", 30000), "the recording did not end");
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	replay(trace, rules, &c, out, sizeof(out));
