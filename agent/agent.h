@@ -33,6 +33,7 @@ struct pf_opts {
 	uint64_t scan_capacity_pages;
 	uint32_t max_procs;
 	bool stream_first_touch;
+	bool count_first_touch; /* keep the fault program attached */
 	bool corrupt_calibration;
 };
 extern struct pf_opts pf_opts;

@@ -24,6 +24,11 @@
 
 static struct pageflex_agent_bpf *skel;
 static struct bpf_link *fault_link, *exec_link;
+/* The fault program on demand (pf_bpf_opts.fault_on_demand). */
+static bool fault_on_demand;
+static unsigned fault_holds;
+static uint64_t fault_attaches, fault_detaches;
+static int fault_set(bool on);
 static struct bpf_link **major_links;
 static int *major_fds;
 static int ncpus;
@@ -286,13 +291,6 @@ int pf_bpf_open(const struct pf_bpf_opts *o)
 	rc = load_features(o);
 	if (rc)
 		return rc;
-	if (pf_feature_on(ff)) {
-		fault_prog = pf_bpf_prog(skel->obj, ff->progs[ff->variant][0]);
-		fault_link = bpf_program__attach(fault_prog);
-		if (!fault_link)
-			pf_feature_fail(ff, -errno, "cannot attach tp_btf/page_fault_user: %s",
-					strerror(errno));
-	}
 	if (pf_feature_on(&feats[PF_FEAT_EXEC])) {
 		exec_link = bpf_program__attach(skel->progs.pf_exec);
 		if (!exec_link)
@@ -317,6 +315,23 @@ int pf_bpf_open(const struct pf_bpf_opts *o)
 		pf_info("every fault of a managed region is classified with a page-table walk (%s)",
 			pf_feature_on(&feats[PF_FEAT_MAJOR]) ? "NUMA balancing is on" :
 							       "no major-fault program");
+	/*
+	 * The fault program: at once, or on demand (it then costs the faults
+	 * of managed processes nothing until a region may hold swapped pages;
+	 * the same conditions as the walk-free first touch: pf_major catches
+	 * the swap-ins meanwhile).
+	 */
+	if (pf_feature_on(ff)) {
+		fault_prog = pf_bpf_prog(skel->obj, ff->progs[ff->variant][0]);
+		fault_on_demand = o->fault_on_demand && skel->bss->fast_first_touch;
+		if (!fault_on_demand && fault_set(true))
+			pf_feature_fail(ff, -errno, "cannot attach tp_btf/page_fault_user: %s",
+					strerror(errno));
+		if (o->fault_on_demand && !fault_on_demand)
+			pf_info("the fault program stays attached (%s)",
+				pf_feature_on(&feats[PF_FEAT_MAJOR]) ? "NUMA balancing is on" :
+								       "no major-fault program");
+	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), ring_cb, NULL, NULL);
 	rc = pf_bpf_tables_map();
 	if (!rb || rc) {
@@ -349,6 +364,8 @@ void pf_bpf_close(void)
 	}
 	bpf_link__destroy(fault_link);
 	fault_link = NULL;
+	fault_on_demand = false;
+	fault_holds = 0;
 	bpf_link__destroy(exec_link);
 	exec_link = NULL;
 	ring_buffer__free(rb);
@@ -360,9 +377,16 @@ void pf_bpf_close(void)
 	pf_bpf_calibration_reset();
 }
 
-int pf_bpf_fault_attach(bool on)
+/*
+ * Attaches, then tells pf_major; untells, then detaches: in between both
+ * pf_fault and pf_major run, and pf_major's pending-page check counts the
+ * swap-in once.
+ */
+static int fault_set(bool on)
 {
 	if (!on) {
+		if (skel)
+			skel->bss->fault_attached = 0;
 		bpf_link__destroy(fault_link);
 		fault_link = NULL;
 		return 0;
@@ -372,7 +396,61 @@ int pf_bpf_fault_attach(bool on)
 	if (!fault_prog)
 		return -ENOTSUP;
 	fault_link = bpf_program__attach(fault_prog);
-	return fault_link ? 0 : -errno;
+	if (!fault_link)
+		return -errno;
+	skel->bss->fault_attached = 1;
+	return 0;
+}
+
+int pf_bpf_fault_attach(bool on)
+{
+	return fault_set(on);
+}
+
+void pf_bpf_fault_need(bool need)
+{
+	static long long last;
+	int rc;
+
+	if (!fault_on_demand || (need || fault_holds) == (fault_link != NULL))
+		return;
+	rc = fault_set(need || fault_holds);
+	if (rc) {
+		pf_log_limited(&last, PF_LOG_WARN,
+			       "cannot attach the fault program: %s; refaults are counted by "
+			       "the major-fault program alone",
+			       strerror(-rc));
+		return;
+	}
+	if (fault_link)
+		fault_attaches++;
+	else
+		fault_detaches++;
+}
+
+void pf_bpf_fault_hold(bool on)
+{
+	if (on)
+		fault_holds++;
+	else if (fault_holds)
+		fault_holds--;
+	pf_bpf_fault_need(on);
+}
+
+bool pf_bpf_fault_attached(void)
+{
+	return fault_link != NULL;
+}
+
+bool pf_bpf_fault_on_demand(void)
+{
+	return fault_on_demand;
+}
+
+void pf_bpf_fault_switches(uint64_t *attaches, uint64_t *detaches)
+{
+	*attaches = fault_attaches;
+	*detaches = fault_detaches;
 }
 
 int pf_bpf_fault_prog_stats(uint64_t *runs, uint64_t *ns)
@@ -402,6 +480,7 @@ void pf_bpf_stream_first_touch(bool on)
 {
 	if (skel)
 		skel->bss->stream_first_touch = on || opts.stream_first_touch;
+	pf_bpf_fault_hold(on); /* every first touch: the program stays attached meanwhile */
 }
 
 int pf_bpf_events_fd(void)

@@ -310,6 +310,9 @@ void pf_bpf_region_mark_out(uint32_t id, bool out)
 {
 	unsigned f = pf_bpf_region_flags(id);
 
+	/* Before the pageout: its refaults are the fault program's to classify. */
+	if (out)
+		pf_bpf_fault_need(true);
 	if (!!(f & PFA_RF_OUT) != out)
 		pf_bpf_region_set_flags(id, out ? f | PFA_RF_OUT : f & ~PFA_RF_OUT);
 }

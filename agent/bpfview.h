@@ -42,6 +42,13 @@ struct pf_bpf_opts {
 	uint64_t capacity_pages; /* per-page slots (scanner results and policy state) */
 	uint32_t max_procs; /* managed processes (0: 64) */
 	bool stream_first_touch;
+	/*
+	 * Attach the fault program only while a managed region may hold
+	 * swapped pages (pf_bpf_fault_need) and a first-touch recording runs
+	 * (pf_bpf_fault_hold); needs the major-fault program and no NUMA
+	 * balancing, else it stays attached. Off: always attached.
+	 */
+	bool fault_on_demand;
 	bool corrupt_calibration; /* tests: shift the found base to exercise validation */
 	/* Called for each fault event consumed from the ring buffer. */
 	void (*on_event)(const struct pfa_event *ev, void *arg);
@@ -56,6 +63,15 @@ void pf_bpf_close(void);
 struct pageflex_agent_bpf *pf_bpf_skel(void);
 /* Detaches or re-attaches the page_fault_user program (benchmarks). */
 int pf_bpf_fault_attach(bool on);
+/* On demand (fault_on_demand): attached while need or a hold; else no-op. */
+void pf_bpf_fault_need(bool need);
+/* A first-touch recording wants every fault: holds it attached while on. */
+void pf_bpf_fault_hold(bool on);
+/* Whether the fault program is attached now, whether it is on demand, and
+ * how often it was attached and detached on demand. */
+bool pf_bpf_fault_attached(void);
+bool pf_bpf_fault_on_demand(void);
+void pf_bpf_fault_switches(uint64_t *attaches, uint64_t *detaches);
 /* Benchmarks: the fd of the agent's map called name (for bench-only programs
  * that share it, bpf/bench/), or a negative errno. */
 int pf_bpf_map_fd(const char *name);
@@ -87,7 +103,8 @@ void pf_bpf_region_reset(uint32_t id);
 
 /* Consumes pending ring-buffer events; returns how many. */
 int pf_bpf_poll(void);
-/* Streams first-touch fault events too (while recording). */
+/* Streams first-touch fault events too (while recording); holds the fault
+ * program attached meanwhile (pf_bpf_fault_hold). */
 void pf_bpf_stream_first_touch(bool on);
 /* An fd that becomes readable when a waking event was written (epoll). */
 int pf_bpf_events_fd(void);

@@ -312,6 +312,17 @@ static void agent_json(FILE *f)
 		(unsigned long long)pf_shim_bad_packets,
 		(unsigned long long)pf_agent_prefetch_calls,
 		(unsigned long long)pf_agent_prefetch_pages);
+	{
+		uint64_t on, off;
+
+		pf_bpf_fault_switches(&on, &off);
+		fprintf(f,
+			",\"fault_program\":{\"attached\":%s,\"on_demand\":%s,\"attaches\":%llu,"
+			"\"detaches\":%llu}",
+			pf_bpf_fault_attached() ? "true" : "false",
+			pf_bpf_fault_on_demand() ? "true" : "false", (unsigned long long)on,
+			(unsigned long long)off);
+	}
 	pf_leap_live_json(f); /* Leap on the fault path (leap_live.c) */
 	for (a = 0; a < PF_ADV_MAX; a++)
 		fprintf(f,
@@ -398,6 +409,13 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 		fprintf(f, "paged out %.1f MiB, %llu scans (%.1f ms)\n",
 			pf_agent_reclaim_pages_out * 4096 / 1048576.0,
 			(unsigned long long)pf_scan_totals.scans, pf_scan_totals.ns / 1e6);
+		fprintf(f, "fault program: %s\n",
+			!pf_bpf_fault_on_demand() ?
+				(pf_bpf_fault_attached() ? "attached (always)" : "not attached") :
+			pf_bpf_fault_attached() ?
+				"attached (a managed region may hold swapped pages)" :
+				"detached (no managed region holds swapped pages; first touches "
+				"not counted)");
 		features_text(f);
 		for (i = 0; i < pf_proc_count(); i++)
 			proc_text(f, pf_proc_at(i));

@@ -88,7 +88,12 @@ static void usage(FILE *f)
 		"      --max-procs N        managed processes (default 64, at most 1024)\n"
 		"      --pageout-threads N  threads sharing a large PAGEOUT batch (default 1; more\n"
 		"                           helps on an idle machine, compression is per thread)\n"
-		"      --stream-first-touch also stream first-touch faults to the agent\n"
+		"      --count-first-touch  count every first-touch fault: keeps the fault\n"
+		"                           program attached (by default it is attached only\n"
+		"                           while a managed region may hold swapped pages, so\n"
+		"                           faults cost nothing until the agent pages out)\n"
+		"      --stream-first-touch also stream first-touch faults to the agent (implies\n"
+		"                           --count-first-touch)\n"
 		"      --disable LIST       turn features off (comma-separated; also\n"
 		"                           $PAGEFLEXD_DISABLE): calibration, scanner,\n"
 		"                           fault-classifier, major-faults, exec-tracking, leap\n"
@@ -128,6 +133,7 @@ static int parse_args(int argc, char **argv)
 		{"max-procs", required_argument, NULL, 'P'},
 		{"pageout-threads", required_argument, NULL, 'T'},
 		{"stream-first-touch", no_argument, NULL, 'F'},
+		{"count-first-touch", no_argument, NULL, 'N'},
 		{"disable", required_argument, NULL, 'D'},
 		{"check", no_argument, NULL, 'k'},
 		{"test-corrupt-calibration", no_argument, NULL, 'X'},
@@ -185,6 +191,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'F':
 			pf_opts.stream_first_touch = true;
+			break;
+		case 'N':
+			pf_opts.count_first_touch = true;
 			break;
 		case 'D':
 			if (pf_bpf_disable(optarg, err, sizeof(err))) {
@@ -388,6 +397,7 @@ int main(int argc, char **argv)
 	bo.capacity_pages = pf_opts.scan_capacity_pages;
 	bo.max_procs = pf_opts.max_procs;
 	bo.stream_first_touch = pf_opts.stream_first_touch;
+	bo.fault_on_demand = !pf_opts.count_first_touch && !pf_opts.stream_first_touch;
 	bo.corrupt_calibration = pf_opts.corrupt_calibration;
 	bo.on_event = on_event;
 	if (pf_bpf_open(&bo))

@@ -162,10 +162,30 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now)
 	}
 }
 
+/*
+ * Whether some managed region may hold swapped pages (PFA_RF_OUT: the agent
+ * paged out of it, a scan saw swapped pages, or pf_major saw a swap-in):
+ * only then is the fault program needed (pf_bpf_fault_need).
+ */
+static bool any_region_out(void)
+{
+	for (size_t i = 0; i < pf_proc_count(); i++) {
+		struct pf_proc *p = pf_proc_at(i);
+
+		for (size_t k = 0; k < p->rt.n; k++)
+			if (pf_bpf_region_flags(p->rt.p[k].ri->id) & PFA_RF_OUT)
+				return true;
+	}
+	return false;
+}
+
 void pf_agent_reclaim_tick(void)
 {
 	uint64_t now = pf_now_ms(), iv = pf_agent_reclaim_interval_ms();
 	size_t i;
+
+	if (pf_bpf_fault_on_demand())
+		pf_bpf_fault_need(any_region_out());
 
 	for (i = 0; i < pf_proc_count(); i++) {
 		struct pf_proc *p = pf_proc_at(i);

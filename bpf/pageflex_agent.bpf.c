@@ -74,6 +74,13 @@
 __u32 fast_first_touch = 0;
 /* Stream first-touch events too (off: counters only, cheaper). */
 __u32 stream_first_touch = 0;
+/*
+ * Whether pf_fault (or pf_fault_compat) is attached. The agent attaches it
+ * only while a managed region may hold swapped pages (unless asked to count
+ * first touches): off, every fault of a managed process costs nothing, and
+ * pf_major alone counts the swap-ins of pages someone else swapped out.
+ */
+__u32 fault_attached = 0;
 __u64 rb_dropped = 0;
 
 /* Scanner input and statistics. */
@@ -454,6 +461,19 @@ int pf_major(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 	flags = &region_flags[id & (PFA_MAX_REGIONS - 1)];
+	if (!fault_attached && (*flags & PFA_RF_ANON)) {
+		/*
+		 * No fault program: a page of this region was swapped out by
+		 * someone else (the kernel, DAMON). Count the swap-in here; the
+		 * mark makes the agent attach the fault program at its next tick.
+		 */
+		*flags |= PFA_RF_OUT;
+		st->swap_faults++;
+		st->swapin_major++;
+		emit(tgid, id, addr, PFA_EV_SWAP_FAULT);
+		emit(tgid, id, addr, PFA_EV_SWAPIN_MAJOR);
+		return 0;
+	}
 	if (fast_first_touch && dmap_ok && (*flags & (PFA_RF_ANON | PFA_RF_OUT)) == PFA_RF_ANON) {
 		/*
 		 * A swap-in the fault entry took for a first touch: the kernel

@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
 done
 size=$(((R * 64 + 1023) / 1024 + 4)) # MiB: at least 64 KiB per region
 
-agent_start --cold-age '*=2'
+agent_start --cold-age '*=2' --count-first-touch # every fault: the load measured
 renice -n "$NICE" -p "$AGENT_PID" >/dev/null
 c_start=$(json "j['agent']['cpu_user_ms'] + j['agent']['cpu_sys_ms']")
 pids=()

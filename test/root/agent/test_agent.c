@@ -30,7 +30,8 @@
 
 /*
  * The refault workload: n pages touched, paged out by a 1 s cold-age rule,
- * m of them read back. With the fault programs on, exactly n first touches
+ * m of them read back. With the fault programs on (and kept attached to
+ * count first touches, --count-first-touch), exactly n first touches
  * and m refaults, all swap-ins or swap-cache hits. `disable` turns one
  * feature off (pageflexd --disable): what it costs must be that feature only,
  * and the agent must neither crash nor report a count it cannot know.
@@ -38,8 +39,9 @@
 static void refault_run(const char *disable)
 {
 	const size_t n = 4096, m = 1000, len = n * PG;
-	const char *args[] = {"--cold-age", "refault=1", "--scan-interval", "200", NULL,
-			      NULL,	    NULL};
+	const char *args[] = {
+		"--cold-age", "refault=1", "--scan-interval", "200", "--count-first-touch", NULL,
+		NULL,	      NULL};
 	bool faults = !disable || strcmp(disable, "fault-classifier");
 	bool majors = faults && (!disable || strcmp(disable, "major-faults"));
 	long long refaults, swapins, hits;
@@ -50,8 +52,8 @@ static void refault_run(const char *disable)
 	uint64_t t0;
 
 	if (disable) {
-		args[4] = "--disable";
-		args[5] = disable;
+		args[5] = "--disable";
+		args[6] = disable;
 	}
 	cr_assert_eq(agent_start(&a, args), 0, "pageflexd did not start");
 	buf = tc_anon(len);
@@ -472,8 +474,8 @@ Test(agent, pageflexctl_errors_and_unprivileged, .timeout = 60)
 /*
  * The agent (bound to region "x" with a 1 s cold age) still serves a client
  * whose scans cannot run: the 16-page region is learned, its first touches
- * are counted in `field`, and nothing is paged out past the cold age. Stops
- * the agent.
+ * are counted in `field` (the agent runs with --count-first-touch), and
+ * nothing is paged out past the cold age. Stops the agent.
  */
 static void serves_without_paging_out(struct pfa_agent *a, const char *field)
 {
@@ -497,7 +499,8 @@ static void serves_without_paging_out(struct pfa_agent *a, const char *field)
 
 Test(agent, bad_calibration_refuses_to_scan, .timeout = 60)
 {
-	const char *args[] = {"--test-corrupt-calibration", "--cold-age", "x=1", NULL};
+	const char *args[] = {"--test-corrupt-calibration", "--cold-age", "x=1",
+			      "--count-first-touch", NULL};
 	struct pfa_agent a;
 	char *log, *r;
 
@@ -1235,7 +1238,8 @@ Test(agent, record_v2_pages_ticks_state_actions, .timeout = 180)
  */
 Test(agent, a_missing_feature_costs_that_feature_only, .timeout = 60)
 {
-	const char *args[] = {"--disable", "scanner", "--cold-age", "x=1", NULL};
+	const char *args[] = {"--disable",	     "scanner", "--cold-age", "x=1",
+			      "--count-first-touch", NULL};
 	struct pfa_agent a;
 	char *log, *r;
 
@@ -1266,7 +1270,8 @@ Test(agent, a_missing_feature_costs_that_feature_only, .timeout = 60)
 /* Without calibration no page table is read: faults are unclassified, nothing is paged out. */
 Test(agent, calibration_off_counts_unclassified, .timeout = 60)
 {
-	const char *args[] = {"--disable", "calibration", "--cold-age", "x=1", NULL};
+	const char *args[] = {"--disable", "calibration",	  "--cold-age",
+			      "x=1",	   "--count-first-touch", NULL};
 	struct pfa_agent a;
 	char *log;
 

@@ -12,6 +12,8 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -37,8 +39,8 @@ static long long field(struct pfa_agent *a, const char *f)
 Test(agent_faultclass, pages_swapped_behind_the_agents_back_are_refaults, .timeout = 120)
 {
 	const size_t n = 4096, m = 500, len = n * PG;
-	/* No policy for "fc", and no second scan during the test. */
-	const char *args[] = {"--scan-interval", "600000", NULL};
+	/* No policy for "fc", no second scan during the test, every fault counted. */
+	const char *args[] = {"--scan-interval", "600000", "--count-first-touch", NULL};
 	size_t i, present, swapped;
 	volatile unsigned char *buf;
 	struct pfa_agent a;
@@ -118,7 +120,8 @@ Test(agent_faultclass, pages_swapped_behind_the_agents_back_are_refaults, .timeo
 Test(agent_faultclass, region_leaves_the_walk_when_its_pages_are_back, .timeout = 120)
 {
 	const size_t n = 2048, len = n * PG;
-	const char *args[] = {"--cold-age", "fc=1", "--scan-interval", "200", NULL};
+	const char *args[] = {"--cold-age",	     "fc=1", "--scan-interval", "200",
+			      "--count-first-touch", NULL};
 	volatile unsigned char *buf;
 	size_t i, swapped;
 	long long ft0, rf0;
@@ -157,6 +160,98 @@ Test(agent_faultclass, region_leaves_the_walk_when_its_pages_are_back, .timeout 
 	for (i = 0; i < n; i++)
 		buf[i * PG] = 1;
 	cr_assert_eq(field(&a, "first_touch"), ft0 + (long long)n);
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(&a), 0);
+	munmap((void *)buf, len);
+}
+
+/* The agent's fault program state from `stats`: 1 attached, 0 detached, -1 unknown. */
+static int fault_prog_attached(struct pfa_agent *a)
+{
+	char *r = agent_query(a, "stats");
+	int v = -1;
+
+	if (r && strstr(r, "\"fault_program\":{\"attached\":true,\"on_demand\":true"))
+		v = 1;
+	else if (r && strstr(r, "\"fault_program\":{\"attached\":false,\"on_demand\":true"))
+		v = 0;
+	free(r);
+	return v;
+}
+
+static bool wait_fault_prog(struct pfa_agent *a, int want, int ms)
+{
+	uint64_t t0 = now_ms();
+
+	while (fault_prog_attached(a) != want && now_ms() - t0 < (uint64_t)ms)
+		usleep(20000);
+	return fault_prog_attached(a) == want;
+}
+
+/*
+ * By default the fault program is attached only while a managed region may
+ * hold swapped pages (issue 14): the first touches of a fresh region run
+ * no program and are not counted; the agent attaches it before it pages
+ * out, so every refault is counted; when a scan finds nothing swapped it is
+ * detached again; and pages swapped behind the agent's back are counted by
+ * the major-fault program alone, which makes the agent attach it again.
+ */
+Test(agent_faultclass, fault_program_attached_only_while_pages_may_be_out, .timeout = 120)
+{
+	const size_t n = 2048, m = 300, len = n * PG;
+	const char *args[] = {"--cold-age", "fc=1", "--scan-interval", "200", NULL};
+	volatile unsigned char *buf;
+	long long rf0, sw0;
+	struct pfa_agent a;
+	size_t i, swapped;
+	long maj;
+	struct pfc c;
+	uint64_t t0;
+
+	TU_SKIP_UNLESS(tu_ensure_swap());
+	cr_assert_eq(agent_start(&a, args), 0, "pageflexd did not start");
+	buf = tc_anon(len);
+	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, (void *)buf, len, "fc"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "fc", 5000));
+	cr_assert_eq(fault_prog_attached(&a), 0, "attached with nothing swapped");
+	for (i = 0; i < n; i++)
+		buf[i * PG] = (unsigned char)i;
+	cr_assert_eq(field(&a, "first_touch"), 0, "first touches counted without the program");
+	/* The agent pages the idle region out: attached first. */
+	swapped = pagemap_wait_swapped((void *)buf, len, 20000);
+	cr_assert_eq(swapped, n);
+	cr_assert_eq(fault_prog_attached(&a), 1, "paged out without the fault program");
+	for (i = 0; i < m; i++)
+		cr_assert_eq(buf[i * PG], (unsigned char)i);
+	cr_assert_eq(field(&a, "refaults"), (long long)m);
+	cr_assert_eq(field(&a, "swapin_major"), (long long)m);
+	/* All back and kept hot: no swapped page anywhere, detached. */
+	t0 = now_ms();
+	do {
+		for (i = 0; i < n; i++)
+			(void)buf[i * PG];
+		usleep(20000);
+	} while (fault_prog_attached(&a) != 0 && now_ms() - t0 < 5000);
+	cr_assert_eq(fault_prog_attached(&a), 0, "still attached with every page resident");
+	cr_assert_eq(field(&a, "refaults"), (long long)n);
+	/* Swapped behind its back: pf_major counts the swap-ins, then it is attached. */
+	rf0 = field(&a, "refaults");
+	sw0 = field(&a, "swapin_major");
+	cr_assert_eq(madvise((void *)buf, len, MADV_PAGEOUT), 0);
+	maj = majflt();
+	for (i = 0; i < m; i++)
+		cr_assert_eq(buf[i * 5 * PG], (unsigned char)(i * 5));
+	if (majflt() - maj != (long)m)
+		cr_skip_test("%ld of %zu refaults were swap-cache hits: a disk swap tier is "
+			     "active, exactness needs zram",
+			     (long)m - (majflt() - maj), m);
+	cr_log_info("behind its back: %lld refaults, %lld swap-ins of %zu",
+		    field(&a, "refaults") - rf0, field(&a, "swapin_major") - sw0, m);
+	cr_assert_eq(field(&a, "refaults") - rf0, (long long)m);
+	cr_assert_eq(field(&a, "swapin_major") - sw0, (long long)m);
+	cr_assert_eq(field(&a, "first_touch"), 0, "a swap-in taken back from the first touches");
+	cr_assert(wait_fault_prog(&a, 1, 3000), "not attached after swap-ins it did not cause");
 	pfc_close(&c);
 	cr_assert_eq(agent_stop(&a), 0);
 	munmap((void *)buf, len);
