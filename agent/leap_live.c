@@ -6,7 +6,8 @@
  * creation; per decision (addr + k * stride, k < count), the pages that
  * still lie in one of that region's pieces, batched per process into one
  * process_madvise. Regions leave the program when they are rebound,
- * unbound or freed.
+ * unbound or freed; the program is attached only while some region is on
+ * it, so that no fault of any process pays for Leap otherwise.
  */
 #include "leap_live.h"
 
@@ -24,6 +25,8 @@ static struct pf_leap_bpf *lb;
 static struct pf_watch watch;
 /* Per region id: its tgid while it is on the fault path, else 0. */
 static uint32_t on_path[PFA_MAX_REGIONS];
+/* Regions on the fault path: pf_leap is attached only while there are any. */
+static uint32_t n_on_path;
 
 /* The batch being filled, and whose it is. */
 static struct pf_batch batch;
@@ -72,6 +75,9 @@ int pf_leap_live_open(void)
 		return err;
 	}
 	pf_region_events_subscribe(&region_events);
+	/* Attached once (the kernel accepts it), then off until a region needs it. */
+	pf_leap_bpf_attach(lb, false);
+	n_on_path = 0;
 	pf_info("Leap runs on the fault path (pf_leap, %d regions at most)", LEAP_BPF_MAX_REGIONS);
 	pf_features_log(f, 1); /* a fallback variant says so */
 	return 0;
@@ -126,6 +132,8 @@ bool pf_leap_live_bind(struct pf_rinfo *ri)
 		return false;
 	err = pf_leap_bpf_add(lb, (uint32_t)p->pid, ri->id, ri->start0, ri->start0 + ri->hull_len,
 			      max_pw ? max_pw : 1);
+	if (!err && !n_on_path && (err = pf_leap_bpf_attach(lb, true)))
+		pf_leap_bpf_remove(lb, ri->id);
 	if (err) {
 		pf_log_limited(&last, PF_LOG_WARN,
 			       "pid %d: region %u: Leap in user space: fault path %s", p->pid,
@@ -133,6 +141,7 @@ bool pf_leap_live_bind(struct pf_rinfo *ri)
 		return false;
 	}
 	on_path[ri->id] = (uint32_t)p->pid;
+	n_on_path++;
 	pf_dbg("pid %d: region %u (%s): Leap on the fault path", p->pid, ri->id, ri->tag);
 	return true;
 }
@@ -143,6 +152,8 @@ void pf_leap_live_unbind(struct pf_rinfo *ri)
 		return;
 	on_path[ri->id] = 0;
 	pf_leap_bpf_remove(lb, ri->id);
+	if (n_on_path && !--n_on_path)
+		pf_leap_bpf_attach(lb, false); /* no Leap region left: off the fault path */
 }
 
 static void flush(void)
@@ -202,8 +213,8 @@ void pf_leap_live_json(FILE *f)
 	pf_leap_bpf_stats(lb, &st);
 	fprintf(f,
 		",\"leap_bpf\":{\"swap_faults\":%llu,\"decisions\":%llu,\"window_hits\":%llu,"
-		"\"skipped\":%llu,\"dropped\":%llu,\"regions\":%u}",
+		"\"skipped\":%llu,\"dropped\":%llu,\"regions\":%u,\"attached\":%s}",
 		(unsigned long long)st.faults, (unsigned long long)st.decisions,
 		(unsigned long long)st.window_hits, (unsigned long long)st.skipped,
-		(unsigned long long)st.dropped, st.regions);
+		(unsigned long long)st.dropped, st.regions, n_on_path ? "true" : "false");
 }
