@@ -461,28 +461,19 @@ int pf_major(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 	flags = &region_flags[id & (PFA_MAX_REGIONS - 1)];
-	if (!fault_attached && (*flags & PFA_RF_ANON)) {
+	if (*flags & PFA_RF_ANON) {
 		/*
-		 * No fault program: a page of this region was swapped out by
-		 * someone else (the kernel, DAMON). Count the swap-in here; the
-		 * mark makes the agent attach the fault program at its next tick.
+		 * A major fault in private anonymous memory is a swap-in that
+		 * the fault program did not see as one: it was not attached at
+		 * the fault's entry (on demand, or being attached right then),
+		 * or it took the fault for a first touch in a region without
+		 * swapped pages (the kernel swapped this page behind the
+		 * agent's back): then that count is taken back. Either way the
+		 * region is marked, which attaches the fault program.
 		 */
+		if (fault_attached && fast_first_touch && dmap_ok && !(*flags & PFA_RF_OUT))
+			st->first_touch--;
 		*flags |= PFA_RF_OUT;
-		st->swap_faults++;
-		st->swapin_major++;
-		emit(tgid, id, addr, PFA_EV_SWAP_FAULT);
-		emit(tgid, id, addr, PFA_EV_SWAPIN_MAJOR);
-		return 0;
-	}
-	if (fast_first_touch && dmap_ok && (*flags & (PFA_RF_ANON | PFA_RF_OUT)) == PFA_RF_ANON) {
-		/*
-		 * A swap-in the fault entry took for a first touch: the kernel
-		 * swapped this page out of a region that had no swapped pages.
-		 * Count it as what it was, and walk this region's page tables
-		 * from now on.
-		 */
-		*flags |= PFA_RF_OUT;
-		st->first_touch--;
 		st->swap_faults++;
 		st->swapin_major++;
 		emit(tgid, id, addr, PFA_EV_SWAP_FAULT);

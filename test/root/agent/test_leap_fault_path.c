@@ -80,7 +80,8 @@ static size_t not_swapped(const char *m, size_t n)
  * A mapping of n + fresh pages whose first n are written, then paged out
  * (every one of them, or the test fails); the last fresh are never touched.
  * MADV_PAGEOUT skips pages still in another CPU's LRU batch (it drains only
- * its own), so it is repeated until every page is out.
+ * its own) and pages isolated for a moment (compaction, another reclaimer),
+ * so it is repeated, for up to 5 s, until every page is out.
  */
 static char *swapped_out(size_t n, size_t fresh)
 {
@@ -92,14 +93,15 @@ static char *swapped_out(size_t n, size_t fresh)
 	madvise(m, (n + fresh) * PG, MADV_NOHUGEPAGE);
 	for (size_t i = 0; i < n; i++)
 		m[i * PG] = (char)(i | 1);
-	for (int tries = 0; tries < 50 && left; tries++) {
+	for (int tries = 0; tries < 250 && left; tries++) {
 		if (tries)
 			usleep(20000);
 		cr_assert_eq(madvise(m, n * PG, MADV_PAGEOUT), 0, "MADV_PAGEOUT: %s",
 			     strerror(errno));
 		left = not_swapped(m, n);
 	}
-	cr_assert_eq(left, 0, "%zu of %zu pages not swapped out after 50 MADV_PAGEOUTs", left, n);
+	cr_assert_eq(left, 0, "%zu of %zu pages not swapped out after 250 MADV_PAGEOUTs (5 s)",
+		     left, n);
 	return m;
 }
 
