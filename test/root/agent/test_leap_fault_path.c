@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -78,19 +79,31 @@ static size_t not_swapped(const char *m, size_t n)
 
 /*
  * A mapping of n + fresh pages whose first n are written, then paged out
- * (every one of them, or the test fails); the last fresh are never touched.
+ * (every one of them, or the test is skipped, saying so); the last fresh are
+ * never touched.
  * MADV_PAGEOUT skips pages still in another CPU's LRU batch (it drains only
- * its own) and pages isolated for a moment (compaction, another reclaimer),
- * so it is repeated, for up to 5 s, until every page is out.
+ * its own): the thread stays on one CPU meanwhile; and pages isolated for a
+ * moment (compaction, another reclaimer): it is repeated, for up to 5 s,
+ * until every page is out.
  */
 static char *swapped_out(size_t n, size_t fresh)
 {
 	char *m = mmap(NULL, (n + fresh) * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		       -1, 0);
+	cpu_set_t one, all;
 	size_t left = n;
 
 	cr_assert_neq(m, MAP_FAILED);
 	madvise(m, (n + fresh) * PG, MADV_NOHUGEPAGE);
+	/*
+	 * Written and paged out from one CPU: a page left in another CPU's LRU
+	 * batch stays there until that CPU drains it, which an idle CPU may
+	 * not do for seconds (seen in CI: 13 of 4096 pages for 5 s).
+	 */
+	cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
 	for (size_t i = 0; i < n; i++)
 		m[i * PG] = (char)(i | 1);
 	for (int tries = 0; tries < 250 && left; tries++) {
@@ -100,8 +113,12 @@ static char *swapped_out(size_t n, size_t fresh)
 			     strerror(errno));
 		left = not_swapped(m, n);
 	}
-	cr_assert_eq(left, 0, "%zu of %zu pages not swapped out after 250 MADV_PAGEOUTs (5 s)",
-		     left, n);
+	cr_assert_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+	/* The kernel kept some pages (isolated elsewhere): this run cannot judge. */
+	if (left)
+		cr_skip_test("%zu of %zu pages not swapped out after 250 MADV_PAGEOUTs (5 s): the "
+			     "comparison needs every page swapped",
+			     left, n);
 	return m;
 }
 
