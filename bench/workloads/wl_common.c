@@ -26,7 +26,7 @@ static void usage(const struct wl_desc *d, FILE *f)
 		"  -n, --ops N        operations (default %llu)\n"
 		"  -z, --zipf S       zipf exponent, >= 0 (0: uniform; default %.2f)\n"
 		"  -S, --seed N       random seed (default 1)\n"
-		"%s"
+		"%s%s"
 		"  -q, --quiet        no progress on stderr\n"
 		"  -h, --help         this text\n"
 		"%s"
@@ -38,6 +38,13 @@ static void usage(const struct wl_desc *d, FILE *f)
 		d->one_hit ? "  -o, --one-hit PCT  share of keys written once when loading and\n"
 			     "                     never read or written again (default 0)\n" :
 			     "",
+		d->scan ?
+			"  -w, --write-every N  write one page in N per pass (default 1: every\n"
+			"                     page; 0: read only)\n"
+			"  -t, --stride K|mixed  visit every K-th page, K passes over the region\n"
+			"                     per pass; mixed: each 4 MiB chunk at its own\n"
+			"                     stride of 2, 3, 5, 7 or 11\n" :
+			"",
 		d->extra ? d->extra : "", d->name);
 }
 
@@ -61,6 +68,8 @@ void wl_parse(const struct wl_desc *d, int argc, char **argv, struct wl_opts *o)
 		{"seed", required_argument, 0, 'S'},
 		{"quiet", no_argument, 0, 'q'},
 		{"one-hit", required_argument, 0, 'o'},
+		{"write-every", required_argument, 0, 'w'},
+		{"stride", required_argument, 0, 't'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -68,10 +77,15 @@ void wl_parse(const struct wl_desc *d, int argc, char **argv, struct wl_opts *o)
 			      .passes = d->def_passes,
 			      .ops = d->def_ops,
 			      .seed = 1,
-			      .zipf_s = d->def_zipf_s};
+			      .zipf_s = d->def_zipf_s,
+			      .write_every = 1,
+			      .stride = d->def_stride};
 	int c;
-	while ((c = getopt_long(argc, argv, d->one_hit ? "s:p:n:z:S:o:qh" : "s:p:n:z:S:qh", lo,
-				NULL)) != -1) {
+	while ((c = getopt_long(argc, argv,
+				d->one_hit ? "s:p:n:z:S:o:qh" :
+				d->scan	   ? "s:p:n:z:S:w:t:qh" :
+					     "s:p:n:z:S:qh",
+				lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->size_mib = parse_u64("--size", optarg);
@@ -104,6 +118,32 @@ void wl_parse(const struct wl_desc *d, int argc, char **argv, struct wl_opts *o)
 			if (o->one_hit_pct > 99) {
 				fprintf(stderr, "pf-wl-%s: --one-hit: want 0..99\n", d->name);
 				exit(2);
+			}
+			break;
+		case 'w':
+		case 't':
+			if (!d->scan) {
+				fprintf(stderr,
+					"pf-wl-%s: --%s is for pf-wl-seq and pf-wl-stride\n",
+					d->name, c == 'w' ? "write-every" : "stride");
+				exit(2);
+			}
+			if (c == 'w') {
+				o->write_every = parse_u64("--write-every", optarg);
+			} else if (!strcmp(optarg, "mixed")) {
+				o->stride = WL_STRIDE_MIXED;
+			} else if (!strcmp(optarg, "random")) {
+				o->stride = WL_STRIDE_RANDOM;
+			} else {
+				uint64_t k = parse_u64("--stride", optarg);
+
+				if (k < 1 || k > 4096) {
+					fprintf(stderr,
+						"pf-wl-%s: --stride: want 1..4096, mixed or random\n",
+						d->name);
+					exit(2);
+				}
+				o->stride = (unsigned)k;
 			}
 			break;
 		case 'q':

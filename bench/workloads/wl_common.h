@@ -25,6 +25,10 @@ struct wl_opts {
 	uint64_t seed;
 	double zipf_s;
 	unsigned one_hit_pct; /* kv: share of keys written once, never read (--one-hit) */
+	uint64_t write_every; /* seq/stride: write one page in N per pass (0: none) */
+	unsigned stride; /* seq/stride: pages between visits, or one of: */
+#define WL_STRIDE_MIXED 0u /* each 4 MiB chunk at its own stride */
+#define WL_STRIDE_RANDOM 0xffffffffu /* a random order, new each pass */
 	bool quiet;
 };
 
@@ -37,6 +41,8 @@ struct wl_desc {
 	uint64_t def_ops;
 	double def_zipf_s;
 	bool one_hit; /* takes --one-hit PCT */
+	bool scan; /* takes --write-every N and --stride K|mixed */
+	unsigned def_stride;
 };
 
 /* Parses argv into o (defaults from d); prints --help and exits. */
