@@ -13,6 +13,13 @@
  * when the previous window was useless. With no majority it prefetches
  * nothing, so a random pattern stops prefetching.
  *
+ * Ahead of the hits (as the kernel's async readahead does): a prefetch hit
+ * with fewer pages of the window left ahead of it than the window would
+ * grow by extends the window along the trend by twice the last extension
+ * (up to the cap), so reads stay in flight while the program consumes the
+ * pages already in: a long trend misses once, and the disk has up to
+ * 2 * max_pw reads queued instead of one miss's window at a time.
+ *
  * BPF rules kept here: no division by a signed value, every loop bounded by
  * a constant, every ring index masked, everything __always_inline but
  * leap_majority (a global function in BPF, see there), no helpers. State
@@ -210,9 +217,9 @@ static __always_inline __u32 leap_roundup_pow2(__u32 v)
 	return r;
 }
 
-/* Whether page lies in the last window issued (lets a caller that cannot see
- * the swap cache, such as the BPF fault path, classify a fault as a hit). */
-static __always_inline int leap_in_window(const struct leap_state *s, __u64 page)
+/* Position k (1..win_count) of page in the last window issued (its
+ * extensions included), 0 if it is not in it. */
+static __always_inline __u64 leap_window_pos(const struct leap_state *s, __u64 page)
 {
 	__u64 d, stride, k;
 
@@ -228,7 +235,36 @@ static __always_inline int leap_in_window(const struct leap_state *s, __u64 page
 	if ((__s64)d <= 0 || d % stride)
 		return 0;
 	k = d / stride;
-	return k <= s->win_count;
+	return k <= s->win_count ? k : 0;
+}
+
+/* Whether page lies in the last window issued (lets a caller that cannot see
+ * the swap cache, such as the BPF fault path, classify a fault as a hit). */
+static __always_inline int leap_in_window(const struct leap_state *s, __u64 page)
+{
+	return leap_window_pos(s, page) != 0;
+}
+
+/*
+ * A hit at position k of the window: if fewer pages than the next extension
+ * are left ahead of it, extends the window by that many along its stride
+ * (fills *out, returns the count), else returns 0.
+ */
+static __always_inline __u32 leap_extend(struct leap_state *s, __u64 k, __u32 max_pw,
+					 struct leap_decision *out)
+{
+	__u32 n = s->pw ? s->pw * 2 : 1;
+
+	if (n > max_pw)
+		n = max_pw;
+	if (!k || s->win_count - k >= n || s->win_count > 0x7fffffffu - n)
+		return 0;
+	out->start = s->win_start + (__u64)((__s64)s->win_count * s->win_stride);
+	out->stride = s->win_stride;
+	out->count = n;
+	s->win_count += n;
+	s->pw = n;
+	return n;
 }
 
 /*
@@ -260,7 +296,7 @@ static __always_inline __u32 leap_fault(struct leap_state *s, __u64 page, int hi
 	out->trend_window = 0;
 	if (hit) {
 		s->hits++;
-		return 0;
+		return leap_extend(s, leap_window_pos(s, page), max_pw, out);
 	}
 
 	trend = leap_find_trend(s, &window);

@@ -353,6 +353,9 @@ class Agent(Config):
             ag = stats.get("agent", {})
             if "prefetch_pages" in ag:
                 out["prefetched"] = ag["prefetch_pages"]
+            # faults on pages of a Leap window: prefetches that were used
+            if "leap_bpf" in ag:
+                out["prefetch_hits"] = ag["leap_bpf"].get("window_hits")
             return out
 
         limit = (ctx.limit_mib(wl) * MIB if tier != "-" and

@@ -53,9 +53,11 @@ class Ctx:
         what it uses without a limit."""
         if self.limit_override:
             return self.limit_override
-        full = {"seq": 512, "stride": 512, "kv": 512, "phase": 512, "pagerank": 512,
+        full = {"seq": 512, "stride": 512, "seq-ro": 512, "stride-ro": 512, "mixed-ro": 512,
+                "random-ro": 512, "kv": 512, "phase": 512, "pagerank": 512,
                 "redis": 512, "memcached": 448, "sqlite": 448}
-        quick = {"seq": 64, "stride": 64, "kv": 64, "phase": 64, "pagerank": 64,
+        quick = {"seq": 64, "stride": 64, "seq-ro": 64, "stride-ro": 64, "mixed-ro": 64,
+                 "random-ro": 64, "kv": 64, "phase": 64, "pagerank": 64,
                  "redis": 48, "memcached": 48, "sqlite": 40}
         return (quick if self.quick else full)[wl.name]
 

@@ -12,7 +12,7 @@ import subprocess
 FIELDS = ["tier", "workload", "config", "rep", "status", "runtime_s", "throughput", "unit",
           "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib", "offloaded_mib", "swapins",
           "agent_cpu_s", "managed_mib", "store_mib", "prefetched", "checksum", "params", "error",
-          "oom_kills", "retried", "cpu_s"]
+          "oom_kills", "retried", "cpu_s", "swap_reads", "prefetch_hits"]
 
 
 FAULT_FIELDS = ["setup", "first_touch_us", "reread_us", "status"]
@@ -48,7 +48,7 @@ def read_csv(path):
     """Rows of a CSV written by write_csv, numbers as numbers."""
     num = {"runtime_s", "throughput", "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib",
            "offloaded_mib", "swapins", "agent_cpu_s", "managed_mib", "store_mib", "prefetched",
-           "rep", "cpu_s"}
+           "rep", "cpu_s", "swap_reads", "prefetch_hits"}
     rows = []
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
@@ -87,7 +87,7 @@ def summarize(rows):
             s["status"] = f"{len(rs) - len(ok)} of {len(rs)} FAILED"
         for k in ("cpu_s", "runtime_s", "throughput", "p99_us", "rss_avg_mib", "rss_peak_mib",
                   "cg_peak_mib", "offloaded_mib", "swapins", "agent_cpu_s", "managed_mib",
-                  "store_mib", "prefetched"):
+                  "store_mib", "prefetched", "swap_reads", "prefetch_hits"):
             s[k] = med(ok, k)
         rt = [r["runtime_s"] for r in ok]
         s["spread"] = (max(rt) - min(rt)) / statistics.median(rt) if len(rt) > 1 else None
@@ -145,6 +145,7 @@ def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs)
                          f"{fmt(None if s['swapins'] is None else int(s['swapins']))} | "
                          f"{fmt(None if s.get('prefetched') is None else int(s['prefetched']))} | "
                          f"{fmt(s['agent_cpu_s'], 2)} | {status} |")
+    L += prefetch_section(S, tiers, workloads, configs)
     if faultlat:
         L.append("\n## Per-fault cost (pf-uffd-faultlat)\n")
         L.append("Mean time per page as the application sees it: first touch of a fresh "
@@ -169,6 +170,51 @@ def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs)
                 L.append(f"![{kind} on {tier}]({png})")
     with open(path, "w") as f:
         f.write("\n".join(L) + "\n")
+
+
+def prefetch_section(S, tiers, workloads, configs):
+    """Prefetchers against the kernel's readahead (`cgroup`) of the same run:
+    wall-time speedup, pages read from swap, and for Leap its accuracy (used
+    prefetches / prefetch reads) and coverage (used prefetches / pages the
+    program needed from swap)."""
+    L = []
+    for tier in tiers:
+        rows = []
+        for wl in workloads:
+            ref = S.get((tier, wl, "cgroup"))
+            for cfg in configs:
+                s = S.get((tier, wl, cfg))
+                if not s or not ref or cfg in ("none", "jemalloc", "shim") or \
+                        s.get("swap_reads") is None:
+                    continue
+                speed = (ref["runtime_s"] / s["runtime_s"]
+                         if ref["runtime_s"] and s["runtime_s"] else None)
+                acc = cov = None
+                hits, major = s.get("prefetch_hits"), s.get("swapins")
+                if hits is not None and major is not None:
+                    fetched = s["swap_reads"] - major
+                    acc = min(1.0, hits / fetched) if fetched > 0 else None
+                    cov = hits / (hits + major) if hits + major > 0 else None
+                rows.append(f"| {wl} | {cfg} | {fmt(s['runtime_s'], 2)} | "
+                            f"{'±' + fmt(s['spread'] * 50, 0) + '%' if s['spread'] is not None else '–'} | "
+                            f"{fmt(speed, 2) + 'x' if speed else '–'} | "
+                            f"{fmt(None if s['swap_reads'] is None else int(s['swap_reads']))} | "
+                            f"{fmt(None if major is None else int(major))} | "
+                            f"{fmt(acc * 100, 0) + '%' if acc is not None else '–'} | "
+                            f"{fmt(cov * 100, 0) + '%' if cov is not None else '–'} |")
+        if rows:
+            L.append(f"\n## Prefetch on {tier}: against the kernel's readahead\n")
+            L.append("*vs readahead* = runtime(cgroup) / runtime: above 1 is faster than the "
+                     "kernel's swap readahead (page-cluster as the machine has it) in the same "
+                     "run. *Swap reads* = pages read from swap during the run (/proc/vmstat "
+                     "pswpin, machine-wide); *majors* = the program's major faults. Leap: "
+                     "*accuracy* = faults on its windows / (swap reads - majors), *coverage* = "
+                     "faults on its windows / (those + majors).\n")
+            L.append("| workload | config | runtime s | spread | vs readahead | swap reads "
+                     "| majors | accuracy | coverage |")
+            L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+            L += rows
+    return L
 
 
 def plots(outdir, stem, rows, tiers, workloads, configs):

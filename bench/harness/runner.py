@@ -161,6 +161,7 @@ def run_measured(argv, env=None, cgroup=None, timeout=1800, stdin_data=None):
     """Runs argv to completion under sampling. Returns a dict with rc, stdout,
     stderr, wall_s, and the sampled + rusage metrics."""
     ru0 = rusage_children()
+    rd0 = swap_reads()
     t0 = time.monotonic()
     p = spawn(argv, env=env, cgroup=cgroup,
               stdin=subprocess.PIPE if stdin_data is not None else None)
@@ -181,7 +182,18 @@ def run_measured(argv, env=None, cgroup=None, timeout=1800, stdin_data=None):
     res["majflt"] = max(res["majflt"], ru1.ru_majflt - ru0.ru_majflt)
     # CPU time of the workload itself: what the machine's other load moves least
     res["cpu_s"] = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    # pages read from swap by anyone (faults and prefetches): the machine is quiet
+    res["swap_reads"] = swap_reads() - rd0
     return res
+
+
+def swap_reads():
+    """Pages read from swap since boot, machine-wide (/proc/vmstat pswpin)."""
+    with open("/proc/vmstat") as f:
+        for line in f:
+            if line.startswith("pswpin "):
+                return int(line.split()[1])
+    return 0
 
 
 def reap_rusage(pid):

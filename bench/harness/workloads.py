@@ -61,13 +61,15 @@ class Workload:
 
 
 class Bundled(Workload):
-    """A pf-wl-* program; sizes (full, quick) in MiB and extra options."""
+    """A pf-wl-* program (pf-wl-NAME unless prog names another); sizes
+    (full, quick) in MiB and extra options."""
 
-    def __init__(self, name, full, quick, has_p99=False):
+    def __init__(self, name, full, quick, has_p99=False, prog=None):
         self.name, self.full, self.quick, self.has_p99 = name, full, quick, has_p99
+        self.prog = prog or name
 
     def argv(self, ctx):
-        return [os.path.join(ctx.bindir, f"pf-wl-{self.name}"), "-q"] + (
+        return [os.path.join(ctx.bindir, f"pf-wl-{self.prog}"), "-q"] + (
             self.quick if ctx.quick else self.full)
 
     def params(self, ctx):
@@ -82,7 +84,7 @@ class Bundled(Workload):
         res = parse_result(r["stdout"]) or {}
         ok = r["rc"] == 0 and res.get("verify") == "ok"
         out = {k: r[k] for k in ("rss_avg_mib", "rss_peak_mib", "swap_peak_mib", "majflt",
-                                 "cpu_s")}
+                                 "cpu_s", "swap_reads")}
         out.update(status="ok" if ok else "FAIL", runtime_s=float(res.get("runtime_s", r["wall_s"])),
                    throughput=float(res.get("throughput", 0)), unit=res.get("unit", ""),
                    p99_us=float(res["p99_us"]) if "p99_us" in res else None,
@@ -330,6 +332,16 @@ def all_workloads():
     return [
         Bundled("seq", ["-s", "1024", "-p", "3"], ["-s", "128", "-p", "3"]),
         Bundled("stride", ["-s", "1024", "-p", "3"], ["-s", "128", "-p", "3"]),
+        # Read-mostly scans (PageFlex Fig. 8): nothing written after the fill,
+        # so swap-ins are not queued behind the swap writes of reclaim.
+        Bundled("seq-ro", ["-s", "1024", "-p", "3", "-w", "0"],
+                ["-s", "128", "-p", "3", "-w", "0"], prog="seq"),
+        Bundled("stride-ro", ["-s", "1024", "-p", "3", "-w", "0"],
+                ["-s", "128", "-p", "3", "-w", "0"], prog="stride"),
+        Bundled("mixed-ro", ["-s", "1024", "-p", "3", "-w", "0", "-t", "mixed"],
+                ["-s", "128", "-p", "3", "-w", "0", "-t", "mixed"], prog="stride"),
+        Bundled("random-ro", ["-s", "1024", "-p", "3", "-w", "0", "-t", "random"],
+                ["-s", "128", "-p", "3", "-w", "0", "-t", "random"], prog="stride"),
         Bundled("kv", ["-s", "1024", "-n", "2000000"], ["-s", "128", "-n", "200000"], True),
         Bundled("phase", ["-s", "1024", "-n", "4000000"], ["-s", "128", "-n", "400000"], True),
         Bundled("pagerank", ["-s", "1024", "-p", "3"], ["-s", "128", "-p", "2"]),
