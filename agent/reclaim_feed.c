@@ -45,7 +45,7 @@ static unsigned feed_bits(void *ctx, const struct pf_page_run *r, uint64_t k)
 	       (PF_PAGE_ACCESSED | PF_PAGE_PRESENT | PF_PAGE_SWAPPED);
 }
 
-static void feed_accessed(void *ctx, const struct pf_page_run *r, uint64_t k)
+static void feed_clear(void *ctx, const struct pf_page_run *r, uint64_t k)
 {
 	struct feed *f = ctx;
 
@@ -71,7 +71,7 @@ void pf_agent_reclaim_feed(struct pf_rinfo *ri, struct pf_piece *const *pcs, siz
 		.ctx = &f,
 		.run = feed_run,
 		.bits = feed_bits,
-		.accessed = feed_accessed,
+		.clear = feed_clear,
 		.victim = feed_victim,
 	};
 

@@ -5,8 +5,9 @@
  * its per-page states (4 bytes a slot) and the scanner's 4-bit page words.
  * The engine numbers a region's pages from its start at registration
  * (start0), as recordings do, so that its decisions do not depend on where
- * the region was mapped. Victims go into a PAGEOUT batch and accessed pages into a COLD batch (it
- * clears their accessed bits). Separate from reclaim.c, which reads the maps
+ * the region was mapped. Victims go into a PAGEOUT batch, and the accessed
+ * pages whose bits the engine clears (policy/engine.h, clear_every) into a
+ * COLD batch. Separate from reclaim.c, which reads the maps
  * and issues the advice, so that a test can feed it a recorded stream
  * (test/unit/policies/test_engine_diff.c).
  */

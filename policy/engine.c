@@ -48,6 +48,7 @@ int pf_engine_bind(struct pf_engine_region *er, const struct pf_binding *bind,
 	er->thr.cfg.budget_pages = pf_threshold_budget(&b->threshold, region_pages);
 	er->cut_bucket = 0;
 	er->cut_pages = 0;
+	er->ticks = 0;
 	if (b->prefetch != oldp || !er->pstate) {
 		free(er->pstate);
 		er->pstate = NULL;
@@ -91,6 +92,17 @@ static uint64_t page_of(const struct pf_page_run *r, uint64_t k)
 	return r->pages ? r->pages[k] : r->first + k;
 }
 
+unsigned pf_engine_clear_every(const struct pf_engine_region *er)
+{
+	return er->b.params.clear_every ? er->b.params.clear_every : 1;
+}
+
+/* Whether an accessed page's bit is cleared at this tick (engine.h). */
+static bool clear_due(const struct pf_engine_region *er, unsigned every, uint64_t page)
+{
+	return every <= 1 || ((page >> 9) + er->ticks) % every == 0;
+}
+
 enum pass1 { P1_SCAN, P1_HIST, P1_VICTIMS };
 
 /*
@@ -105,6 +117,7 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 	const struct pf_policy_params *prm = &er->b.params;
 	static const struct pf_scan_page untouched;
 	struct pf_page_run r;
+	unsigned every = pf_engine_clear_every(er);
 	uint64_t k, ws = 0;
 	size_t i;
 
@@ -122,7 +135,8 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 			r.state[k] = ops->scan(prm, r.state[k], &pg, now);
 			if (pg.accessed) {
 				ws++;
-				io->accessed(io->ctx, &r, k);
+				if (clear_due(er, every, page_of(&r, k)))
+					io->clear(io->ctx, &r, k);
 			}
 			if (!pg.present || what == P1_SCAN)
 				continue;
@@ -203,10 +217,12 @@ void pf_engine_tick(struct pf_engine_region *er, const struct pf_engine_io *io,
 	by_victim = er->b.threshold.mode == PF_THRESH_COLD_AGE;
 	if (by_victim) {
 		pass1(er, io, NULL, P1_VICTIMS, now);
+		er->ticks++;
 		return;
 	}
 	pf_hist_clear(&sc->hist);
 	ws = pass1(er, io, &sc->hist, P1_HIST, now);
+	er->ticks++;
 	pf_threshold_refaults(&er->thr, refaults);
 	cut = pf_threshold_decide(&er->thr, &sc->hist, ws, now);
 	er->cut_bucket = cut.bucket;

@@ -32,6 +32,8 @@ static const struct {
 	 "readahead: largest window (pages)"},
 	{"leap_max_pages", P_U32, offsetof(struct pf_policy_params, leap_max_pages),
 	 "leap: largest prefetch window (pages, max 256)"},
+	{"clear_every", P_U32, offsetof(struct pf_policy_params, clear_every),
+	 "ticks between clears of a hot page's accessed bit (0, 1: every tick)"},
 };
 
 void pf_params_names(char *buf, size_t len)

@@ -47,10 +47,11 @@ struct pf_policy_params {
 	uint64_t tick_ms; /* time quantum of states that store a time (0: 1000) */
 	uint32_t ra_max_pages; /* readahead: largest window (kernel: 1 << page-cluster = 8) */
 	uint32_t leap_max_pages; /* Leap: largest prefetch window */
+	uint32_t clear_every; /* ticks between clears of a hot page's accessed bit (0: 1) */
 };
 
-/* Fills p with the defaults 
- * (cold age 120 s, no LFU decay, 32 clock bits, 1 s tick, readahead 8, Leap 32). */
+/* Fills p with the defaults (cold age 120 s, no LFU decay, 32 clock bits,
+ * 1 s tick, readahead 8, Leap 32, accessed bits cleared every tick). */
 void pf_policy_params_default(struct pf_policy_params *p);
 
 /* Flags of a reclaim policy. */

@@ -26,6 +26,7 @@ enum {
 	F_PREFETCHED = 4, /* prefetched, not used yet */
 	F_ACC = 8, /* accessed since the last scan */
 	F_LIVE_OUT = 16, /* the live agent paged it out; not seen back yet */
+	F_CLEAR = 32, /* its accessed bit is cleared after this tick (engine.h) */
 };
 
 #define NO_NEXT UINT64_MAX

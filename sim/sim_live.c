@@ -59,7 +59,8 @@ static int scan_page(struct sim *s, struct region *r, uint64_t p, unsigned st)
 		return 0;
 	case PF_PG_IDLE:
 		if (fl & F_EVER) {
-			r->fl[d] &= (uint8_t)~F_LIVE_OUT;
+			/* The live scan's bit, whichever bits the replay cleared. */
+			r->fl[d] &= (uint8_t) ~(F_LIVE_OUT | F_ACC);
 			return 0;
 		}
 		/* Present, but the replay never saw it touched (no first-touch

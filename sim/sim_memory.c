@@ -113,9 +113,12 @@ static unsigned io_bits(void *ctx, const struct pf_page_run *run, uint64_t k)
 	       ((fl & (F_EVER | F_RES)) == F_EVER ? PF_PAGE_SWAPPED : 0);
 }
 
-static void io_accessed(void *ctx, const struct pf_page_run *run, uint64_t k)
+static void io_clear(void *ctx, const struct pf_page_run *run, uint64_t k)
 {
-	(void)ctx, (void)run, (void)k; /* cleared after the tick: bits stay fixed during it */
+	struct sim_io *io = ctx;
+
+	(void)run;
+	io->r->fl[k] |= F_CLEAR; /* cleared after the tick: bits stay fixed during it */
 }
 
 static void io_victim(void *ctx, const struct pf_page_run *run, uint64_t k)
@@ -128,19 +131,24 @@ static void io_victim(void *ctx, const struct pf_page_run *run, uint64_t k)
 		io->s->cfg->on_evict(io->s->cfg->evict_arg, io->r->id, io->r->pg[k], io->s->now_ms);
 }
 
+/*
+ * After a tick: the bits the engine cleared (engine.h, clear_every). A
+ * region the engine does not act on (the kernel's) has every bit cleared,
+ * as the kernel's own reclaim would (the memory-limit model reads them).
+ */
 static void clear_accessed(struct region *r)
 {
+	uint8_t m = pf_engine_active(&r->eng) ? F_CLEAR : 0xff;
+
 	for (uint64_t p = 0; p < r->nd; p++)
-		r->fl[p] &= (uint8_t)~F_ACC;
+		if (r->fl[p] & m)
+			r->fl[p] &= (uint8_t) ~(F_ACC | F_CLEAR);
 }
 
 static struct pf_engine_io engine_io(struct sim_io *ctx)
 {
-	return (struct pf_engine_io){.ctx = ctx,
-				     .run = io_run,
-				     .bits = io_bits,
-				     .accessed = io_accessed,
-				     .victim = io_victim};
+	return (struct pf_engine_io){
+		.ctx = ctx, .run = io_run, .bits = io_bits, .clear = io_clear, .victim = io_victim};
 }
 
 /* A scan tick: the engine's decisions, exactly as pageflexd makes them. */

@@ -12,7 +12,10 @@
  *                                    cut-short modes attach bpf/bench/
  *                                    fault_path_bench instead of the agent's)
  *   bench_agent scan [GIB]           page-table scanner cost per GiB (4 KiB
- *                                    pages and THP), and MADV_COLD per GiB
+ *                                    pages and THP), MADV_COLD per GiB, and
+ *                                    scan + clear per tick of an all-hot
+ *                                    region as the engine clears it with
+ *                                    clear_every 1, 2, 4, 8, 16 (engine.h)
  *   bench_agent clear [MIB]          ways to clear accessed bits between two
  *                                    scans (MADV_COLD, /proc/self/clear_refs):
  *                                    cost of the clear per GiB, of re-touching
@@ -453,6 +456,60 @@ static int bench_clear(size_t mib)
 	return 0;
 }
 
+/*
+ * The engine's clears on an all-hot region of 4 KiB pages (policy/engine.h):
+ * at tick t the 2 MiB chunks c with (c + t) % every == 0 get MADV_COLD. Per
+ * tick, averaged over the second `every` ticks (the first round also moves
+ * every page to the inactive list, which a steady state has done long ago;
+ * the region is re-touched between ticks, untimed): the scan, the clear,
+ * and their sum per GiB.
+ */
+static void scan_clear_ticks(size_t gib, int pidfd)
+{
+	static const unsigned everies[] = {1, 2, 4, 8, 16};
+	size_t len = gib << 30, chunk = 2u << 20;
+
+	printf("scan + clear per tick, all pages hot (%zu GiB, 4 KiB pages):\n", gib);
+	printf("%-12s %12s %13s %13s\n", "clear_every", "scan ms/GiB", "clear ms/GiB",
+	       "total ms/GiB");
+	for (size_t e = 0; e < sizeof(everies) / sizeof(everies[0]); e++) {
+		unsigned every = everies[e];
+		struct pf_rtable t = {0};
+		unsigned char *p = map(len, false);
+		double scan = 0, clear = 0, t0;
+		int err;
+
+		memset(p, 1, len);
+		pf_rt_map(&t, (uintptr_t)p, len, PFW_KIND_ANON, 3, "bench", 5, "", 0, 0, &err);
+		for (unsigned tick = 0; tick < 2 * every; tick++) {
+			struct pf_batch b = {0};
+			double ts, tc;
+
+			for (size_t off = 0; off < len; off += 4096)
+				p[off]++;
+			t0 = now_s();
+			pf_scan_proc(getpid(), &t, UINT64_MAX);
+			ts = now_s() - t0;
+			for (size_t c = 0; c < len / chunk; c++)
+				if ((c + tick) % every == 0)
+					pf_batch_add(&b, (uintptr_t)p + c * chunk, chunk);
+			t0 = now_s();
+			pf_act(pidfd, getpid(), PF_ADV_COLD, &b);
+			tc = now_s() - t0;
+			pf_batch_free(&b);
+			if (tick >= every) {
+				scan += ts;
+				clear += tc;
+			}
+		}
+		scan *= 1e3 / every / (double)gib;
+		clear *= 1e3 / every / (double)gib;
+		printf("%-12u %12.2f %13.2f %13.2f\n", every, scan, clear, scan + clear);
+		pf_rt_clear(&t);
+		munmap(p, len);
+	}
+}
+
 static int bench_scan(size_t gib)
 {
 	size_t len = gib << 30;
@@ -489,6 +546,7 @@ static int bench_scan(size_t gib)
 		pf_rt_clear(&t);
 		munmap(p, len);
 	}
+	scan_clear_ticks(gib, pidfd);
 	pf_bpf_close();
 	return 0;
 }
