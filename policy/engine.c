@@ -49,6 +49,12 @@ int pf_engine_bind(struct pf_engine_region *er, const struct pf_binding *bind,
 	er->cut_bucket = 0;
 	er->cut_pages = 0;
 	er->ticks = 0;
+	{
+		uint64_t every = b->params.clear_every ? b->params.clear_every : 1;
+		uint64_t seg = (region_pages + every - 1) / every;
+
+		er->clear_seg = seg < 512 ? 512 : (seg + 511) & ~511ull;
+	}
 	if (b->prefetch != oldp || !er->pstate) {
 		free(er->pstate);
 		er->pstate = NULL;
@@ -100,7 +106,7 @@ unsigned pf_engine_clear_every(const struct pf_engine_region *er)
 /* Whether an accessed page's bit is cleared at this tick (engine.h). */
 static bool clear_due(const struct pf_engine_region *er, unsigned every, uint64_t page)
 {
-	return every <= 1 || ((page >> 9) + er->ticks) % every == 0;
+	return every <= 1 || (page / er->clear_seg + er->ticks) % every == 0;
 }
 
 enum pass1 { P1_SCAN, P1_HIST, P1_VICTIMS };

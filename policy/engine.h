@@ -27,9 +27,11 @@
  * GiB of cleared 4 KiB pages on this project's test machine, against 0.8
  * ms/GiB for the walk, and a re-touch of a cleared page costs the program a
  * fault on a paravirtual guest). So the engine says which bits to clear:
- * with clear_every H, an accessed page is cleared at the ticks where its
- * 2 MiB chunk's number plus the tick count is a multiple of H, so each hot
- * page once every H ticks and each tick's clears in whole chunks. Between
+ * with clear_every H the region is cut into H segments (of whole 2 MiB
+ * chunks) and an accessed page is cleared at the ticks where its segment's
+ * number plus the tick count is a multiple of H: each hot page once every
+ * H ticks, each tick's clears one contiguous range (a MADV_COLD range has
+ * a fixed cost of ~60 µs: H interleaved chunks per tick cost 2-3x more). Between
  * its clears a page keeps reading as accessed: a page that falls idle is
  * seen idle up to H - 1 ticks late, never early (cold-age: paged out after
  * an idle time between cold_age_ms and cold_age_ms + H ticks; frequencies
@@ -103,7 +105,8 @@ struct pf_engine_region {
 	pf_page_state blank; /* the state of a page never accessed since then */
 	unsigned cut_bucket; /* last cut (budget, promotion): bucket and pages */
 	uint64_t cut_pages;
-	uint64_t ticks; /* ticks since the bind: which chunks' bits are cleared */
+	uint64_t ticks; /* ticks since the bind: which segment's bits are cleared */
+	uint64_t clear_seg; /* pages per clear_every segment (a multiple of 512) */
 	void *pstate; /* prefetch policy state */
 };
 

@@ -458,7 +458,9 @@ static int bench_clear(size_t mib)
 
 /*
  * The engine's clears on an all-hot region of 4 KiB pages (policy/engine.h):
- * at tick t the 2 MiB chunks c with (c + t) % every == 0 get MADV_COLD. Per
+ * at tick t the segment s (1/every of the region) with (s + t) % every == 0
+ * gets MADV_COLD, and for comparison the 2 MiB chunks c with
+ * (c + t) % every == 0 (interleaved: every-th chunks). Per
  * tick, averaged over the second `every` ticks (the first round also moves
  * every page to the inactive list, which a steady state has done long ago;
  * the region is re-touched between ticks, untimed): the scan, the clear,
@@ -470,10 +472,12 @@ static void scan_clear_ticks(size_t gib, int pidfd)
 	size_t len = gib << 30, chunk = 2u << 20;
 
 	printf("scan + clear per tick, all pages hot (%zu GiB, 4 KiB pages):\n", gib);
-	printf("%-12s %12s %13s %13s\n", "clear_every", "scan ms/GiB", "clear ms/GiB",
-	       "total ms/GiB");
-	for (size_t e = 0; e < sizeof(everies) / sizeof(everies[0]); e++) {
-		unsigned every = everies[e];
+	printf("%-12s %-12s %12s %13s %13s\n", "clear_every", "ranges", "scan ms/GiB",
+	       "clear ms/GiB", "total ms/GiB");
+	for (size_t e = 0; e < 2 * sizeof(everies) / sizeof(everies[0]); e++) {
+		unsigned every = everies[e / 2];
+		bool interleaved = e % 2;
+		size_t seg = len / every;
 		struct pf_rtable t = {0};
 		unsigned char *p = map(len, false);
 		double scan = 0, clear = 0, t0;
@@ -490,9 +494,13 @@ static void scan_clear_ticks(size_t gib, int pidfd)
 			t0 = now_s();
 			pf_scan_proc(getpid(), &t, UINT64_MAX);
 			ts = now_s() - t0;
-			for (size_t c = 0; c < len / chunk; c++)
+			for (size_t c = 0; interleaved && c < len / chunk; c++)
 				if ((c + tick) % every == 0)
 					pf_batch_add(&b, (uintptr_t)p + c * chunk, chunk);
+			if (!interleaved)
+				pf_batch_add(&b,
+					     (uintptr_t)p + (every - tick % every) % every * seg,
+					     seg);
 			t0 = now_s();
 			pf_act(pidfd, getpid(), PF_ADV_COLD, &b);
 			tc = now_s() - t0;
@@ -504,7 +512,10 @@ static void scan_clear_ticks(size_t gib, int pidfd)
 		}
 		scan *= 1e3 / every / (double)gib;
 		clear *= 1e3 / every / (double)gib;
-		printf("%-12u %12.2f %13.2f %13.2f\n", every, scan, clear, scan + clear);
+		if (every == 1 && interleaved)
+			continue; /* the same as the segment */
+		printf("%-12u %-12s %12.2f %13.2f %13.2f\n", every,
+		       interleaved ? "2 MiB chunks" : "a segment", scan, clear, scan + clear);
 		pf_rt_clear(&t);
 		munmap(p, len);
 	}
