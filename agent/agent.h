@@ -65,6 +65,7 @@ struct pf_proc {
 	uint64_t ev_swap_faults, ev_swapins;
 	uint64_t pending_page; /* last swap fault not yet known as a miss (prefetch) */
 	struct pf_phase_hot *hot; /* prefetch_hot's phase memory (phase_hot.c), or NULL */
+	struct pf_objective_set objs; /* its objectives, one per rule (objectives.c) */
 };
 
 /* Process table. */

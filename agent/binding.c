@@ -26,6 +26,24 @@ struct cli_rule {
 static struct cli_rule cli[MAX_CLI_RULES];
 static size_t ncli;
 static struct pf_rules *rules;
+/* --objective: for regions nothing else binds (kind none: not set). */
+static struct pf_objective_cfg cli_objective;
+
+int pf_binding_parse_objective(const char *arg, char *err, size_t errlen)
+{
+	struct pf_objective_cfg c;
+
+	pf_objective_cfg_default(&c);
+	if (pf_objective_parse_arg(arg, &c, err, errlen))
+		return -EINVAL;
+	cli_objective = c;
+	return 0;
+}
+
+const struct pf_objective_cfg *pf_binding_cli_objective(void)
+{
+	return cli_objective.kind != PF_OBJ_NONE ? &cli_objective : NULL;
+}
 
 static int cli_add(const char *pattern, const char *policy, uint64_t cold_age_ms, char *err,
 		   size_t errlen)
@@ -190,13 +208,28 @@ bool pf_binding_lookup(const char *tag, const char *symbol, unsigned kind, uint6
 		out->threshold.mode = PF_THRESH_COLD_AGE;
 		return true;
 	}
-	if (!rules)
+	if (rules) {
+		k = pf_rules_match(rules, &a, phase, out);
+		/* The file's defaults, if they page nothing out, yield to --objective. */
+		if (out->reclaim && !(k < 0 && pf_binding_cli_objective() &&
+				      (out->reclaim->flags & PF_RECLAIM_PASSIVE))) {
+			if (k < 0)
+				snprintf(out->rule, sizeof(out->rule), "default");
+			pf_binding_fit_objective(out);
+			pf_params_fit_tick(&out->params);
+			return true;
+		}
+	}
+	if (!pf_binding_cli_objective())
 		return false;
-	k = pf_rules_match(rules, &a, phase, out);
-	if (!out->reclaim)
-		return false;
-	if (k < 0)
-		snprintf(out->rule, sizeof(out->rule), "default");
+	memset(out, 0, sizeof(*out));
+	snprintf(out->rule, sizeof(out->rule), "cli:objective");
+	out->reclaim = pf_reclaim_find("cold-age");
+	pf_policy_params_default(&out->params);
+	pf_threshold_cfg_default(&out->threshold);
+	out->threshold.mode = PF_THRESH_OBJECTIVE;
+	out->objective = cli_objective;
+	pf_binding_fit_objective(out);
 	pf_params_fit_tick(&out->params);
 	return true;
 }

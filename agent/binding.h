@@ -4,8 +4,9 @@
  * in order: the command-line rules (--cold-age TAG=SECONDS, --policy
  * TAG=NAME; fnmatch on the tag, first match wins), then the YAML rules file
  * (--config, rules/rules.h: tag, call-site symbol, kind, size, phase
- * overrides; its `defaults:` where no rule matches). A region that nothing
- * binds is observed (scanned, fault-counted) but never acted on. The rules
+ * overrides; its `defaults:` where no rule matches), then --objective
+ * (cold-age under that objective). A region that nothing binds is observed
+ * (scanned, fault-counted) but never acted on. The rules
  * file is reloaded on SIGHUP and `pageflexctl reload`; a file with an error
  * is refused and the rules in force stay.
  */
@@ -24,6 +25,12 @@ struct pf_phase_actions;
 int pf_binding_parse_cold_age(const char *arg, char *err, size_t errlen); /* TAG=SECONDS */
 int pf_binding_parse_policy(const char *arg, char *err, size_t errlen); /* TAG=POLICY */
 int pf_binding_parse_prefetch(const char *arg, char *err, size_t errlen); /* TAG=PREFETCH */
+/* --objective KIND=VALUE (policy/objective.h): regions that no command-line
+ * rule, no rule of the file and no paging `defaults:` bind follow it, under
+ * cold-age. */
+int pf_binding_parse_objective(const char *arg, char *err, size_t errlen);
+/* The command line's objective, or NULL. */
+const struct pf_objective_cfg *pf_binding_cli_objective(void);
 size_t pf_binding_cli_count(void);
 /* One line describing command-line rule i, or NULL past the end. */
 const char *pf_binding_cli_describe(size_t i, char *buf, size_t len);

@@ -27,6 +27,7 @@
 #include "binding.h"
 #include "leap_live.h"
 #include "log.h"
+#include "objectives.h"
 #include "scanner.h"
 
 static struct pf_listener listener = PF_LISTENER_INIT;
@@ -205,6 +206,7 @@ static void proc_text(FILE *f, struct pf_proc *p)
 	fprintf(f, "pid %d  %s  phase %s  regions %zu%s\n", p->pid, plain(p->exe, exe, sizeof(exe)),
 		plain(p->phase, phase, sizeof(phase)), p->rt.n,
 		p->replayed ? "  (replayed after reconnect)" : "");
+	pf_agent_objectives_text(f, p);
 	fprintf(f, "  %6s %-20s %-6s %10s %10s %10s %10s %9s %9s %8s %6s  %s\n", "id", "tag",
 		"kind", "size MiB", "resid MiB", "swap MiB", "1st-touch", "refaults", "swap-ins",
 		"pf-hits", "scans", "reclaim/prefetch threshold");
@@ -220,11 +222,13 @@ static void proc_json(FILE *f, struct pf_proc *p, int k)
 	fprintf(f,
 		",\"replayed\":%s,\"packets\":%llu,\"records\":%llu,\"lost_packets\":%llu,"
 		"\"shim_dropped\":%llu,\"refused_maps\":%llu,\"ev_swap_faults\":%llu,"
-		"\"ev_swapins\":%llu,\"regions\":[",
+		"\"ev_swapins\":%llu,\"objectives\":",
 		p->replayed ? "true" : "false", (unsigned long long)p->packets,
 		(unsigned long long)p->records, (unsigned long long)p->lost_packets,
 		(unsigned long long)p->shim_dropped, (unsigned long long)p->refused_maps,
 		(unsigned long long)p->ev_swap_faults, (unsigned long long)p->ev_swapins);
+	pf_agent_objectives_json(f, p);
+	fprintf(f, ",\"regions\":[");
 	each_region(p, region_json, f);
 	fprintf(f, "]}");
 }

@@ -83,6 +83,13 @@ static void usage(FILE *f)
 		"  -p, --policy TAG=NAME    bind another reclaim policy to regions tagged TAG\n"
 		"                           (command-line rules come before the rules file)\n"
 		"  -R, --prefetch TAG=NAME  prefetch policy (readahead, leap) on refaults of TAG\n"
+		"  -o, --objective KIND=V   page out, by age, the regions nothing else binds, as\n"
+		"                           far as an objective of each process allows:\n"
+		"                           promotion=PCT (refaults per minute <= PCT%% of its\n"
+		"                           working set; 0.2 is Google's far-memory SLO),\n"
+		"                           pressure=PCT (memory stall <= PCT%% of the time,\n"
+		"                           /proc/pressure/memory), budget=SIZE|PCT%% (resident\n"
+		"                           at most that), none (the default)\n"
 		"  -i, --scan-interval MS   scan period (default: the smallest cold age / 4, or 1 s)\n"
 		"      --scan-capacity GIB  memory whose pages can be tracked (default 16)\n"
 		"      --max-procs N        managed processes (default 64, at most 1024)\n"
@@ -106,6 +113,7 @@ static void usage(FILE *f)
 		"\n"
 		"Examples:\n"
 		"  pageflexd --cold-age '*=120'\n"
+		"  pageflexd --objective promotion=0.2\n"
 		"  pageflexd -s /tmp/pf/agent.sock --cold-age cold=2 --cold-age 'db.*=30' -v\n",
 		PFW_DEFAULT_SOCKET);
 }
@@ -128,6 +136,7 @@ static int parse_args(int argc, char **argv)
 		{"cold-age", required_argument, NULL, 'a'},
 		{"policy", required_argument, NULL, 'p'},
 		{"prefetch", required_argument, NULL, 'R'},
+		{"objective", required_argument, NULL, 'o'},
 		{"scan-interval", required_argument, NULL, 'i'},
 		{"scan-capacity", required_argument, NULL, 'K'},
 		{"max-procs", required_argument, NULL, 'P'},
@@ -152,7 +161,7 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "pageflexd: PAGEFLEXD_DISABLE: %s\n", err);
 		return -1;
 	}
-	while ((c = getopt_long(argc, argv, "s:c:a:p:R:i:vqh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:c:a:p:R:o:i:vqh", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			pf_opts.socket = optarg;
@@ -162,6 +171,12 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'c':
 			pf_opts.config = optarg;
+			break;
+		case 'o':
+			if (pf_binding_parse_objective(optarg, err, sizeof(err))) {
+				fprintf(stderr, "pageflexd: --objective: %s\n", err);
+				return -1;
+			}
 			break;
 		case 'a':
 		case 'p':

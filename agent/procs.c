@@ -16,6 +16,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "objectives.h"
 #include "phase_hot.h"
 
 static struct pf_proc *procs[PFA_MAX_PROCS];
@@ -108,6 +109,7 @@ void pf_proc_free(struct pf_proc *p, const char *why)
 	pf_bpf_proc_del(&p->bp, p->pid);
 	pf_rt_clear(&p->rt);
 	pf_phase_hot_free(p);
+	pf_objective_set_free(&p->objs);
 	for (i = 0; i < nprocs; i++)
 		if (procs[i] == p) {
 			procs[i] = procs[--nprocs];

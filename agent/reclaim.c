@@ -19,6 +19,7 @@
 #include "actuator.h"
 #include "agent.h"
 #include "log.h"
+#include "objectives.h"
 #include "reclaim_feed.h"
 #include "scanner.h"
 
@@ -97,6 +98,7 @@ static void reclaim_region(struct pf_piece **pcs, size_t n, uint64_t now)
 	/* Only thresholds read refaults: no map read per cold-age region per tick. */
 	uint64_t refaults = ri->eng.b.threshold.mode == PF_THRESH_COLD_AGE ? 0 : new_refaults(ri);
 
+	ri->tick_refaults = refaults;
 	pf_agent_reclaim_feed(ri, pcs, n, pf_bpf_page_state(), pf_bpf_scan_words, refaults, now,
 			      &sc, &out_b, &cold_b);
 	/* Before the PAGEOUT: from now on its faults need the page-table walk. */
@@ -104,7 +106,7 @@ static void reclaim_region(struct pf_piece **pcs, size_t n, uint64_t now)
 		pf_bpf_region_mark_out(ri->id, true);
 }
 
-static void reclaim_proc(struct pf_proc *p, uint64_t now)
+static void reclaim_proc(struct pf_proc *p, uint64_t now, uint64_t iv)
 {
 	static long long last;
 	static struct pf_piece **pcs;
@@ -148,6 +150,8 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now)
 			;
 		reclaim_region(pcs + i, j - i, now);
 	}
+	/* Objectives move on what this tick saw; their regions follow at the next. */
+	pf_agent_objectives_tick(p, now, iv);
 	/*
 	 * COLD first, right after the scan: an access between the scan and the
 	 * COLD is lost, and a PAGEOUT of a large batch takes long enough for the
@@ -200,7 +204,7 @@ void pf_agent_reclaim_tick(void)
 			continue;
 		p->next_scan_ms = now + iv;
 		p->scanned_regions = p->rt.n > 0;
-		reclaim_proc(p, now);
+		reclaim_proc(p, now, iv);
 	}
 }
 

@@ -37,6 +37,7 @@ struct pf_rinfo {
 	 * false: observed only. */
 	struct pf_engine_region eng;
 	uint64_t last_refaults; /* refaults already fed to eng */
+	uint64_t tick_refaults; /* fed at the last tick (its objective reads them) */
 	uint64_t hull_len; /* size at creation (rules match on it) */
 	uint64_t start0; /* start at creation */
 	bool prefetch_here; /* its prefetch policy runs in the agent (not in BPF) */

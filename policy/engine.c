@@ -36,7 +36,8 @@ int pf_engine_bind(struct pf_engine_region *er, const struct pf_binding *bind,
 	}
 	if (er->bound && b->reclaim == er->b.reclaim && b->prefetch == er->b.prefetch &&
 	    !memcmp(&b->params, &er->b.params, sizeof(b->params)) &&
-	    !memcmp(&b->threshold, &er->b.threshold, sizeof(b->threshold)))
+	    !memcmp(&b->threshold, &er->b.threshold, sizeof(b->threshold)) &&
+	    !memcmp(&b->objective, &er->b.objective, sizeof(b->objective)))
 		return 0;
 	/* A different policy starts from fresh states; new parameters keep them. */
 	if (b->reclaim != old)
@@ -75,6 +76,12 @@ void pf_engine_free(struct pf_engine_region *er)
 	er->pstate = NULL;
 }
 
+void pf_binding_fit_objective(struct pf_binding *b)
+{
+	if (b->threshold.mode == PF_THRESH_OBJECTIVE)
+		b->params.cold_age_ms = b->objective.min_age_ms ? b->objective.min_age_ms : 1000;
+}
+
 bool pf_engine_active(const struct pf_engine_region *er)
 {
 	return er->bound && er->b.reclaim && !(er->b.reclaim->flags & PF_RECLAIM_PASSIVE);
@@ -111,6 +118,18 @@ static bool clear_due(const struct pf_engine_region *er, unsigned every, uint64_
 
 enum pass1 { P1_SCAN, P1_HIST, P1_VICTIMS };
 
+/* io->victim unless this tick's victims reached the cap (victim_cap, 0: none). */
+static void victim(struct pf_engine_region *er, const struct pf_engine_io *io,
+		   const struct pf_page_run *r, uint64_t k)
+{
+	if (er->victim_cap && er->tick_victims >= er->victim_cap) {
+		er->capped++;
+		return;
+	}
+	er->tick_victims++;
+	io->victim(io->ctx, r, k);
+}
+
 /*
  * Pass 1: every page's state from its scan bits; accessed pages reported;
  * then, by mode, a histogram of the present pages' weights or the cold-age
@@ -121,12 +140,16 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 {
 	const struct pf_reclaim_ops *ops = er->b.reclaim;
 	const struct pf_policy_params *prm = &er->b.params;
+	struct pf_policy_params vprm = *prm; /* victim(): an objective's age */
 	static const struct pf_scan_page untouched;
 	struct pf_page_run r;
 	unsigned every = pf_engine_clear_every(er);
-	uint64_t k, ws = 0;
+	uint64_t k, ws = 0, present = 0;
 	size_t i;
 
+	/* An objective's regions page out by its age, none before it has one. */
+	if (er->b.threshold.mode == PF_THRESH_OBJECTIVE)
+		vprm.cold_age_ms = er->obj_age_ms ? er->obj_age_ms : UINT64_MAX;
 	if (!er->ready)
 		init_states(er, io, now);
 	for (i = 0; io->run(io->ctx, i, &r); i++) {
@@ -146,13 +169,18 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 			}
 			if (!pg.present || what == P1_SCAN)
 				continue;
+			present++;
 			if (what == P1_HIST)
 				pf_hist_add(hist, ops->weight(prm, r.state[k], now));
-			else if (!pg.accessed && ops->victim && ops->victim(prm, r.state[k], now))
-				io->victim(io->ctx, &r, k);
+			else if (!pg.accessed && ops->victim && ops->victim(&vprm, r.state[k], now))
+				victim(er, io, &r, k);
 		}
 	}
 	er->blank = ops->scan(prm, er->blank, &untouched, now);
+	if (what != P1_SCAN) {
+		er->last_ws = ws;
+		er->last_present = present;
+	}
 	return ws;
 }
 
@@ -191,7 +219,7 @@ static void pass2(struct pf_engine_region *er, const struct pf_engine_io *io,
 			b = pf_hist_bucket(w);
 			if (b < cut->bucket) {
 				if (!(bits & PF_PAGE_ACCESSED))
-					io->victim(io->ctx, &r, k);
+					victim(er, io, &r, k);
 			} else if (b == cut->bucket && cut->extra) {
 				struct pf_victim v = {w, page_of(&r, k), i, k};
 
@@ -207,7 +235,7 @@ static void pass2(struct pf_engine_region *er, const struct pf_engine_io *io,
 		if (!io->run(io->ctx, v->run, &r))
 			continue;
 		if (!(io->bits(io->ctx, &r, v->k) & PF_PAGE_ACCESSED))
-			io->victim(io->ctx, &r, v->k);
+			victim(er, io, &r, v->k);
 	}
 }
 
@@ -220,7 +248,10 @@ void pf_engine_tick(struct pf_engine_region *er, const struct pf_engine_io *io,
 
 	if (!pf_engine_active(er))
 		return;
-	by_victim = er->b.threshold.mode == PF_THRESH_COLD_AGE;
+	er->tick_victims = 0;
+	/* Cold-age thresholds, and objectives over policies that page out by age. */
+	by_victim = er->b.threshold.mode == PF_THRESH_COLD_AGE ||
+		    (er->b.threshold.mode == PF_THRESH_OBJECTIVE && er->b.reclaim->victim);
 	if (by_victim) {
 		pass1(er, io, NULL, P1_VICTIMS, now);
 		er->ticks++;
@@ -230,6 +261,8 @@ void pf_engine_tick(struct pf_engine_region *er, const struct pf_engine_io *io,
 	ws = pass1(er, io, &sc->hist, P1_HIST, now);
 	er->ticks++;
 	pf_threshold_refaults(&er->thr, refaults);
+	er->thr.move = er->obj_move;
+	er->obj_move = PF_OBJ_HOLD;
 	cut = pf_threshold_decide(&er->thr, &sc->hist, ws, now);
 	er->cut_bucket = cut.bucket;
 	er->cut_pages = cut.pages;

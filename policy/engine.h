@@ -63,6 +63,10 @@ struct pf_binding {
 	const struct pf_prefetch_ops *prefetch; /* NULL: none */
 	struct pf_policy_params params;
 	struct pf_threshold_cfg threshold;
+	/* threshold.mode objective: the objective of the rule's regions in a
+	 * process (objective.h; the caller runs it and sets obj_age_ms /
+	 * obj_move / victim_cap before each tick). */
+	struct pf_objective_cfg objective;
 };
 
 /* Bits of one page in one scan. */
@@ -107,6 +111,14 @@ struct pf_engine_region {
 	uint64_t cut_pages;
 	uint64_t ticks; /* ticks since the bind: which segment's bits are cleared */
 	uint64_t clear_seg; /* pages per clear_every segment (a multiple of 512) */
+	/* Set by the caller of an objective (threshold mode objective): */
+	uint64_t obj_age_ms; /* the age of a cold-age policy's victims (0: its own) */
+	enum pf_objective_move obj_move; /* the next tick's move of the cut */
+	uint64_t victim_cap; /* victims per tick at most (0: no cap) */
+	/* Of the last tick: */
+	uint64_t last_ws, last_present; /* pages accessed, present */
+	uint64_t tick_victims; /* victims given */
+	uint64_t capped; /* victims held back by victim_cap, in all */
 	void *pstate; /* prefetch policy state */
 };
 
@@ -126,6 +138,12 @@ struct pf_engine_scratch {
  */
 int pf_engine_bind(struct pf_engine_region *er, const struct pf_binding *b, uint64_t region_pages);
 void pf_engine_free(struct pf_engine_region *er);
+/*
+ * An objective's regions (threshold mode objective): the objective moves
+ * their age, so their parameters carry the shortest it may reach (for the
+ * tick quantum and the scan interval); every binder calls this.
+ */
+void pf_binding_fit_objective(struct pf_binding *b);
 /* Whether the engine acts on this region's pages (bound, not the kernel's). */
 bool pf_engine_active(const struct pf_engine_region *er);
 

@@ -65,6 +65,7 @@ static const char *const mode_names[] = {
 	[PF_THRESH_BUDGET] = "budget",
 	[PF_THRESH_PROMOTION] = "promotion",
 	[PF_THRESH_COLD_AGE] = "cold-age",
+	[PF_THRESH_OBJECTIVE] = "objective",
 };
 
 const char *pf_threshold_mode_name(enum pf_threshold_mode m)
@@ -136,6 +137,32 @@ static struct pf_cut decide_promotion(struct pf_threshold *t, const struct pf_hi
 	return pf_hist_cut_bucket(h, t->cut_bucket);
 }
 
+/* The objective's move, applied to this region's own cut. */
+static struct pf_cut decide_objective(struct pf_threshold *t, const struct pf_hist *h)
+{
+	unsigned b = t->cut_bucket;
+
+	switch (t->move) {
+	case PF_OBJ_TIGHTEN:
+		while (b < PF_HIST_BUCKETS && !h->count[b])
+			b++;
+		t->cut_bucket = b < PF_HIST_BUCKETS ? b + 1 : PF_HIST_BUCKETS;
+		break;
+	case PF_OBJ_LOOSEN:
+		while (b > 0 && !h->count[b - 1])
+			b--;
+		t->cut_bucket = b > 0 ? b - 1 : 0;
+		break;
+	case PF_OBJ_BACKOFF:
+		t->cut_bucket /= 2;
+		break;
+	case PF_OBJ_HOLD:
+		break;
+	}
+	t->move = PF_OBJ_HOLD;
+	return pf_hist_cut_bucket(h, t->cut_bucket);
+}
+
 struct pf_cut pf_threshold_decide(struct pf_threshold *t, const struct pf_hist *h,
 				  uint64_t working_set, uint64_t now)
 {
@@ -146,6 +173,8 @@ struct pf_cut pf_threshold_decide(struct pf_threshold *t, const struct pf_hist *
 		return decide_budget(t, h);
 	case PF_THRESH_PROMOTION:
 		return decide_promotion(t, h, working_set, now);
+	case PF_THRESH_OBJECTIVE:
+		return decide_objective(t, h);
 	case PF_THRESH_COLD_AGE:
 		break;
 	}

@@ -14,12 +14,17 @@
  *    working set per minute (Google far memory's SLO); every period the cut
  *    moves down one populated bucket when the rate is above target and up one
  *    when it is below half of it;
- *  - cold-age: pages the policy's victim() calls cold are paged out.
+ *  - cold-age: pages the policy's victim() calls cold are paged out;
+ *  - objective: the region follows an objective of its process
+ *    (objective.h): cold-age policies page out by the objective's age,
+ *    weight policies move their cut one populated bucket per move of the
+ *    objective (halved on a back-off).
  * Plain C, no I/O, time passed in.
  */
 #ifndef PAGEFLEX_THRESHOLD_H
 #define PAGEFLEX_THRESHOLD_H
 
+#include "objective.h"
 #include "policy.h"
 
 #ifdef __cplusplus
@@ -66,6 +71,7 @@ enum pf_threshold_mode {
 	PF_THRESH_BUDGET,
 	PF_THRESH_PROMOTION,
 	PF_THRESH_COLD_AGE,
+	PF_THRESH_OBJECTIVE,
 };
 
 struct pf_threshold_cfg {
@@ -90,6 +96,7 @@ struct pf_threshold {
 	uint64_t period_start_ms;
 	uint64_t refaults; /* promotion: refaults in this period */
 	bool started;
+	enum pf_objective_move move; /* objective: applied at the next decision */
 };
 
 void pf_threshold_init(struct pf_threshold *t, const struct pf_threshold_cfg *cfg);

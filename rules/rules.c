@@ -227,7 +227,78 @@ static int parse_threshold(struct ctx *c, yaml_node_t *n, struct pf_threshold_cf
 	return 0;
 }
 
-#define BODY_KEYS "reclaim, prefetch, params, threshold"
+/* objective: {kind: ..., ...} (policy/objective.h); starts from the defaults. */
+static int parse_objective(struct ctx *c, yaml_node_t *n, struct pf_objective_cfg *o)
+{
+	yaml_node_t *k, *v;
+	uint64_t u;
+
+	pf_objective_cfg_default(o);
+	if (want_map(c, n, "objective") ||
+	    check_keys(c, n, "objective",
+		       "kind, promotion_ppm, stall_ppm, budget, budget_pct, thrash_ppm, "
+		       "period_ms, min_age_ms, max_age_ms, max_out"))
+		return -1;
+	if (!get(c, n, "kind"))
+		return fail(c, n,
+			    "objective: 'kind' is missing (promotion, pressure, budget, none)");
+	FOR_PAIRS(c, n, k, v)
+	{
+		const char *ks = scalar(k), *vs;
+
+		if (!strcmp(ks, "kind")) {
+			enum pf_objective_kind kind;
+
+			if (want_scalar(c, v, "kind", &vs))
+				return -1;
+			if (pf_objective_kind_parse(vs, &kind))
+				return fail(c, v,
+					    "unknown objective '%s' (valid: promotion, pressure, "
+					    "budget, none)",
+					    vs);
+			o->kind = kind;
+		} else if (!strcmp(ks, "budget") || !strcmp(ks, "max_out")) {
+			if (parse_u64_node(c, v, ks, &u, true))
+				return -1;
+			if (u < 4096)
+				return fail(c, v, "%s: at least 4K", ks);
+			if (!strcmp(ks, "budget"))
+				o->budget_pages = u / 4096;
+			else
+				o->max_out_pages_per_s = u / 4096;
+		} else {
+			if (parse_u64_node(c, v, ks, &u, false))
+				return -1;
+			if (!strcmp(ks, "period_ms") || !strcmp(ks, "min_age_ms") ||
+			    !strcmp(ks, "max_age_ms")) {
+				if (!u)
+					return fail(c, v, "%s: must be > 0", ks);
+				*(!strcmp(ks, "period_ms")  ? &o->period_ms :
+				  !strcmp(ks, "min_age_ms") ? &o->min_age_ms :
+							      &o->max_age_ms) = u;
+				continue;
+			}
+			if (u > (strcmp(ks, "budget_pct") ? 1000000 : 100) || !u)
+				return fail(c, v, "%s: %llu is out of range", ks,
+					    (unsigned long long)u);
+			if (!strcmp(ks, "budget_pct"))
+				o->budget_pct = (uint32_t)u;
+			else if (!strcmp(ks, "promotion_ppm"))
+				o->promotion_ppm = (uint32_t)u;
+			else if (!strcmp(ks, "stall_ppm"))
+				o->stall_ppm = (uint32_t)u;
+			else
+				o->thrash_ppm = (uint32_t)u;
+		}
+	}
+	if (o->kind == PF_OBJ_BUDGET && !o->budget_pages && !o->budget_pct)
+		return fail(c, n, "objective budget: give 'budget' (a size) or 'budget_pct'");
+	if (o->max_age_ms < o->min_age_ms)
+		return fail(c, n, "objective: max_age_ms is below min_age_ms");
+	return 0;
+}
+
+#define BODY_KEYS "reclaim, prefetch, params, threshold, objective"
 
 /* reclaim / prefetch / params / threshold keys of map, over b. */
 static int parse_body(struct ctx *c, yaml_node_t *map, struct pf_binding *b)
@@ -279,10 +350,30 @@ static int parse_body(struct ctx *c, yaml_node_t *map, struct pf_binding *b)
 					return fail(c, rc == -ENOENT ? pk : pv, "%s", perr);
 			}
 		} else if (!strcmp(ks, "threshold")) {
+			if (get(c, map, "objective"))
+				return fail(c, v,
+					    "threshold and objective both set: an objective "
+					    "chooses the threshold (keep one)");
 			if (parse_threshold(c, v, &b->threshold))
 				return -1;
+		} else if (!strcmp(ks, "objective")) {
+			if (parse_objective(c, v, &b->objective))
+				return -1;
+			pf_threshold_cfg_default(&b->threshold);
+			b->threshold.mode = b->objective.kind == PF_OBJ_NONE ? PF_THRESH_BUDGET :
+									       PF_THRESH_OBJECTIVE;
 		}
 	}
+	/* An objective without a policy of its own pages out by age. */
+	if (b->threshold.mode == PF_THRESH_OBJECTIVE && !get(c, map, "reclaim") &&
+	    (!b->reclaim || (b->reclaim->flags & PF_RECLAIM_PASSIVE)))
+		b->reclaim = pf_reclaim_find("cold-age");
+	if (b->threshold.mode == PF_THRESH_OBJECTIVE && b->reclaim &&
+	    (b->reclaim->flags & PF_RECLAIM_PASSIVE))
+		return fail(c, map,
+			    "objective with reclaim '%s', which never pages out: bind a policy "
+			    "that does (cold-age, lru, lfu, hyperbolic)",
+			    b->reclaim->name);
 	return 0;
 }
 

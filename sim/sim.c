@@ -87,6 +87,8 @@ static int advance(struct sim *s, uint64_t time_ns)
 			if (!s->cfg->min)
 				sim_tick(s, &s->r[i]);
 		}
+		if (!s->cfg->min && sim_objectives_tick(s, scan))
+			return -1;
 		s->next_scan_ms += scan;
 	}
 	s->now_ms = t;
@@ -215,6 +217,8 @@ out:
 	free(s.series);
 	free(s.next);
 	pf_engine_scratch_free(&s.sc);
+	pf_objective_set_free(&s.objs);
+	free(s.members);
 	pf_phase_memo_free(s.memo);
 	return rc;
 }

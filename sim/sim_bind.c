@@ -45,6 +45,7 @@ static int bind(struct sim *s, struct region *r)
 	}
 	if (!b.reclaim)
 		b.reclaim = pf_reclaim_find("kernel");
+	pf_binding_fit_objective(&b);
 	if (s->cfg->recorded_ticks) /* a live recording: the agent's time quantum */
 		pf_params_fit_tick(&b.params);
 	if (s->cfg->min)

@@ -45,6 +45,7 @@ struct region {
 	uint64_t npages, budget, resident;
 	struct pf_engine_region eng; /* policy, threshold, prefetch state */
 	uint64_t swapins_fed; /* refaults already fed to the engine */
+	uint64_t tick_refaults; /* fed at the last tick (its objective reads them) */
 	/* Touched pages, densely: index i is page pg[i]; idx maps page -> i. */
 	struct pagemap idx;
 	uint64_t nd, capd;
@@ -73,6 +74,11 @@ struct sim {
 	size_t capnext;
 	uint64_t nacc, idx;
 	struct pf_engine_scratch sc;
+	/* The trace's process's objectives (policy/objective.h), and the
+	 * members handed to them at each tick. */
+	struct pf_objective_set objs;
+	struct pf_objective_member *members;
+	size_t capmembers;
 	uint64_t protect; /* dense index the memory limit must not evict, or NO_NEXT */
 	uint64_t out[PREFETCH_OUT_MAX];
 	char *err;
@@ -126,6 +132,8 @@ void sim_make_resident(struct sim *s, struct region *r, uint64_t p, uint8_t extr
 int sim_prefetch_page(struct sim *s, struct region *r, uint64_t page);
 /* A scan tick: the engine's decisions, exactly as pageflexd makes them. */
 void sim_tick(struct sim *s, struct region *r);
+/* After a tick of every live region: the objectives move (0, or -1 with s->err). */
+int sim_objectives_tick(struct sim *s, uint64_t interval_ms);
 /* The memory limit: pages out down to the budget (less a batch), never
  * the page protect (a dense index, or NO_NEXT). */
 int sim_enforce_budget(struct sim *s, struct region *r, uint64_t protect);

@@ -220,5 +220,5 @@ int sim_live_tick(struct sim *s)
 	for (size_t i = 0; i < s->nr; i++)
 		if (s->r[i].live)
 			sim_tick(s, &s->r[i]);
-	return 0;
+	return sim_objectives_tick(s, s->cfg->scan_ms ? s->cfg->scan_ms : 1000);
 }

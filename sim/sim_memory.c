@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "grow.h"
 #include "sim_impl.h"
 
 /* The dense index of page, creating it (untouched) if create; -1 if absent
@@ -159,9 +160,37 @@ void sim_tick(struct sim *s, struct region *r)
 	uint64_t refaults = r->st_.swapins - r->swapins_fed;
 
 	r->swapins_fed = r->st_.swapins;
+	r->tick_refaults = refaults;
 	s->protect = NO_NEXT;
 	pf_engine_tick(&r->eng, &io, &s->sc, refaults, sim_engine_now(s));
 	clear_accessed(r);
+}
+
+/*
+ * After a tick of every live region: the objectives of the trace's process
+ * move, as pageflexd's do after a reclaim tick (pf_objective_set_tick; no
+ * memory stall is recorded, so a pressure objective sees none).
+ */
+int sim_objectives_tick(struct sim *s, uint64_t interval_ms)
+{
+	size_t n = 0;
+
+	if (PF_GROW(s->members, s->capmembers, s->nr ? s->nr : 1, 16)) {
+		snprintf(s->err, s->errlen, "out of memory for the objectives");
+		return -1;
+	}
+	for (size_t i = 0; i < s->nr; i++)
+		if (s->r[i].live)
+			s->members[n++] =
+				(struct pf_objective_member){.er = &s->r[i].eng,
+							     .pages = s->r[i].npages,
+							     .refaults = s->r[i].tick_refaults};
+	if (pf_objective_set_tick(&s->objs, s->members, n, sim_engine_now(s), interval_ms,
+				  UINT64_MAX)) {
+		snprintf(s->err, s->errlen, "out of memory for the objectives");
+		return -1;
+	}
+	return 0;
 }
 
 /*

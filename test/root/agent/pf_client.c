@@ -462,3 +462,22 @@ bool agent_wait_log(struct pfa_agent *a, const char *needle, int ms)
 		usleep(100000);
 	}
 }
+
+void *tc_touch_loop(void *arg)
+{
+	struct tc_toucher *t = arg;
+	uint64_t last = now_ms(), now;
+
+	while (!t->stop) {
+		for (size_t i = 0; i < t->len; i += 4096)
+			t->sum += t->p[i];
+		now = now_ms();
+		if (now - last > t->max_gap_ms)
+			t->max_gap_ms = now - last;
+		last = now;
+		/* In 10 ms steps: a stop is seen within one. */
+		for (unsigned k = 0; k < (t->period_ms + 9) / 10 && !t->stop; k++)
+			usleep(10000);
+	}
+	return NULL;
+}

@@ -72,4 +72,16 @@ void tc_fill(unsigned char *p, size_t len, unsigned seed);
 uint64_t tc_checksum(const unsigned char *p, size_t len);
 void tc_write_file(const char *path, const char *text);
 
+/* A thread that reads one byte of every page of [p, p+len) every period_ms
+ * until stop (run tc_touch_loop with pthread_create). */
+struct tc_toucher {
+	volatile unsigned char *p;
+	size_t len;
+	unsigned period_ms;
+	volatile int stop;
+	uint64_t sum;
+	uint64_t max_gap_ms; /* longest time between two touches of a page */
+};
+void *tc_touch_loop(void *toucher);
+
 #endif

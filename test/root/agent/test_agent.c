@@ -131,33 +131,6 @@ Test(agent, refaults_with_each_feature_off, .timeout = 300)
 		refault_run(feats[i]);
 }
 
-struct toucher {
-	volatile unsigned char *p;
-	size_t len;
-	unsigned period_ms;
-	volatile int stop;
-	uint64_t sum;
-	uint64_t max_gap_ms; /* longest time between two touches of a page */
-};
-
-static void *touch_loop(void *arg)
-{
-	struct toucher *t = arg;
-	uint64_t last = now_ms(), now;
-	size_t i;
-
-	while (!t->stop) {
-		for (i = 0; i < t->len; i += PG)
-			t->sum += t->p[i];
-		now = now_ms();
-		if (now - last > t->max_gap_ms)
-			t->max_gap_ms = now - last;
-		last = now;
-		usleep(t->period_ms * 1000);
-	}
-	return NULL;
-}
-
 Test(agent, cold_age_idle_out_hot_kept, .timeout = 180)
 {
 	/* PAGEFLEX_TEST_COLD_MIB: a smaller cold region for slow machines (the
@@ -170,7 +143,7 @@ Test(agent, cold_age_idle_out_hot_kept, .timeout = 180)
 	 * 2-core machine) time to finish within 2T. */
 	const unsigned T_ms = 3000;
 	const char *args[] = {"--cold-age", "cold=3", "--cold-age", "hot=3", NULL};
-	struct toucher t = {.len = hot_len, .period_ms = T_ms / 4};
+	struct tc_toucher t = {.len = hot_len, .period_ms = T_ms / 4};
 	uint64_t cold_sum, hot_sum, t0;
 	struct pfa_agent a;
 	unsigned char *cold, *hot;
@@ -191,7 +164,7 @@ Test(agent, cold_age_idle_out_hot_kept, .timeout = 180)
 	cr_assert_eq(pfc_map(&c, hot, hot_len, "hot"), 0);
 	cr_assert(agent_wait_region(&a, getpid(), "hot", 5000));
 	t.p = hot;
-	pthread_create(&th, NULL, touch_loop, &t);
+	pthread_create(&th, NULL, tc_touch_loop, &t);
 	t0 = now_ms();
 	/* Within 2T the idle region must be >= 95% swapped. */
 	while (now_ms() - t0 < 2 * T_ms) {
@@ -1299,7 +1272,7 @@ Test(agent, clears_only_where_read_and_rotates, .timeout = 60)
 	char path[] = "/tmp/pf-rules-XXXXXX";
 	const char *args[] = {"--config", path, "--scan-interval", "100", NULL};
 	int fd = mkstemp(path);
-	struct toucher tk = {.len = len, .period_ms = 20}, th = {.len = len, .period_ms = 20};
+	struct tc_toucher tk = {.len = len, .period_ms = 20}, th = {.len = len, .period_ms = 20};
 	long long kscans, kcool, kacc, hscans, hcool;
 	pthread_t t1, t2;
 	struct pfa_agent a;
@@ -1325,8 +1298,8 @@ Test(agent, clears_only_where_read_and_rotates, .timeout = 60)
 	cr_assert_eq(pfc_map(&c, (void *)tk.p, len, "kern"), 0);
 	cr_assert_eq(pfc_map(&c, (void *)th.p, len, "hot"), 0);
 	cr_assert(agent_wait_region(&a, getpid(), "hot", 5000));
-	pthread_create(&t1, NULL, touch_loop, &tk);
-	pthread_create(&t2, NULL, touch_loop, &th);
+	pthread_create(&t1, NULL, tc_touch_loop, &tk);
+	pthread_create(&t2, NULL, tc_touch_loop, &th);
 	usleep(1500000);
 	/* Counts in pages (the status gives bytes). */
 	kscans = agent_region_field(&a, getpid(), "kern", "scans");

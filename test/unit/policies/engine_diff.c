@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "actuator.h"
+#include "grow.h"
 #include "pageflex_agent.h"
 #include "reclaim_feed.h"
 
@@ -68,7 +69,7 @@ struct mregion {
 	uint8_t *fl;
 	pf_page_state *states;
 	uint64_t *words;
-	uint64_t refaults, refaults_fed;
+	uint64_t refaults, refaults_fed, tick_refaults;
 };
 
 struct machine {
@@ -78,6 +79,9 @@ struct machine {
 	char phase[PF_TRACE_TAG_MAX];
 	uint64_t now_ms, next_tick_ms, scan_ms;
 	struct pf_engine_scratch sc;
+	struct pf_objective_set objs; /* as agent/objectives.c runs them */
+	struct pf_objective_member *mem;
+	size_t capmem;
 	struct pf_batch out, cold;
 	struct decisions victims;
 	uint64_t ticks, refaults, prefetched;
@@ -104,6 +108,7 @@ static int bind(struct machine *m, struct mregion *r)
 	pf_rules_match(m->rules, &a, m->phase, &b);
 	if (!b.reclaim)
 		b.reclaim = pf_reclaim_find("kernel");
+	pf_binding_fit_objective(&b);
 	return pf_engine_bind(&r->ri.eng, &b, r->npages) < 0 ? -1 : 0;
 }
 
@@ -126,6 +131,7 @@ static int add_region(struct machine *m, const struct pf_trace_event *ev)
 	r->ri.id = ev->region;
 	r->ri.hull = r->base_page << 12;
 	r->ri.start0 = r->ri.hull;
+	r->ri.hull_len = r->npages << 12;
 	r->ri.slot_base = 0;
 	r->piece = (struct pf_piece){r->ri.hull, r->ri.hull + (r->npages << 12), &r->ri};
 	r->fl = calloc(r->npages, 1);
@@ -210,9 +216,9 @@ static void tick(struct machine *m)
 		scan_words(r);
 		pf_batch_reset(&m->out);
 		pf_batch_reset(&m->cold);
-		pf_agent_reclaim_feed(&r->ri, &pc, 1, r->states, r->words,
-				      r->refaults - r->refaults_fed, m->now_ms, &m->sc, &m->out,
-				      &m->cold);
+		r->tick_refaults = r->refaults - r->refaults_fed;
+		pf_agent_reclaim_feed(&r->ri, &pc, 1, r->states, r->words, r->tick_refaults,
+				      m->now_ms, &m->sc, &m->out, &m->cold);
 		r->refaults_fed = r->refaults;
 		/* MADV_COLD clears the accessed bits; MADV_PAGEOUT swaps. */
 		for (size_t k = 0; k < m->cold.n; k++)
@@ -229,6 +235,20 @@ static void tick(struct machine *m)
 			}
 	}
 	m->ticks += any;
+	/* The objectives after the tick, fed as pageflexd feeds them. */
+	if (PF_GROW(m->mem, m->capmem, m->nr ? m->nr : 1, 16))
+		return;
+	{
+		size_t n = 0;
+
+		for (size_t i = 0; i < m->nr; i++)
+			if (m->r[i].live && pf_engine_active(&m->r[i].ri.eng))
+				m->mem[n++] = (struct pf_objective_member){
+					.er = &m->r[i].ri.eng,
+					.pages = m->r[i].ri.hull_len / 4096,
+					.refaults = m->r[i].tick_refaults};
+		pf_objective_set_tick(&m->objs, m->mem, n, m->now_ms, m->scan_ms, UINT64_MAX);
+	}
 }
 
 static int handle(struct machine *m, const struct pf_trace_event *ev)
@@ -287,6 +307,8 @@ static void machine_free(struct machine *m)
 	}
 	free(m->r);
 	pf_engine_scratch_free(&m->sc);
+	pf_objective_set_free(&m->objs);
+	free(m->mem);
 	pf_batch_free(&m->out);
 	pf_batch_free(&m->cold);
 	free(m->victims.d);

@@ -94,3 +94,26 @@ Test(engine_diff, phase_overrides_rebind_on_phases)
 	      "        threshold: {mode: cold-age}\n",
 	      10);
 }
+
+/*
+ * Issue 11: objectives. A promotion objective over cold-age and a budget
+ * objective over lru in two rules of one process: both sides move the same
+ * ages and cuts from the same working sets, resident pages and refaults.
+ */
+Test(engine_diff, objectives_promotion_and_budget)
+{
+	check("mix:pages=4096,s=0.9,accesses=400000,access_ns=2000",
+	      "version: 1\n"
+	      "rules:\n"
+	      "  - name: first\n"
+	      "    match: {tag: index}\n"
+	      "    params: {tick_ms: 10}\n"
+	      "    objective: {kind: promotion, promotion_ppm: 20000, period_ms: 50,\n"
+	      "                min_age_ms: 20, max_age_ms: 200}\n"
+	      "  - name: second\n"
+	      "    match: {tag: cache}\n"
+	      "    reclaim: lru\n"
+	      "    objective: {kind: budget, budget_pct: 30, period_ms: 50, min_age_ms: 20}\n"
+	      "defaults: {reclaim: kernel}\n",
+	      10);
+}

@@ -36,7 +36,7 @@ Test(rules, example_file_loads_and_matches)
 	snprintf(path, sizeof(path), "%s/rules/example.yaml", tu_source_dir());
 	rs = pf_rules_load(path, err, sizeof(err));
 	cr_assert_not_null(rs, "%s", err);
-	cr_assert_eq(pf_rules_count(rs), 3);
+	cr_assert_eq(pf_rules_count(rs), 4);
 
 	b = match(rs, "index-main", "", PFW_KIND_HEAP, 4096, NULL);
 	cr_assert_str_eq(b.rule, "index");
@@ -49,6 +49,12 @@ Test(rules, example_file_loads_and_matches)
 	b = match(rs, "cache", "", PFW_KIND_ANON, 8 << 20, NULL);
 	cr_assert_str_eq(b.reclaim->name, "hyperbolic");
 	cr_assert_eq(b.threshold.mode, PF_THRESH_PROMOTION);
+
+	b = match(rs, "session-store", "", PFW_KIND_ANON, 8 << 20, NULL);
+	cr_assert_str_eq(b.rule, "sessions");
+	cr_assert_eq(b.threshold.mode, PF_THRESH_OBJECTIVE);
+	cr_assert_eq(b.objective.kind, PF_OBJ_PROMOTION);
+	cr_assert_str_eq(b.reclaim->name, "cold-age", "an objective's policy by default");
 
 	b = match(rs, "", "build_table", PFW_KIND_ANON, 128 << 20, "load");
 	cr_assert_str_eq(b.rule, "build-buffers");
@@ -161,4 +167,55 @@ Test(rules, one_document_and_not_empty)
 	expect_error("# only a comment\n", "1:1", "empty file");
 	expect_error("version: 1\n---\nversion: 1\n", "3:1", "a second YAML document");
 	expect_error("version: 1\n...\n}\n", "3:1", "");
+}
+
+/* Issue 11: objectives in a rule, the defaults and a phase; conflicts refused. */
+Test(rules, objectives_parse_and_conflicts_are_refused)
+{
+	char err[512];
+	struct pf_rules *rs = parse("version: 1\n"
+				    "defaults:\n"
+				    "  objective: {kind: promotion, promotion_ppm: 1000}\n"
+				    "rules:\n"
+				    "  - name: idx\n"
+				    "    match: {tag: idx}\n"
+				    "    reclaim: lfu\n"
+				    "    objective: {kind: budget, budget: 512M, max_out: 64M}\n"
+				    "  - {name: plain, match: {tag: plain}, reclaim: lru}\n",
+				    err, sizeof(err));
+	struct pf_binding b;
+
+	cr_assert_not_null(rs, "%s", err);
+	b = match(rs, "idx", "", PFW_KIND_ANON, 1 << 20, NULL);
+	cr_assert_eq(b.threshold.mode, PF_THRESH_OBJECTIVE);
+	cr_assert_eq(b.objective.kind, PF_OBJ_BUDGET);
+	cr_assert_eq(b.objective.budget_pages, (512ull << 20) / 4096);
+	cr_assert_eq(b.objective.max_out_pages_per_s, (64ull << 20) / 4096);
+	cr_assert_str_eq(b.reclaim->name, "lfu");
+	/* The defaults' objective, without a policy of its own: cold-age. */
+	b = match(rs, "other", "", PFW_KIND_ANON, 1 << 20, NULL);
+	cr_assert_eq(b.threshold.mode, PF_THRESH_OBJECTIVE);
+	cr_assert_eq(b.objective.kind, PF_OBJ_PROMOTION);
+	cr_assert_eq(b.objective.promotion_ppm, 1000);
+	cr_assert_str_eq(b.reclaim->name, "cold-age");
+	pf_rules_free(rs);
+
+	expect_error("version: 1\nrules:\n  - match: {tag: x}\n    threshold: {mode: budget}\n"
+		     "    objective: {kind: promotion}\n",
+		     "4:16", "threshold and objective both set");
+	expect_error("version: 1\nrules:\n  - match: {tag: x}\n    reclaim: kernel\n"
+		     "    objective: {kind: promotion}\n",
+		     "3:5", "which never pages out");
+	expect_error("version: 1\nrules:\n  - match: {tag: x}\n    objective: {kind: fast}\n",
+		     "4:23", "unknown objective 'fast'");
+	expect_error("version: 1\nrules:\n  - match: {tag: x}\n    objective: {promotion_ppm: 5}\n",
+		     "4:16", "'kind' is missing");
+	expect_error("version: 1\nrules:\n  - match: {tag: x}\n    objective: {kind: budget}\n",
+		     "4:16", "give 'budget'");
+	expect_error("version: 1\nrules:\n  - match: {tag: x}\n"
+		     "    objective: {kind: promotion, min_age_ms: 100, max_age_ms: 10}\n",
+		     "4:16", "max_age_ms is below min_age_ms");
+	expect_error("version: 1\nrules:\n  - match: {tag: x}\n"
+		     "    objective: {kind: promotion, speed: 3}\n",
+		     "4:34", "unknown key 'speed'");
 }

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+/* The objectives of each managed process (see objectives.h). */
+#include "objectives.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "grow.h"
+#include "log.h"
+
+bool pf_agent_psi_total_us(uint64_t *out)
+{
+	FILE *f = fopen("/proc/pressure/memory", "re");
+	char line[256];
+	bool ok = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		const char *t = strstr(line, "total=");
+
+		if (!strncmp(line, "some ", 5) && t) {
+			*out = strtoull(t + 6, NULL, 10);
+			ok = true;
+			break;
+		}
+	}
+	fclose(f);
+	return ok;
+}
+
+static bool follows(const struct pf_rinfo *ri)
+{
+	return pf_engine_active(&ri->eng) && ri->eng.b.threshold.mode == PF_THRESH_OBJECTIVE;
+}
+
+/* Whether ri appears in p's table before piece i (pieces of one region). */
+static bool seen_before(const struct pf_proc *p, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (p->rt.p[j].ri == p->rt.p[i].ri)
+			return true;
+	return false;
+}
+
+void pf_agent_objectives_tick(struct pf_proc *p, uint64_t now, uint64_t interval_ms)
+{
+	static struct pf_objective_member *m;
+	static size_t cap;
+	static long long last_oom;
+	bool was[64] = {0}, pressure = false;
+	uint64_t stall = UINT64_MAX;
+	size_t i, n = 0, nold = p->objs.n;
+
+	if (PF_GROW(m, cap, p->rt.n, 64))
+		return;
+	for (i = 0; i < p->rt.n; i++) {
+		struct pf_rinfo *ri = p->rt.p[i].ri;
+
+		if (!follows(ri) || !ri->scans || seen_before(p, i))
+			continue;
+		m[n++] = (struct pf_objective_member){.er = &ri->eng,
+						      .pages = ri->hull_len / 4096,
+						      .refaults = ri->tick_refaults};
+		pressure |= ri->eng.b.objective.kind == PF_OBJ_PRESSURE;
+	}
+	if (!n)
+		return;
+	if (pressure && !pf_agent_psi_total_us(&stall))
+		stall = UINT64_MAX;
+	for (i = 0; i < nold && i < 64; i++)
+		was[i] = p->objs.g[i].o.unreachable;
+	if (pf_objective_set_tick(&p->objs, m, n, now, interval_ms, stall))
+		pf_log_limited(&last_oom, PF_LOG_WARN, "pid %d: no memory for an objective",
+			       p->pid);
+	for (i = 0; i < p->objs.n; i++) {
+		const struct pf_objective_group *g = &p->objs.g[i];
+		char d[64];
+
+		pf_objective_describe(&g->cfg, d, sizeof(d));
+		if (i >= nold)
+			pf_info("pid %d: rule %s: objective %s%s", p->pid, g->rule, d,
+				g->cfg.kind == PF_OBJ_PRESSURE && stall == UINT64_MAX ?
+					" (no /proc/pressure/memory: it sees no stall)" :
+					"");
+		if (i < 64 && i < nold && g->o.unreachable && !was[i])
+			pf_warn("pid %d: rule %s: objective %s is unreachable: its pages come "
+				"back as fast as they go out, or none idle longer than %.1f s are "
+				"left; holding at a cold age of %.1f s",
+				p->pid, g->rule, d, g->o.cfg.min_age_ms / 1e3, g->o.age_ms / 1e3);
+		else if (i < 64 && i < nold && was[i] && !g->o.unreachable)
+			pf_info("pid %d: rule %s: objective %s met again", p->pid, g->rule, d);
+	}
+}
+
+/* Pages of p's regions under rule g that were swapped at the last scan. */
+static uint64_t saved_pages(const struct pf_proc *p, const struct pf_objective_group *g)
+{
+	uint64_t s = 0;
+
+	for (size_t i = 0; i < p->rt.n; i++) {
+		const struct pf_rinfo *ri = p->rt.p[i].ri;
+
+		if (follows(ri) && !strcmp(ri->eng.b.rule, g->rule) && !seen_before(p, i))
+			s += ri->swapped;
+	}
+	return s;
+}
+
+void pf_agent_objectives_json(FILE *f, const struct pf_proc *p)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < p->objs.n; i++) {
+		const struct pf_objective_group *g = &p->objs.g[i];
+		char d[64];
+
+		pf_objective_describe(&g->cfg, d, sizeof(d));
+		fprintf(f,
+			"%s{\"rule\":\"%s\",\"objective\":\"%s\",\"kind\":\"%s\",\"value\":%" PRIu64
+			",\"value_unit\":\"%s\",\"age_ms\":%" PRIu64 ",\"unreachable\":%s,"
+			"\"regions\":%" PRIu64 ",\"resident_bytes\":%" PRIu64
+			",\"saved_bytes\":%" PRIu64 ",\"tightens\":%" PRIu64 ",\"loosens\":%" PRIu64
+			",\"backoffs\":%" PRIu64 "}",
+			i ? "," : "", g->rule, d, pf_objective_kind_name(g->cfg.kind), g->o.value,
+			g->cfg.kind == PF_OBJ_BUDGET ? "resident_pages" : "ppm", g->o.age_ms,
+			g->o.unreachable ? "true" : "false", g->regions, g->resident * 4096,
+			saved_pages(p, g) * 4096, g->o.tightens, g->o.loosens, g->o.backoffs);
+	}
+	fputc(']', f);
+}
+
+void pf_agent_objectives_text(FILE *f, const struct pf_proc *p)
+{
+	for (size_t i = 0; i < p->objs.n; i++) {
+		const struct pf_objective_group *g = &p->objs.g[i];
+		char d[64], v[64];
+
+		pf_objective_describe(&g->cfg, d, sizeof(d));
+		if (g->cfg.kind == PF_OBJ_BUDGET)
+			snprintf(v, sizeof(v), "%" PRIu64 " MiB resident", g->o.value >> 8);
+		else if (g->cfg.kind == PF_OBJ_PROMOTION)
+			snprintf(v, sizeof(v), "%.3f%%/min", g->o.value / 1e4);
+		else
+			snprintf(v, sizeof(v), "%.3f%% stall", g->o.value / 1e4);
+		fprintf(f,
+			"  objective (rule %s): %s; now %s, cold age %.1f s, saved %" PRIu64
+			" MiB%s\n",
+			g->rule, d, v, g->o.age_ms / 1e3, saved_pages(p, g) >> 8,
+			g->o.unreachable ? "; UNREACHABLE: held instead of thrashing" : "");
+	}
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The objectives of each managed process (policy/objective.h): after each
+ * reclaim tick of a process, its regions that follow an objective are
+ * handed to pf_objective_set_tick (the step pageflex-sim takes too), with
+ * the machine's memory stall for pressure objectives; an objective that
+ * becomes unreachable, or met again, is logged. Also the status lines.
+ */
+#ifndef PAGEFLEX_AGENT_OBJECTIVES_H
+#define PAGEFLEX_AGENT_OBJECTIVES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "objective.h"
+
+struct pf_proc;
+
+/* After the reclaim tick of p at now, with interval_ms between ticks. */
+void pf_agent_objectives_tick(struct pf_proc *p, uint64_t now, uint64_t interval_ms);
+/* The machine's memory stall since boot (µs, /proc/pressure/memory "some
+ * total"); false if the kernel has no PSI. */
+bool pf_agent_psi_total_us(uint64_t *out);
+/* JSON array of p's objectives ("[]" if none); status text lines. */
+void pf_agent_objectives_json(FILE *f, const struct pf_proc *p);
+void pf_agent_objectives_text(FILE *f, const struct pf_proc *p);
+
+#endif
