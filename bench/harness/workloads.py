@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The benchmark's workloads: the bundled C programs (build/bin/pf-wl-*) and
 unmodified real programs (redis-server + redis-benchmark, memcached +
-pf-memc-load, sqlite3). Each run() returns one result dict: status, runtime,
+pf-kv-load, sqlite3). Each run() returns one result dict: status, runtime,
 throughput, p99, checksum and the memory metrics of the measured process.
 Servers run in the configuration's cgroup; their load generators run outside
 it. Every workload checks its data: the bundled ones verify what they read,
@@ -253,7 +253,7 @@ class Memcached(Server):
     def available(self, ctx):
         if not shutil.which("memcached"):
             return False, "memcached not installed"
-        exe = os.path.join(ctx.bindir, "pf-memc-load")
+        exe = os.path.join(ctx.bindir, "pf-kv-load")
         return os.access(exe, os.X_OK), f"{exe} not built"
 
     def run(self, ctx, env, cgroup):
@@ -263,8 +263,9 @@ class Memcached(Server):
                 "-m", str(mib * 3), "-u", "root"]
         proc, sampler = self.start(argv, env, cgroup, port)
         try:
-            r = subprocess.run([os.path.join(ctx.bindir, "pf-memc-load"), "-q", "-P", str(port),
-                                "-s", str(mib), "-n", str(ops)], capture_output=True, text=True,
+            r = subprocess.run([os.path.join(ctx.bindir, "pf-kv-load"), "-q", "-P", str(port),
+                                "--proto", "memcached", "--depth", "1", "-s", str(mib), "-n",
+                                str(ops)], capture_output=True, text=True,
                                timeout=ctx.timeout)
         finally:
             mem = self.stop(proc, sampler)
@@ -275,7 +276,7 @@ class Memcached(Server):
                    throughput=float(res.get("throughput", 0)), unit="ops/s",
                    p99_us=float(res.get("p99_us", 0)), checksum=res.get("checksum", ""))
         if not ok:
-            out["error"] = (f"pf-memc-load exit {r.returncode}: {r.stderr.strip()[-300:]}"
+            out["error"] = (f"pf-kv-load exit {r.returncode}: {r.stderr.strip()[-300:]}"
                             + mem.get("server_gone", ""))
         return out
 
