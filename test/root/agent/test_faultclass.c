@@ -68,15 +68,21 @@ Test(agent_faultclass, pages_swapped_behind_the_agents_back_are_refaults, .timeo
 		usleep(20000);
 	cr_assert_geq(field(&a, "scans"), 1, "the new region was not scanned at the next tick");
 
+	tu_pin_cpu(); /* for tu_pageout_all: all pages in this CPU's LRU batch */
 	for (i = 0; i < n; i++)
 		buf[i * PG] = (unsigned char)(i + 1);
 	cr_assert_eq(field(&a, "first_touch"), (long long)n);
 	cr_assert_eq(field(&a, "pt_walk"), 0, "a fresh region should not need the walk");
 
 	/* Swapped out by this process itself: the agent never hears of it. */
-	cr_assert_eq(madvise((void *)buf, len, MADV_PAGEOUT), 0);
-	pagemap_count((void *)buf, len, &present, &swapped);
-	cr_assert_eq(swapped, n, "MADV_PAGEOUT left %zu pages present", present);
+	if (tu_pageout_all((void *)buf, len, 5000)) {
+		pagemap_count((void *)buf, len, &present, &swapped);
+		pfc_close(&c);
+		agent_stop(&a);
+		cr_skip_test("%zu of %zu pages still present after 5 s of MADV_PAGEOUT (isolated "
+			     "elsewhere): the count needs every page out",
+			     present, n);
+	}
 	cr_assert_eq(field(&a, "pt_walk"), 0);
 
 	maj = majflt();

@@ -62,61 +62,26 @@ static uint32_t region(void *p, size_t len)
 }
 
 /* Pages of [m, m + n pages) that are not swapped out. */
-static size_t not_swapped(const char *m, size_t n)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	size_t left = 0;
-	uint64_t e;
-
-	cr_assert_geq(fd, 0);
-	for (size_t i = 0; i < n; i++) {
-		cr_assert_eq(pread(fd, &e, 8, (off_t)((uintptr_t)(m + i * PG) / PG * 8)), 8);
-		left += !(e >> 62 & 1);
-	}
-	close(fd);
-	return left;
-}
-
 /*
  * A mapping of n + fresh pages whose first n are written, then paged out
- * (every one of them, or the test is skipped, saying so); the last fresh are
- * never touched.
- * MADV_PAGEOUT skips pages still in another CPU's LRU batch (it drains only
- * its own): the thread stays on one CPU meanwhile; and pages isolated for a
- * moment (compaction, another reclaimer): it is repeated, for up to 5 s,
- * until every page is out.
+ * (every one of them, or the test is skipped, saying so: tu_pageout_all);
+ * the last fresh are never touched.
  */
 static char *swapped_out(size_t n, size_t fresh)
 {
 	char *m = mmap(NULL, (n + fresh) * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		       -1, 0);
-	cpu_set_t one, all;
-	size_t left = n;
+	size_t left;
 
 	cr_assert_neq(m, MAP_FAILED);
 	madvise(m, (n + fresh) * PG, MADV_NOHUGEPAGE);
-	/*
-	 * Written and paged out from one CPU: a page left in another CPU's LRU
-	 * batch stays there until that CPU drains it, which an idle CPU may
-	 * not do for seconds (seen in CI: 13 of 4096 pages for 5 s).
-	 */
-	cr_assert_eq(sched_getaffinity(0, sizeof(all), &all), 0);
-	CPU_ZERO(&one);
-	CPU_SET(sched_getcpu(), &one);
-	cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	tu_pin_cpu(); /* seen in CI without: 13 of 4096 pages left for 5 s */
 	for (size_t i = 0; i < n; i++)
 		m[i * PG] = (char)(i | 1);
-	for (int tries = 0; tries < 250 && left; tries++) {
-		if (tries)
-			usleep(20000);
-		cr_assert_eq(madvise(m, n * PG, MADV_PAGEOUT), 0, "MADV_PAGEOUT: %s",
-			     strerror(errno));
-		left = not_swapped(m, n);
-	}
-	cr_assert_eq(sched_setaffinity(0, sizeof(all), &all), 0);
+	left = tu_pageout_all(m, n * PG, 5000);
 	/* The kernel kept some pages (isolated elsewhere): this run cannot judge. */
 	if (left)
-		cr_skip_test("%zu of %zu pages not swapped out after 250 MADV_PAGEOUTs (5 s): the "
+		cr_skip_test("%zu of %zu pages not swapped out after 5 s of MADV_PAGEOUT: the "
 			     "comparison needs every page swapped",
 			     left, n);
 	return m;
