@@ -78,8 +78,11 @@ void pf_engine_free(struct pf_engine_region *er)
 
 void pf_binding_fit_objective(struct pf_binding *b)
 {
-	if (b->threshold.mode == PF_THRESH_OBJECTIVE)
-		b->params.cold_age_ms = b->objective.min_age_ms ? b->objective.min_age_ms : 1000;
+	if (b->threshold.mode != PF_THRESH_OBJECTIVE)
+		return;
+	b->params.cold_age_ms = b->objective.min_age_ms ? b->objective.min_age_ms : 1000;
+	if (!b->params.clear_every)
+		b->params.clear_every = 4;
 }
 
 bool pf_engine_active(const struct pf_engine_region *er)

@@ -3,6 +3,9 @@
 
   none        the kernel alone, no memory limit (the reference run)
   cgroup      the kernel under a cgroup v1 memory limit (swaps to the tier)
+  cgroup-P    the same at P% of the workload's expected RSS alone (a sweep:
+              the kernel's own saved-vs-slowdown curve)
+  senpai      a limit moved by a Senpai-like pressure controller (senpai.py)
   uffd        the userfaultfd pager (libpf-uffd.so) with the same budget,
               evicting to lz4 memory (zram tier) or an O_DIRECT file (disk)
   pageflexd-* the PageFlex agent + shim: slots that run as soon as
@@ -22,6 +25,7 @@ import subprocess
 import tempfile
 
 import runner
+import senpai
 
 MIB = 1 << 20
 
@@ -98,6 +102,44 @@ class CgroupLimit(Config):
         return Prepared(dict(os.environ), runner.CGroup(ctx.limit_mib(wl) * MIB))
 
 
+class SenpaiLimit(Config):
+    name = "senpai"
+    quick = False
+    note = "kernel reclaim under a cgroup limit that a Senpai-like controller moves by memory pressure (senpai.py)"
+
+    def available(self, ctx):
+        return (runner.cgroup_v1_available() and senpai.psi_some_total_us() is not None,
+                "no cgroup v1 memory controller or no /proc/pressure/memory")
+
+    def prepare(self, ctx, wl, tier):
+        cg = runner.CGroup()
+        ctl = senpai.Senpai(cg)
+        ctl.start()
+        return Prepared(dict(os.environ), cg, ctl.stop)
+
+
+class CgroupFraction(Config):
+    """A static limit at a share of what the workload uses alone (its
+    expected_rss_mib): a sweep of these is the kernel's own saved-vs-slowdown
+    curve."""
+
+    quick = False
+
+    def __init__(self, pct):
+        self.pct = pct
+        self.name = f"cgroup-{pct}"
+        self.note = f"kernel reclaim under a static limit of {pct}% of the workload's RSS alone"
+
+    def available(self, ctx):
+        return runner.cgroup_v1_available(), "no cgroup v1 memory controller"
+
+    def prepare(self, ctx, wl, tier):
+        rss = wl.expected_rss_mib(ctx) if hasattr(wl, "expected_rss_mib") else None
+        if not rss:
+            raise RuntimeError(f"{wl.name} has no expected RSS: no fractional limit")
+        return Prepared(dict(os.environ), runner.CGroup(int(rss * self.pct / 100) * MIB))
+
+
 class Uffd(Config):
     name = "uffd"
     note = "userfaultfd pager: spinning handler, FIFO-2C reclaim, stride prefetch"
@@ -165,6 +207,8 @@ AGENT_CONFIGS = [
      "kernel reclaim under the limit, agent Leap prefetch (kernel's off)",
      {"under_limit": True, "kernel_ra": False}),
     ("pageflexd-rules", rules("rules"), False, "agent, per-region and per-phase rules", {}),
+    ("pageflexd-objective", ["--objective", "promotion=0.2"], False,
+     "agent, objective: refaults <= 0.2%/min of the working set (one cold age per process)", {}),
 ]
 
 
@@ -379,7 +423,8 @@ def all_configs():
                      JEMALLOC),
              Preload("shim", "no agent, LD_PRELOAD=libpageflex.so (nobody listening)",
                      "libpageflex.so"),
-             CgroupLimit(), KernelNoReadahead(), Uffd()]
+             CgroupLimit(), KernelNoReadahead(), Uffd(), SenpaiLimit()]
+            + [CgroupFraction(p) for p in (90, 75, 60, 45, 30)]
             + [Agent(*a) for a in AGENT_CONFIGS])
 
 

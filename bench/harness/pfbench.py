@@ -59,7 +59,10 @@ class Ctx:
         quick = {"seq": 64, "stride": 64, "seq-ro": 64, "stride-ro": 64, "mixed-ro": 64,
                  "random-ro": 64, "kv": 64, "phase": 64, "pagerank": 64,
                  "redis": 48, "memcached": 48, "sqlite": 40}
-        return (quick if self.quick else full)[wl.name]
+        table = quick if self.quick else full
+        if wl.name not in table and hasattr(wl, "expected_rss_mib"):
+            return wl.expected_rss_mib(self) // 2
+        return table[wl.name]
 
 
 def log(msg):
@@ -237,6 +240,8 @@ def main():
             slots.append((c.name, c.note, why))
     run_wls = []
     for w in wls:
+        if a.quick and not getattr(w, "in_quick", True) and not a.workloads:
+            continue
         ok, why = w.available(ctx)
         if ok:
             run_wls.append(w)

@@ -117,7 +117,7 @@ class Sampler(threading.Thread):
     def __init__(self, pid, period=0.1):
         super().__init__(daemon=True)
         self.pid, self.period = pid, period
-        self.rss, self.swap = [], []
+        self.rss, self.swap, self.t = [], [], []
         self.majflt = 0
         self.cpu_s = 0.0
         self._halt = threading.Event()
@@ -134,6 +134,7 @@ class Sampler(threading.Thread):
             return
         self.rss.append(st.get("VmRSS", 0))
         self.swap.append(st.get("VmSwap", 0))
+        self.t.append(time.monotonic())
         self.majflt, self.cpu_s = ps
 
     def stop(self):
@@ -141,8 +142,21 @@ class Sampler(threading.Thread):
         self._halt.set()
         self.join()
 
-    def summary(self):
+    def summary(self, since=None):
+        """Averages and peaks; since (time.monotonic()): of the samples from
+        then on only (a steady state after its warm-up)."""
         mib = 1 << 20
+        if since is not None:
+            keep = [i for i, t in enumerate(self.t) if t >= since]
+            rss = [self.rss[i] for i in keep]
+            swap = [self.swap[i] for i in keep]
+            return {
+                "rss_avg_mib": sum(rss) / len(rss) / mib if rss else 0.0,
+                "rss_peak_mib": max(rss) / mib if rss else 0.0,
+                "swap_peak_mib": max(swap) / mib if swap else 0.0,
+                "swap_avg_mib": sum(swap) / len(swap) / mib if swap else 0.0,
+                "majflt": self.majflt,
+            }
         return {
             "rss_avg_mib": sum(self.rss) / len(self.rss) / mib if self.rss else 0.0,
             "rss_peak_mib": max(self.rss) / mib if self.rss else 0.0,
