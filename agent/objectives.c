@@ -5,6 +5,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "grow.h"
@@ -31,6 +34,67 @@ bool pf_agent_psi_total_us(uint64_t *out)
 	return ok;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * What a swap-in costs here now (ns, the median of 64): the agent pages out
+ * 64 pages of its own, 16 pages apart (no readahead between them), and
+ * times reading each back. 0 if they would not all go out.
+ */
+static uint64_t measure_swapin_ns(void)
+{
+	enum { N = 64, GAP = 16 };
+	size_t len = (size_t)N * GAP * 4096;
+	unsigned char *p =
+		mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char vec[N * GAP];
+	uint64_t ns[N], r = 0;
+	int tries;
+
+	if (p == MAP_FAILED)
+		return 0;
+	madvise(p, len, MADV_NOHUGEPAGE);
+	for (int i = 0; i < N; i++)
+		p[(size_t)i * GAP * 4096] = (unsigned char)(i + 1);
+	for (tries = 0; tries < 50; tries++) {
+		int left = 0;
+
+		madvise(p, len, MADV_PAGEOUT);
+		if (mincore(p, len, vec))
+			break;
+		for (int i = 0; i < N; i++)
+			left += vec[i * GAP] & 1;
+		if (!left)
+			break;
+		usleep(10000);
+	}
+	if (tries < 50) {
+		for (int i = 0; i < N; i++) {
+			volatile unsigned char *q = p + (size_t)i * GAP * 4096;
+			uint64_t t0 = mono_ns();
+
+			r += *q;
+			ns[i] = mono_ns() - t0;
+		}
+		qsort(ns, N, sizeof(ns[0]), cmp_u64);
+	}
+	munmap(p, len);
+	return tries < 50 && r ? ns[N / 2] : 0;
+}
+
 static bool follows(const struct pf_rinfo *ri)
 {
 	return pf_engine_active(&ri->eng) && ri->eng.b.threshold.mode == PF_THRESH_OBJECTIVE;
@@ -50,6 +114,8 @@ void pf_agent_objectives_tick(struct pf_proc *p, uint64_t now, uint64_t interval
 	static struct pf_objective_member *m;
 	static size_t cap;
 	static long long last_oom;
+	static uint64_t swapin_ns; /* measured at the first pressure objective */
+	static bool measured;
 	bool was[64] = {0}, pressure = false;
 	uint64_t stall = UINT64_MAX;
 	size_t i, n = 0, nold = p->objs.n;
@@ -68,6 +134,20 @@ void pf_agent_objectives_tick(struct pf_proc *p, uint64_t now, uint64_t interval
 	}
 	if (!n)
 		return;
+	if (pressure && !measured) {
+		measured = true;
+		swapin_ns = measure_swapin_ns();
+		if (swapin_ns)
+			pf_info("a swap-in costs %.1f us here: pressure objectives count that per "
+				"refault of their regions as stall",
+				swapin_ns / 1e3);
+		else
+			pf_warn("could not time a swap-in (no swap?): pressure objectives see the "
+				"machine's stall only");
+	}
+	/* Each region's own stall: its swap-ins at what one costs here. */
+	for (i = 0; i < n; i++)
+		m[i].stall_us = m[i].refaults * swapin_ns / 1000;
 	if (pressure && !pf_agent_psi_total_us(&stall))
 		stall = UINT64_MAX;
 	for (i = 0; i < nold && i < 64; i++)

@@ -2,9 +2,11 @@
 /*
  * The objectives of each managed process (policy/objective.h): after each
  * reclaim tick of a process, its regions that follow an objective are
- * handed to pf_objective_set_tick (the step pageflex-sim takes too), with
- * the machine's memory stall for pressure objectives; an objective that
- * becomes unreachable, or met again, is logged. Also the status lines.
+ * handed to pf_objective_set_tick (the step pageflex-sim takes too), with,
+ * for pressure objectives, the machine's memory stall and each region's
+ * own: its refaults at what a swap-in costs here (measured once, on 64
+ * pages of the agent's own); an objective that becomes unreachable, or is
+ * met again, is logged. Also the status lines.
  */
 #ifndef PAGEFLEX_AGENT_OBJECTIVES_H
 #define PAGEFLEX_AGENT_OBJECTIVES_H

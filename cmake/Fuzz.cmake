@@ -3,14 +3,14 @@
 # sources it exercises, under ASan + UBSan.
 #
 #   pageflex_fuzzer(NAME fuzz_wire SOURCES harness.c ../../common/wire.c
-#                   INCLUDES dir ... CORPUS dir [SECONDS 60] [LIBS -lyaml ...])
+#                   INCLUDES dir ... CORPUS dir [SECONDS 30] [LIBS -lyaml ...])
 #
 # builds <build>/fuzz/NAME and registers the CTest test NAME, which runs the
 # fuzzer for SECONDS on a copy of the seed corpus (so the repo's corpus is
 # never modified) and fails on any crash, leak or timeout. A crash input is
 # left in <build>/fuzz/NAME-artifacts/: add it to the corpus as a regression.
 find_program(FUZZ_CLANG_EXE NAMES clang clang-14)
-set(PAGEFLEX_FUZZ_SECONDS 60 CACHE STRING "Seconds each fuzzer runs inside make test")
+set(PAGEFLEX_FUZZ_SECONDS 30 CACHE STRING "Seconds each fuzzer runs inside make test")
 
 function(pageflex_fuzzer)
 	cmake_parse_arguments(F "" "NAME;CORPUS;SECONDS" "SOURCES;INCLUDES;LIBS" ${ARGN})

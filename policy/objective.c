@@ -203,6 +203,14 @@ static uint64_t period_allowance(uint64_t ppm, uint64_t ws, uint64_t period)
 	return a ? a : 1;
 }
 
+/* The target of a promotion or pressure objective (0 for a budget). */
+static uint64_t goal(const struct pf_objective *o)
+{
+	return o->cfg.kind == PF_OBJ_PROMOTION ? o->cfg.promotion_ppm :
+	       o->cfg.kind == PF_OBJ_PRESSURE  ? o->cfg.stall_ppm :
+						 0;
+}
+
 /* The shortest age the controller may set: a thrashing budget raises it. */
 static uint64_t floor_ms(const struct pf_objective *o)
 {
@@ -215,7 +223,8 @@ static enum pf_objective_move apply(struct pf_objective *o, enum pf_objective_mo
 
 	switch (m) {
 	case PF_OBJ_TIGHTEN:
-		a = a * 3 / 4;
+		/* Far inside the goal (under an eighth of it): a bigger step. */
+		a = o->value * 8 <= goal(o) ? a / 2 : a * 3 / 4;
 		if (a < floor_ms(o))
 			a = floor_ms(o);
 		o->tightens++;

@@ -20,8 +20,8 @@
  *  - budget: resident pages of the process's managed regions <= budget.
  *
  * Every period the controller tightens one step when well inside its
- * objective (promotion or stall below half the target, resident above the
- * budget), holds otherwise, and backs off at once, without waiting for the
+ * objective (promotion or stall below half the target: age x 3/4, or x 1/2
+ * below an eighth of it; resident above the budget: x 3/4), holds otherwise, and backs off at once, without waiting for the
  * period's end, as soon as the period's refaults or stall exceed what the
  * whole period allows: the cold age doubles and the cuts halve. A budget
  * whose pages refault faster than thrash_ppm cannot be met without
@@ -132,7 +132,7 @@ struct pf_objective_group {
 	struct pf_objective_cfg cfg; /* as the rule binds it */
 	struct pf_objective o;
 	/* Its regions at the last tick: */
-	uint64_t regions, resident, pages, ws, refaults;
+	uint64_t regions, resident, pages, ws, refaults, stall_us;
 	uint64_t psi_last; /* pressure: the stall total at the last tick */
 	bool psi_seen;
 };
@@ -145,12 +145,15 @@ struct pf_objective_set {
 struct pf_objective_member {
 	struct pf_engine_region *er;
 	uint64_t pages, refaults;
+	uint64_t stall_us; /* the caller's estimate of its stall since the last tick */
 };
 
 /*
  * After a tick of the process's regions m[0..n) at now (interval_ms between
  * ticks; stall_total_us: the machine's memory stall since boot, or
- * UINT64_MAX if unknown): sums each rule's members, moves its objective,
+ * UINT64_MAX if unknown): sums each rule's members, moves its objective (a
+ * pressure objective sees the larger of the machine's stall and its
+ * members' own estimates),
  * and sets the age, move and victim cap of its regions' next tick. Returns
  * -1 if out of memory (those regions' objectives stay where they were).
  */

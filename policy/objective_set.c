@@ -51,7 +51,7 @@ int pf_objective_set_tick(struct pf_objective_set *set, const struct pf_objectiv
 	for (i = 0; i < set->n; i++) {
 		struct pf_objective_group *g = &set->g[i];
 
-		g->regions = g->resident = g->pages = g->ws = g->refaults = 0;
+		g->regions = g->resident = g->pages = g->ws = g->refaults = g->stall_us = 0;
 	}
 	for (i = 0; i < n; i++) {
 		const struct pf_engine_region *er = m[i].er;
@@ -69,6 +69,7 @@ int pf_objective_set_tick(struct pf_objective_set *set, const struct pf_objectiv
 		g->pages += m[i].pages;
 		g->ws += er->last_ws;
 		g->refaults += m[i].refaults;
+		g->stall_us += m[i].stall_us;
 	}
 	for (i = 0; i < set->n; i++) {
 		struct pf_objective_group *g = &set->g[i];
@@ -88,6 +89,8 @@ int pf_objective_set_tick(struct pf_objective_set *set, const struct pf_objectiv
 			g->psi_last = stall_total_us;
 			g->psi_seen = true;
 		}
+		if (g->cfg.kind == PF_OBJ_PRESSURE && g->stall_us > in.stall_us)
+			in.stall_us = g->stall_us; /* its own refaults stalled it more */
 		mv = pf_objective_tick(&g->o, &in);
 		/* The next tick of its regions: the age, the move, a share of the cap. */
 		cap = pf_objective_victim_cap(&g->cfg, interval_ms);

@@ -146,6 +146,7 @@ def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs)
                          f"{fmt(None if s.get('prefetched') is None else int(s['prefetched']))} | "
                          f"{fmt(s['agent_cpu_s'], 2)} | {status} |")
     L += prefetch_section(S, tiers, workloads, configs)
+    L += saved_section(S, tiers, workloads, configs)
     if faultlat:
         L.append("\n## Per-fault cost (pf-uffd-faultlat)\n")
         L.append("Mean time per page as the application sees it: first touch of a fresh "
@@ -168,8 +169,69 @@ def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs)
             png = f"{meta['stem']}-{tier}-{kind}.png"
             if os.path.exists(os.path.join(os.path.dirname(path), png)):
                 L.append(f"![{kind} on {tier}]({png})")
+        for wl in workloads:
+            png = f"{meta['stem']}-{tier}-{wl}-saved.png"
+            if os.path.exists(os.path.join(os.path.dirname(path), png)):
+                L.append(f"![RSS saved vs slowdown, {wl} on {tier}]({png})")
     with open(path, "w") as f:
         f.write("\n".join(L) + "\n")
+
+
+FAMILIES = (("kernel, static limits", lambda c: c == "cgroup" or c.startswith("cgroup-")
+              and c != "cgroup-nora"),
+            ("Senpai-like", lambda c: c == "senpai"),
+            ("uffd pager", lambda c: c == "uffd"),
+            ("pageflexd", lambda c: c.startswith("pageflexd-")))
+
+
+def saved_points(S, tier, wl, configs):
+    """(config, slowdown, p99 ratio, saved) of every ok config of wl on
+    tier, against its `none` run; [] without one."""
+    base = S.get(("-", wl, "none"))
+    pts = []
+    if not base or not base["runtime_s"] or not base["rss_avg_mib"]:
+        return pts
+    for cfg in configs:
+        s = S.get((tier, wl, cfg)) or S.get(("-", wl, cfg))
+        if cfg == "none" or not s or s["status"] != "ok" or not s["runtime_s"]:
+            continue
+        p99 = (s["p99_us"] / base["p99_us"] if s.get("p99_us") and base.get("p99_us")
+               else None)
+        pts.append((cfg, s["runtime_s"] / base["runtime_s"], p99,
+                    1 - s["rss_avg_mib"] / base["rss_avg_mib"]))
+    return pts
+
+
+def saved_section(S, tiers, workloads, configs):
+    """Per workload and family of configurations: the most memory saved at
+    <= 2% and <= 5% slowdown (with the p99 no more than 10% up), and by
+    which configuration."""
+    L = []
+    for tier in tiers:
+        rows = []
+        for wl in workloads:
+            pts = saved_points(S, tier, wl, configs)
+            if not pts:
+                continue
+            cells = []
+            for _, member in FAMILIES:
+                for limit in (1.02, 1.05):
+                    ok = [p for p in pts if member(p[0]) and p[1] <= limit
+                          and (p[2] is None or p[2] <= 1.10)]
+                    best = max(ok, key=lambda p: p[3]) if ok else None
+                    cells.append(f"{best[3] * 100:.0f}% ({best[0]})" if best else "–")
+            rows.append(f"| {wl} | " + " | ".join(cells) + " |")
+        if rows:
+            L.append(f"\n## Memory saved at a given slowdown, tier {tier}\n")
+            L.append("The most RSS saved (1 - avg RSS / avg RSS(none)) by any configuration of "
+                     "each family whose slowdown is at most 2% (or 5%) and whose p99 rose at "
+                     "most 10%, medians of the repetitions; the configuration in brackets.\n")
+            head = "| workload | " + " | ".join(f"{name} <= {lim}" for name, _ in FAMILIES
+                                                for lim in ("2%", "5%")) + " |"
+            L.append(head)
+            L.append("|---|" + "---:|" * (2 * len(FAMILIES)))
+            L += rows
+    return L
 
 
 def prefetch_section(S, tiers, workloads, configs):
@@ -275,4 +337,44 @@ plot for [i=2:{ncol + 1}] '{dat}' using i:xtic(1)
                 made += 1
             else:
                 return f"gnuplot failed: {r.stderr.strip()[-200:]}"
+        for wl in workloads:
+            err = curve_plot(outdir, stem, S, tier, wl, configs)
+            if err is None:
+                continue
+            if err:
+                return err
+            made += 1
     return f"{made} plots"
+
+
+def curve_plot(outdir, stem, S, tier, wl, configs):
+    """RSS saved against slowdown, one point per configuration, one colour
+    per family: <stem>-<tier>-<wl>-saved.png. None if there are fewer than
+    three configurations to show, "" when drawn, else gnuplot's error."""
+    pts = saved_points(S, tier, wl, configs)
+    if len(pts) < 3:
+        return None
+    dat = os.path.join(outdir, f".{stem}-{tier}-{wl}-saved.dat")
+    with open(dat, "w") as f:
+        for cfg, slow, _, saved in pts:
+            fam = next((i for i, (_, m) in enumerate(FAMILIES) if m(cfg)), len(FAMILIES))
+            f.write(f"{slow:.4f} {saved * 100:.2f} {fam} {cfg}\n")
+    png = os.path.join(outdir, f"{stem}-{tier}-{wl}-saved.png")
+    names = [n for n, _ in FAMILIES] + ["other"]
+    plots = ", ".join(f"'{dat}' using ($3=={i} ? $1 : NaN):2 with points pt 7 ps 1.5 "
+                      f"title '{n}'" for i, n in enumerate(names))
+    script = f"""
+set terminal pngcairo size 900,560 noenhanced font ',10'
+set output '{png}'
+set title 'RSS saved vs slowdown: {wl}, tier {tier}'
+set xlabel 'slowdown (runtime / runtime alone)'
+set ylabel 'RSS saved (%)'
+set grid
+set key outside right top
+set arrow from 1.02, graph 0 to 1.02, graph 1 nohead dt 2
+set arrow from 1.05, graph 0 to 1.05, graph 1 nohead dt 3
+plot {plots}, '{dat}' using 1:2:4 with labels offset 0.8,0.8 left notitle
+"""
+    r = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
+    os.unlink(dat)
+    return "" if r.returncode == 0 else f"gnuplot failed: {r.stderr.strip()[-200:]}"

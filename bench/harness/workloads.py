@@ -299,7 +299,9 @@ class KvSteady(Server):
         self.in_quick = server == "redis" and one_hit == 30
 
     def sizes(self, ctx):
-        # dataset MiB, measured s, warm-up s
+        # dataset MiB, measured s, warm-up s (pfbench --kv sets them)
+        if getattr(ctx, "kv", None):
+            return ctx.kv
         return (48, 2, 1) if ctx.quick else (2048, 180, 60)
 
     def expected_rss_mib(self, ctx):
