@@ -109,7 +109,8 @@ static bool seen_before(const struct pf_proc *p, size_t i)
 	return false;
 }
 
-void pf_agent_objectives_tick(struct pf_proc *p, uint64_t now, uint64_t interval_ms)
+void pf_agent_objectives_tick(struct pf_proc *p, struct pf_piece *const *pcs, size_t npcs,
+			      uint64_t now, uint64_t interval_ms)
 {
 	static struct pf_objective_member *m;
 	static size_t cap;
@@ -120,12 +121,13 @@ void pf_agent_objectives_tick(struct pf_proc *p, uint64_t now, uint64_t interval
 	uint64_t stall = UINT64_MAX;
 	size_t i, n = 0, nold = p->objs.n;
 
-	if (PF_GROW(m, cap, p->rt.n, 64))
+	if (PF_GROW(m, cap, npcs, 64))
 		return;
-	for (i = 0; i < p->rt.n; i++) {
-		struct pf_rinfo *ri = p->rt.p[i].ri;
+	for (i = 0; i < npcs; i++) {
+		struct pf_rinfo *ri = pcs[i]->ri;
 
-		if (!follows(ri) || !ri->scans || seen_before(p, i))
+		/* The pieces of a region are next to each other: it counts once. */
+		if (!follows(ri) || (i && pcs[i - 1]->ri == ri))
 			continue;
 		m[n++] = (struct pf_objective_member){.er = &ri->eng,
 						      .pages = ri->hull_len / 4096,

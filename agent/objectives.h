@@ -19,8 +19,11 @@
 
 struct pf_proc;
 
-/* After the reclaim tick of p at now, with interval_ms between ticks. */
-void pf_agent_objectives_tick(struct pf_proc *p, uint64_t now, uint64_t interval_ms);
+/* After the reclaim tick of p at now over its pieces pcs[0..npcs) (those
+ * of one region next to each other), with interval_ms between ticks. */
+struct pf_piece;
+void pf_agent_objectives_tick(struct pf_proc *p, struct pf_piece *const *pcs, size_t npcs,
+			      uint64_t now, uint64_t interval_ms);
 /* The machine's memory stall since boot (µs, /proc/pressure/memory "some
  * total"); false if the kernel has no PSI. */
 bool pf_agent_psi_total_us(uint64_t *out);

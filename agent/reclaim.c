@@ -151,7 +151,7 @@ static void reclaim_proc(struct pf_proc *p, uint64_t now, uint64_t iv)
 		reclaim_region(pcs + i, j - i, now);
 	}
 	/* Objectives move on what this tick saw; their regions follow at the next. */
-	pf_agent_objectives_tick(p, now, iv);
+	pf_agent_objectives_tick(p, pcs, n, now, iv);
 	/*
 	 * COLD first, right after the scan: an access between the scan and the
 	 * COLD is lost, and a PAGEOUT of a large batch takes long enough for the

@@ -138,6 +138,19 @@ class Server(Workload):
         return mem
 
 
+def redis_argv(ctx, port):
+    """redis-server on loopback, no persistence, in the foreground."""
+    return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", ctx.tmpdir, "--protected-mode", "yes",
+            "--daemonize", "no", "--logfile", ""]
+
+
+def memcached_argv(port, mib):
+    """memcached on loopback, one thread, mib MiB of cache."""
+    return ["memcached", "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-t", "1",
+            "-m", str(mib), "-u", "root"]
+
+
 def redis_value(k, size):
     """Deterministic value of key k: hex digest (little redundancy) + a
     repeated tail, about 3x compressible like typical cache data."""
@@ -166,10 +179,7 @@ class Redis(Server):
     def run(self, ctx, env, cgroup):
         keys, requests, size = self.sizes(ctx)
         port = free_port()
-        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", ctx.tmpdir, "--protected-mode", "yes",
-                "--daemonize", "no", "--logfile", ""]
-        proc, sampler = self.start(argv, env, cgroup, port)
+        proc, sampler = self.start(redis_argv(ctx, port), env, cgroup, port)
         try:
             t0 = time.monotonic()
             self.load(port, keys, size)
@@ -263,9 +273,7 @@ class Memcached(Server):
     def run(self, ctx, env, cgroup):
         mib, ops = self.sizes(ctx)
         port = free_port()
-        argv = ["memcached", "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-t", "1",
-                "-m", str(mib * 3), "-u", "root"]
-        proc, sampler = self.start(argv, env, cgroup, port)
+        proc, sampler = self.start(memcached_argv(port, mib * 3), env, cgroup, port)
         try:
             r = subprocess.run([os.path.join(ctx.bindir, "pf-kv-load"), "-q", "-P", str(port),
                                 "--proto", "memcached", "--depth", "1", "-s", str(mib), "-n",
@@ -322,13 +330,7 @@ class KvSteady(Server):
     def run(self, ctx, env, cgroup):
         mib, secs, warm = self.sizes(ctx)
         port = free_port()
-        if self.server == "redis":
-            argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--dir", ctx.tmpdir, "--protected-mode", "yes",
-                    "--daemonize", "no", "--logfile", ""]
-        else:
-            argv = ["memcached", "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-t", "1",
-                    "-m", str(mib * 2), "-u", "root"]
+        argv = redis_argv(ctx, port) if self.server == "redis" else memcached_argv(port, mib * 2)
         series = tempfile.mktemp(prefix="kv-series.", dir=ctx.tmpdir)
         proc, sampler = self.start(argv, env, cgroup, port)
         t0 = time.monotonic()
