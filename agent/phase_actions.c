@@ -48,6 +48,14 @@ void pf_agent_phase_enter(struct pf_proc *p)
 	act = pf_binding_phase_actions(p->phase);
 	if (!act)
 		return;
+	/*
+	 * A phase whose hot set is recorded from the accessed bits: the next
+	 * tick clears every bit (engine.h, clear_all), so that bits left set by
+	 * the last phase (clear_every) are not taken for this one's.
+	 * pageflex-sim records hot sets from access times and needs no clear.
+	 */
+	for (size_t i = 0; act->prefetch_hot && i < p->rt.n; i++)
+		p->rt.p[i].ri->eng.clear_all = true;
 	act_on_tags(p, act->demote, act->ndemote, PF_ADV_PAGEOUT);
 	act_on_tags(p, act->prefetch, act->nprefetch, PF_ADV_WILLNEED);
 	if (act->prefetch_hot)

@@ -6,8 +6,9 @@
  * reclaim_feed.c: the per-page states (a BPF array, 4 bytes a page) follow
  * the accessed bits, the region's threshold picks its victims. Victims are
  * paged out in one batch per process; the accessed pages whose bits the
- * engine says to clear (all of them, or with clear_every N each hot page
- * every N-th scan) get MADV_COLD, which clears them for the next scan. Also REGION_DISCARD:
+ * engine says to clear (with clear_every N each hot page every N-th scan;
+ * by default N is chosen per region, engine.h) get MADV_COLD, which clears
+ * them for the next scan. Also REGION_DISCARD:
  * the discarded pages start over in their policy's state. Rules reload and
  * phase changes, which rebind regions, are rules_reload.c and
  * phase_actions.c.

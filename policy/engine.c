@@ -11,6 +11,17 @@
 
 #include "grow.h"
 
+/* Cuts the region into n segments for its clears (engine.h, clear_every). */
+static void set_clear_n(struct pf_engine_region *er, unsigned n)
+{
+	uint64_t seg = (er->region_pages + n - 1) / n;
+
+	er->clear_n = n;
+	er->clear_seg = seg < 512 ? 512 : (seg + 511) & ~511ull;
+	er->seg_known = 0;
+	er->fresh_ok = false;
+}
+
 int pf_engine_bind(struct pf_engine_region *er, const struct pf_binding *bind,
 		   uint64_t region_pages)
 {
@@ -50,12 +61,10 @@ int pf_engine_bind(struct pf_engine_region *er, const struct pf_binding *bind,
 	er->cut_bucket = 0;
 	er->cut_pages = 0;
 	er->ticks = 0;
-	{
-		uint64_t every = b->params.clear_every ? b->params.clear_every : 1;
-		uint64_t seg = (region_pages + every - 1) / every;
-
-		er->clear_seg = seg < 512 ? 512 : (seg + 511) & ~511ull;
-	}
+	er->region_pages = region_pages;
+	er->all_fresh = false;
+	er->clear_all = false;
+	set_clear_n(er, b->params.clear_every ? b->params.clear_every : 1);
 	if (b->prefetch != oldp || !er->pstate) {
 		free(er->pstate);
 		er->pstate = NULL;
@@ -81,8 +90,6 @@ void pf_binding_fit_objective(struct pf_binding *b)
 	if (b->threshold.mode != PF_THRESH_OBJECTIVE)
 		return;
 	b->params.cold_age_ms = b->objective.min_age_ms ? b->objective.min_age_ms : 1000;
-	if (!b->params.clear_every)
-		b->params.clear_every = 4;
 }
 
 bool pf_engine_active(const struct pf_engine_region *er)
@@ -110,13 +117,66 @@ static uint64_t page_of(const struct pf_page_run *r, uint64_t k)
 
 unsigned pf_engine_clear_every(const struct pf_engine_region *er)
 {
-	return er->b.params.clear_every ? er->b.params.clear_every : 1;
+	return er->clear_n ? er->clear_n : 1;
 }
 
-/* Whether an accessed page's bit is cleared at this tick (engine.h). */
-static bool clear_due(const struct pf_engine_region *er, unsigned every, uint64_t page)
+/* The segment of a page, for its clears. */
+static unsigned seg_of(const struct pf_engine_region *er, uint64_t page)
 {
-	return every <= 1 || (page / er->clear_seg + er->ticks) % every == 0;
+	return (unsigned)(page / er->clear_seg % er->clear_n);
+}
+
+/* Whether an accessed page of segment s has its bit cleared at this tick. */
+static bool clear_due(const struct pf_engine_region *er, bool all, unsigned s)
+{
+	return all || er->clear_n <= 1 || (s + er->ticks) % er->clear_n == 0;
+}
+
+/* Whether segment s's bits cover exactly the last interval (cleared at the
+ * last tick). */
+static bool fresh(const struct pf_engine_region *er, unsigned s)
+{
+	return er->all_fresh || er->clear_n <= 1 ||
+	       (er->fresh_ok && (s + er->ticks) % er->clear_n == 1);
+}
+
+/*
+ * After a tick's scan: the working set of one interval, from each
+ * segment's count in the interval after its last clear (so never older
+ * than clear_n ticks), or, until every segment has one, the pages whose
+ * bits were set (an upper bound). With clear_every 0, the segments for the
+ * next ticks: at most one page in PF_CLEAR_SHARE cleared per tick, changed
+ * only from a known working set, and down only by half or more.
+ */
+static uint64_t tick_ws(struct pf_engine_region *er, const uint64_t *cnt, uint64_t ws, bool all)
+{
+	uint32_t full = (uint32_t)((1ull << er->clear_n) - 1);
+	bool known = er->clear_n <= 1 || er->all_fresh;
+	uint64_t est = 0;
+
+	for (unsigned s = 0; s < er->clear_n && !known; s++) {
+		if (fresh(er, s)) {
+			er->seg_ws[s] = cnt[s];
+			er->seg_known |= 1u << s;
+		}
+	}
+	if (!known && er->seg_known == full) {
+		for (unsigned s = 0; s < er->clear_n; s++)
+			est += er->seg_ws[s];
+		ws = est;
+		known = true;
+	}
+	er->all_fresh = all;
+	er->fresh_ok = true;
+	if (!er->b.params.clear_every && known) {
+		uint64_t pages = er->region_pages ? er->region_pages : 1;
+		uint64_t want = (ws * PF_CLEAR_SHARE + pages - 1) / pages;
+
+		want = want < 1 ? 1 : want > PF_CLEAR_MAX ? PF_CLEAR_MAX : want;
+		if (want > er->clear_n || want <= er->clear_n / 2)
+			set_clear_n(er, (unsigned)want);
+	}
+	return ws;
 }
 
 enum pass1 { P1_SCAN, P1_HIST, P1_VICTIMS };
@@ -146,8 +206,8 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 	struct pf_policy_params vprm = *prm; /* victim(): an objective's age */
 	static const struct pf_scan_page untouched;
 	struct pf_page_run r;
-	unsigned every = pf_engine_clear_every(er);
-	uint64_t k, ws = 0, present = 0;
+	uint64_t k, ws = 0, present = 0, cnt[PF_CLEAR_MAX] = {0};
+	bool all = er->clear_all && what != P1_SCAN; /* at a tick only */
 	size_t i;
 
 	/* An objective's regions page out by its age, none before it has one. */
@@ -166,8 +226,11 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 
 			r.state[k] = ops->scan(prm, r.state[k], &pg, now);
 			if (pg.accessed) {
+				unsigned sg = seg_of(er, page_of(&r, k));
+
 				ws++;
-				if (clear_due(er, every, page_of(&r, k)))
+				cnt[sg]++;
+				if (clear_due(er, all, sg))
 					io->clear(io->ctx, &r, k);
 			}
 			if (!pg.present || what == P1_SCAN)
@@ -180,10 +243,12 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 		}
 	}
 	er->blank = ops->scan(prm, er->blank, &untouched, now);
-	if (what != P1_SCAN) {
-		er->last_ws = ws;
-		er->last_present = present;
-	}
+	if (what == P1_SCAN)
+		return ws;
+	er->clear_all = false;
+	ws = tick_ws(er, cnt, ws, all);
+	er->last_ws = ws;
+	er->last_present = present;
 	return ws;
 }
 

@@ -35,12 +35,20 @@
  * its clears a page keeps reading as accessed: a page that falls idle is
  * seen idle up to H - 1 ticks late, never early (cold-age: paged out after
  * an idle time between cold_age_ms and cold_age_ms + H ticks; frequencies
- * count it as used while its bit stays set; the promotion threshold's
- * working set and prefetch_hot's hot set become "accessed in the last H
- * intervals"). H = 1 (the default, clear_every 0 or 1) clears every
- * accessed page at every tick: each interval exact. Under a cold-age
- * threshold, whose scan interval is a quarter of the cold age, H = 4 clears
- * a hot page's bit about once per cold age.
+ * count it as used while its bit stays set; prefetch_hot's hot set, read
+ * from the bits, becomes "accessed in the last H intervals").
+ * The working set of one interval stays exact, only older: each segment's
+ * count in the interval after its clear (engine.c, tick_ws), for the
+ * promotion threshold and the objectives. pageflexd clears every bit at
+ * the tick after it enters a phase with prefetch_hot (clear_all), so that
+ * phase's hot set is its own.
+ *
+ * clear_every 1 clears every accessed page at every tick. clear_every 0,
+ * the default, chooses H per region from its working set: the fewest
+ * segments that clear at most one page in PF_CLEAR_SHARE (10) of the region
+ * per tick, so scan + clear stays under ~10 ms/GiB (all-hot 1 GiB: H = 10,
+ * a region with at most a tenth of its pages hot per interval: H = 1,
+ * every interval exact).
  */
 #ifndef PAGEFLEX_ENGINE_H
 #define PAGEFLEX_ENGINE_H
@@ -100,6 +108,12 @@ struct pf_engine_io {
 	void (*victim)(void *ctx, const struct pf_page_run *r, uint64_t k);
 };
 
+/*
+ * clear_every 0 (the default) chooses the segments from the working set:
+ * at most one page in PF_CLEAR_SHARE of the region cleared per tick.
+ */
+#define PF_CLEAR_SHARE 10
+
 /* One region's policy, threshold and states' bookkeeping. */
 struct pf_engine_region {
 	bool bound; /* false: observed only, the engine does nothing */
@@ -110,7 +124,16 @@ struct pf_engine_region {
 	unsigned cut_bucket; /* last cut (budget, promotion): bucket and pages */
 	uint64_t cut_pages;
 	uint64_t ticks; /* ticks since the bind: which segment's bits are cleared */
-	uint64_t clear_seg; /* pages per clear_every segment (a multiple of 512) */
+	uint64_t region_pages; /* as bound */
+	unsigned clear_n; /* segments now (clear_every, or chosen when it is 0) */
+	uint64_t clear_seg; /* pages per segment (a multiple of 512) */
+	bool fresh_ok; /* the segmentation was the same at the last tick */
+	bool all_fresh; /* every accessed bit was cleared at the last tick */
+	bool clear_all; /* set by the caller: clear every accessed bit at the next
+			 * tick (pageflexd, entering a phase with prefetch_hot) */
+	uint32_t seg_known; /* segments whose seg_ws is known, one bit each */
+	uint64_t seg_ws[PF_CLEAR_MAX]; /* accessed pages of segment s in the
+					* interval after its last clear */
 	/* Set by the caller of an objective (threshold mode objective): */
 	uint64_t obj_age_ms; /* the age of a cold-age policy's victims (0: its own) */
 	enum pf_objective_move obj_move; /* the next tick's move of the cut */
@@ -141,11 +164,8 @@ void pf_engine_free(struct pf_engine_region *er);
 /*
  * An objective's regions (threshold mode objective): the objective moves
  * their age, so their parameters carry the shortest it may reach (for the
- * tick quantum and the scan interval: a quarter of it), and unless the
- * rule says otherwise clear_every 4, a hot page's bit cleared about once
- * per shortest age (an objective's age is rarely near it; on redis with
- * 256 MiB, clearing every scan cost 7.9 s of MADV_COLD in 50 s). Every
- * binder calls this.
+ * tick quantum and the scan interval: a quarter of it). Every binder
+ * calls this.
  */
 void pf_binding_fit_objective(struct pf_binding *b);
 /* Whether the engine acts on this region's pages (bound, not the kernel's). */
@@ -156,7 +176,7 @@ bool pf_engine_active(const struct pf_engine_region *er);
  * since the last tick, at time now. Calls io->clear for the accessed pages
  * whose bits are due to be cleared and io->victim for every victim.
  */
-/* Ticks between two clears of a hot page's accessed bit (clear_every, >= 1). */
+/* Ticks between two clears of a hot page's accessed bit now (>= 1). */
 unsigned pf_engine_clear_every(const struct pf_engine_region *er);
 void pf_engine_tick(struct pf_engine_region *er, const struct pf_engine_io *io,
 		    struct pf_engine_scratch *sc, uint64_t refaults, uint64_t now);

@@ -33,7 +33,8 @@ static const struct {
 	{"leap_max_pages", P_U32, offsetof(struct pf_policy_params, leap_max_pages),
 	 "leap: largest prefetch window (pages, max 256)"},
 	{"clear_every", P_U32, offsetof(struct pf_policy_params, clear_every),
-	 "ticks between clears of a hot page's accessed bit (0, 1: every tick)"},
+	 "ticks between clears of a hot page's accessed bit (1: every tick, max 16; "
+	 "0, the default: chosen from the working set)"},
 };
 
 void pf_params_names(char *buf, size_t len)
@@ -68,6 +69,12 @@ int pf_params_set(struct pf_policy_params *p, const char *name, const char *valu
 		if (table[i].type == P_U32) {
 			if (v > UINT32_MAX) {
 				snprintf(err, errlen, "parameter %s: %s is too large", name, value);
+				return -ERANGE;
+			}
+			if (table[i].off == offsetof(struct pf_policy_params, clear_every) &&
+			    v > PF_CLEAR_MAX) {
+				snprintf(err, errlen, "parameter %s: %s is above %d", name, value,
+					 PF_CLEAR_MAX);
 				return -ERANGE;
 			}
 			*(uint32_t *)((char *)p + table[i].off) = (uint32_t)v;

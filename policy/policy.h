@@ -39,6 +39,9 @@ struct pf_scan_page {
 	bool swapped; /* a swap entry */
 };
 
+/* Most segments a region's accessed-bit clears rotate over (clear_every). */
+#define PF_CLEAR_MAX 16
+
 /* Parameters of a policy instance, from the rules (config file or CLI). */
 struct pf_policy_params {
 	uint64_t cold_age_ms; /* cold-age: idle time before a page is a victim */
@@ -47,7 +50,8 @@ struct pf_policy_params {
 	uint64_t tick_ms; /* time quantum of states that store a time (0: 1000) */
 	uint32_t ra_max_pages; /* readahead: largest window (kernel: 1 << page-cluster = 8) */
 	uint32_t leap_max_pages; /* Leap: largest prefetch window */
-	uint32_t clear_every; /* ticks between clears of a hot page's accessed bit (0: 1) */
+	uint32_t clear_every; /* ticks between clears of a hot page's accessed bit,
+			       * <= PF_CLEAR_MAX (0: chosen per region, engine.h) */
 };
 
 /* Fills p with the defaults (cold age 120 s, no LFU decay, 32 clock bits,
