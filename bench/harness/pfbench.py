@@ -175,9 +175,9 @@ def main():
     ap.add_argument("--configs", help="comma-separated subset, e.g. none,cgroup,uffd")
     ap.add_argument("--tiers", default="zram,disk", help="zram,disk (default both)")
     ap.add_argument("--limit-mib", type=int, help="one memory limit for every workload")
-    ap.add_argument("--kv", metavar="MIB,SECONDS,WARMUP",
-                    help="dataset, measured seconds and warm-up of the *-kv* workloads "
-                    "(default 2048,180,60; --quick 48,2,1)")
+    ap.add_argument("--kv", metavar="MIB,SECONDS,WARMUP[,VALUE]",
+                    help="dataset, measured seconds, warm-up and value bytes of the *-kv* "
+                    "workloads (default 2048,180,60,4000; --quick 48,2,1,4000)")
     ap.add_argument("--store-dir", default="/var/tmp", help="uffd file store directory")
     ap.add_argument("--agent-under-limit", action="store_true",
                     help="run pageflexd configs under the cgroup limit too")
@@ -192,12 +192,16 @@ def main():
     ctx = Ctx(a)
     if a.kv:
         try:
-            mib, secs, warm = (int(x) for x in a.kv.split(","))
-            if mib < 8 or secs < 1 or warm < 0:
+            v = [int(x) for x in a.kv.split(",")]
+            if len(v) == 3:
+                v.append(W.KV_VALUE)
+            mib, secs, warm, value = v
+            if mib < 8 or secs < 1 or warm < 0 or not 16 <= value <= 65536:
                 raise ValueError
         except ValueError:
-            ap.error("--kv wants MIB,SECONDS,WARMUP (MIB >= 8, SECONDS >= 1, WARMUP >= 0)")
-        ctx.kv = (mib, secs, warm)
+            ap.error("--kv wants MIB,SECONDS,WARMUP[,VALUE] (MIB >= 8, SECONDS >= 1, "
+                     "WARMUP >= 0, 16 <= VALUE <= 65536)")
+        ctx.kv = (mib, secs, warm, value)
     wls = W.all_workloads()
     cfgs = C.all_configs()
     if a.list:

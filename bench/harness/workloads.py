@@ -293,8 +293,15 @@ class Memcached(Server):
         return out
 
 
+# Value bytes of the *-kv* workloads: a 4000-byte value is one 4 KiB page in
+# redis's jemalloc (its 4096-byte size class), so the one-hit values and the
+# read ones do not share pages (with 1000-byte values, four objects of mixed
+# kinds share each page, and nothing can page the one-hit ones out alone).
+KV_VALUE = 4000
+
+
 class KvSteady(Server):
-    """redis-server or memcached holding a dataset of 1000-byte values, a
+    """redis-server or memcached holding a dataset of KV_VALUE-byte values, a
     share of them written once and never read again, driven by pf-kv-load
     (pipelined, zipf 0.99 over the keys that are read, 90% gets) for a
     measured steady state after a warm-up that is not measured; memory is
@@ -310,14 +317,14 @@ class KvSteady(Server):
         # dataset MiB, measured s, warm-up s (pfbench --kv sets them)
         if getattr(ctx, "kv", None):
             return ctx.kv
-        return (48, 2, 1) if ctx.quick else (2048, 180, 60)
+        return (48, 2, 1, KV_VALUE) if ctx.quick else (2048, 180, 60, KV_VALUE)
 
     def expected_rss_mib(self, ctx):
         return int(self.sizes(ctx)[0] * 1.25) + 16
 
     def params(self, ctx):
-        mib, secs, warm = self.sizes(ctx)
-        return (f"{mib} MiB of 1000 B values, {self.one_hit}% written once, zipf 0.99, "
+        mib, secs, warm, value = self.sizes(ctx)
+        return (f"{mib} MiB of {value} B values, {self.one_hit}% written once, zipf 0.99, "
                 f"90% gets, depth 16, {secs} s after {warm} s warm-up")
 
     def available(self, ctx):
@@ -328,7 +335,7 @@ class KvSteady(Server):
         return os.access(load, os.X_OK), f"{load} not built"
 
     def run(self, ctx, env, cgroup):
-        mib, secs, warm = self.sizes(ctx)
+        mib, secs, warm, value = self.sizes(ctx)
         port = free_port()
         argv = redis_argv(ctx, port) if self.server == "redis" else memcached_argv(port, mib * 2)
         series = tempfile.mktemp(prefix="kv-series.", dir=ctx.tmpdir)
@@ -338,8 +345,8 @@ class KvSteady(Server):
         try:
             r = subprocess.run([os.path.join(ctx.bindir, "pf-kv-load"), "-q", "-P", str(port),
                                 "--proto", self.server, "-s", str(mib), "-o",
-                                str(self.one_hit), "--seconds", str(secs), "--warmup",
-                                str(warm), "--series", series],
+                                str(self.one_hit), "--value", str(value), "--seconds",
+                                str(secs), "--warmup", str(warm), "--series", series],
                                capture_output=True, text=True, timeout=ctx.timeout)
             res = parse_result(r.stdout) or {}
             if "runtime_s" in res and "work_s" in res:
