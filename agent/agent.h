@@ -35,6 +35,7 @@ struct pf_opts {
 	bool stream_first_touch;
 	bool count_first_touch; /* keep the fault program attached */
 	bool corrupt_calibration;
+	const char *default_objective; /* in force because nothing else was given */
 };
 extern struct pf_opts pf_opts;
 

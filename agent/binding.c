@@ -28,6 +28,7 @@ static size_t ncli;
 static struct pf_rules *rules;
 /* --objective: for regions nothing else binds (kind none: not set). */
 static struct pf_objective_cfg cli_objective;
+static bool cli_objective_given; /* --objective, none included */
 
 int pf_binding_parse_objective(const char *arg, char *err, size_t errlen)
 {
@@ -37,7 +38,19 @@ int pf_binding_parse_objective(const char *arg, char *err, size_t errlen)
 	if (pf_objective_parse_arg(arg, &c, err, errlen))
 		return -EINVAL;
 	cli_objective = c;
+	cli_objective_given = true;
 	return 0;
+}
+
+const char *pf_binding_default_objective(bool have_config)
+{
+	char err[128];
+
+	if (cli_objective_given || have_config || ncli)
+		return NULL;
+	if (pf_binding_parse_objective(PF_DEFAULT_OBJECTIVE, err, sizeof(err)))
+		return NULL;
+	return PF_DEFAULT_OBJECTIVE;
 }
 
 const struct pf_objective_cfg *pf_binding_cli_objective(void)

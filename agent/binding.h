@@ -31,6 +31,17 @@ int pf_binding_parse_prefetch(const char *arg, char *err, size_t errlen); /* TAG
 int pf_binding_parse_objective(const char *arg, char *err, size_t errlen);
 /* The command line's objective, or NULL. */
 const struct pf_objective_cfg *pf_binding_cli_objective(void);
+/*
+ * The objective pageflexd follows when told nothing: with no rules file, no
+ * --cold-age / --policy / --prefetch and no --objective (`--objective none`
+ * turns it off), every region is paged out by age as far as refaults stay
+ * under 0.2% of its process's working set per minute (Google's far-memory
+ * SLO; its age starts at 120 s, so a short-lived or busy program is never
+ * touched). Sets it and returns its text, or NULL when something else was
+ * given.
+ */
+#define PF_DEFAULT_OBJECTIVE "promotion=0.2"
+const char *pf_binding_default_objective(bool have_config);
 size_t pf_binding_cli_count(void);
 /* One line describing command-line rule i, or NULL past the end. */
 const char *pf_binding_cli_describe(size_t i, char *buf, size_t len);

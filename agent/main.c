@@ -89,7 +89,9 @@ static void usage(FILE *f)
 		"                           working set; 0.2 is Google's far-memory SLO),\n"
 		"                           pressure=PCT (memory stall <= PCT%% of the time,\n"
 		"                           /proc/pressure/memory), budget=SIZE|PCT%% (resident\n"
-		"                           at most that), none (the default)\n"
+		"                           at most that), none. Default: " PF_DEFAULT_OBJECTIVE
+		" when\n"
+		"                           no rules file and no other rule is given, else none\n"
 		"  -i, --scan-interval MS   scan period (default: the smallest cold age / 4, or 1 s)\n"
 		"      --scan-capacity GIB  memory whose pages can be tracked (default 16)\n"
 		"      --max-procs N        managed processes (default 64, at most 1024)\n"
@@ -256,6 +258,7 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "pageflexd: %s\n", err);
 		return -1;
 	}
+	pf_opts.default_objective = pf_binding_default_objective(pf_opts.config != NULL);
 	return 0;
 }
 
@@ -443,6 +446,10 @@ int main(int argc, char **argv)
 	pf_info("listening on %s (control %s); %zu command-line rules, %zu rules from %s",
 		pf_opts.socket, pf_opts.control, pf_binding_cli_count(), pf_binding_rules_count(),
 		pf_opts.config ? pf_opts.config : "no rules file");
+	if (pf_opts.default_objective)
+		pf_info("no rules given: default objective %s (refaults per minute <= 0.2%% of "
+			"each process's working set; --objective none: kernel only)",
+			pf_opts.default_objective);
 	for (i = 0; i < (int)pf_binding_cli_count(); i++) {
 		char buf[160];
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "pf_client.h"
@@ -149,4 +150,45 @@ Test(objective, unreachable_budget_holds_instead_of_thrashing, .timeout = 120)
 	pfc_close(&c);
 	cr_assert_eq(agent_stop(&a), 0);
 	unlink(path);
+}
+
+/*
+ * With nothing on its command line pageflexd follows promotion <= 0.2%/min
+ * for every region (agent/binding.h, PF_DEFAULT_OBJECTIVE); its age starts
+ * at 120 s, so nothing goes out in this short run. `--objective none`
+ * leaves every region to the kernel.
+ */
+static char *status_of(const char *const *args)
+{
+	const size_t len = 4ul << 20;
+	unsigned char *p = tc_anon(len);
+	struct pfa_agent a;
+	struct pfc c;
+	char *status;
+
+	tc_fill(p, len, 8);
+	cr_assert_eq(agent_start(&a, args), 0, "pageflexd did not start");
+	cr_assert_eq(pfc_connect(&c, a.sock, 0), 0);
+	cr_assert_eq(pfc_map(&c, p, len, "plain"), 0);
+	cr_assert(agent_wait_region(&a, getpid(), "plain", 5000));
+	status = agent_query(&a, "status");
+	cr_assert_eq(agent_region_field(&a, getpid(), "plain", "paged_out"), 0);
+	pfc_close(&c);
+	cr_assert_eq(agent_stop(&a), 0);
+	munmap(p, len);
+	cr_assert_not_null(status);
+	return status;
+}
+
+Test(objective, default_without_rules_and_none_turns_it_off, .timeout = 60)
+{
+	const char *none[] = {"--objective", "none", NULL}, *nothing[] = {NULL};
+	char *with = status_of(nothing), *without = status_of(none);
+
+	cr_assert(strstr(with, "cold-age/none objective=2000ppm"), "no default objective:\n%s",
+		  with);
+	cr_assert(!strstr(without, " objective="), "--objective none still has one:\n%s", without);
+	cr_assert(strstr(without, " none/none"), "--objective none: not unbound:\n%s", without);
+	free(with);
+	free(without);
 }
