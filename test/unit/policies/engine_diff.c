@@ -283,11 +283,27 @@ static int handle(struct machine *m, const struct pf_trace_event *ev)
 			access_page(m, r, ev->page);
 		return 0;
 	case PF_TR_SCAN:
-	case PF_TR_PAGES:
 		r = find(m, ev->region);
 		for (uint64_t i = 0; r && i < ev->npages; i++)
 			if ((ev->bitmap[i / 64] >> (i % 64) & 1) && ev->first_page + i < r->npages)
 				access_page(m, r, ev->first_page + i);
+		return 0;
+	case PF_TR_PAGES:
+		/* A live scan's page states: an accessed page is an access; an
+		 * idle one had its bit clear in the recorded run, whichever bits
+		 * this replay's engine cleared (as sim_live.c follows them). */
+		r = find(m, ev->region);
+		for (uint64_t i = 0; r && i < ev->npages; i++) {
+			unsigned st = pf_trace_page_state(ev->states, i);
+			uint64_t p = ev->first_page + i;
+
+			if (p >= r->npages)
+				continue;
+			if (st == PF_PG_ACCESSED)
+				access_page(m, r, p);
+			else if (st == PF_PG_IDLE && (r->fl[p] & M_EVER))
+				r->fl[p] &= (uint8_t)~M_ACC;
+		}
 		return 0;
 	case PF_TR_TICK: /* generated traces only: ticks are the machine's clock */
 	case PF_TR_ACTION:
