@@ -141,6 +141,7 @@ def report_only(a, ctx, wls, cfgs):
                                                       for w in wls if w.name in wl_names),
             "command": command}
     log("pfbench: " + report.plots(outdir, stem, rows, tiers, wl_names, cfg_names))
+    log("pfbench: " + report.timeline_plots(outdir, stem, cfg_names))
     faultlat = report.read_faultlat(os.path.join(outdir, f"{stem}-faultlat.csv"))
     report.write_markdown(os.path.join(outdir, f"{stem}.md"), meta, rows, slots, faultlat,
                           tiers, wl_names, cfg_names)
@@ -311,6 +312,7 @@ def main():
     swap = C.Tiers(SRC, disk_size="1G" if a.quick else "4G")
     rng = random.Random(a.seed)
     done, t_start, failures = 0, time.monotonic(), []
+    timelines = {}
     faultlat = []
     try:
         swap.zram()
@@ -341,9 +343,15 @@ def main():
                                 f"OOM-killed by the kernel twice under the "
                                 f"{ctx.limit_mib(w)} MiB cgroup limit"))
                     row.update(res)
+                    row["wall_s"] = round(time.monotonic() - t0, 1)
                     if row.get("offloaded_mib") is None:
                         row["offloaded_mib"] = row.get("swap_peak_mib")
                     row["swapins"] = row.get("swapins_uffd", row.get("majflt"))
+                    tl = row.pop("timeline", None)
+                    if tl and row["status"] == "ok":
+                        # one run of each configuration, for the time-series plots
+                        timelines.setdefault(f"{t}/{w.name}/{c.name}", tl)
+                        report.write_timelines(outdir, stem, timelines)
                     rows.append(row)
                     # kept current, so an interrupted run still leaves its data
                     report.write_csv(os.path.join(outdir, f"{stem}.csv"), rows)
@@ -396,6 +404,7 @@ def main():
     wl_names = [w.name for w in run_wls]
     cfg_names = [c.name for c in run_cfgs]
     log("pfbench: " + report.plots(outdir, stem, rows, tiers, wl_names, cfg_names))
+    log("pfbench: " + report.timeline_plots(outdir, stem, cfg_names))
     report.write_markdown(os.path.join(outdir, f"{stem}.md"), meta, rows, slots, faultlat,
                           tiers, wl_names, cfg_names)
     el = time.monotonic() - t_start

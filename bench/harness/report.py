@@ -4,6 +4,7 @@
 workload measured in the same session) and PNG bar charts through gnuplot."""
 
 import csv
+import json
 import os
 import shutil
 import statistics
@@ -12,7 +13,8 @@ import subprocess
 FIELDS = ["tier", "workload", "config", "rep", "status", "runtime_s", "throughput", "unit",
           "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib", "offloaded_mib", "swapins",
           "agent_cpu_s", "managed_mib", "store_mib", "prefetched", "checksum", "params", "error",
-          "oom_kills", "retried", "cpu_s", "swap_reads", "prefetch_hits"]
+          "oom_kills", "retried", "cpu_s", "swap_reads", "prefetch_hits", "swap_avg_mib",
+          "wall_s"]
 
 
 FAULT_FIELDS = ["setup", "first_touch_us", "reread_us", "status"]
@@ -48,7 +50,7 @@ def read_csv(path):
     """Rows of a CSV written by write_csv, numbers as numbers."""
     num = {"runtime_s", "throughput", "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib",
            "offloaded_mib", "swapins", "agent_cpu_s", "managed_mib", "store_mib", "prefetched",
-           "rep", "cpu_s", "swap_reads", "prefetch_hits"}
+           "rep", "cpu_s", "swap_reads", "prefetch_hits", "swap_avg_mib", "wall_s"}
     rows = []
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
@@ -87,7 +89,8 @@ def summarize(rows):
             s["status"] = f"{len(rs) - len(ok)} of {len(rs)} FAILED"
         for k in ("cpu_s", "runtime_s", "throughput", "p99_us", "rss_avg_mib", "rss_peak_mib",
                   "cg_peak_mib", "offloaded_mib", "swapins", "agent_cpu_s", "managed_mib",
-                  "store_mib", "prefetched", "swap_reads", "prefetch_hits"):
+                  "store_mib", "prefetched", "swap_reads", "prefetch_hits", "swap_avg_mib",
+                  "wall_s"):
             s[k] = med(ok, k)
         rt = [r["runtime_s"] for r in ok]
         s["spread"] = (max(rt) - min(rt)) / statistics.median(rt) if len(rt) > 1 else None
@@ -173,6 +176,10 @@ def write_markdown(path, meta, rows, slots, faultlat, tiers, workloads, configs)
             png = f"{meta['stem']}-{tier}-{wl}-saved.png"
             if os.path.exists(os.path.join(os.path.dirname(path), png)):
                 L.append(f"![RSS saved vs slowdown, {wl} on {tier}]({png})")
+            png = f"{meta['stem']}-{tier}-{wl}-timeline.png"
+            if os.path.exists(os.path.join(os.path.dirname(path), png)):
+                L.append(f"![RSS, swap, throughput and refaults over time, {wl} on {tier}]"
+                         f"({png})")
     with open(path, "w") as f:
         f.write("\n".join(L) + "\n")
 
@@ -231,6 +238,32 @@ def saved_section(S, tiers, workloads, configs):
             L.append(head)
             L.append("|---|" + "---:|" * (2 * len(FAMILIES)))
             L += rows
+            L += anchor_lines(S, tier, workloads, configs)
+    return L
+
+
+def anchor_lines(S, tier, workloads, configs):
+    """What the kernel alone paged out (the machine's own DAMON_RECLAIM,
+    pageout of memory idle ~60 s: a live anchor at slowdown 1 by
+    definition), and the agent's CPU per pageflexd configuration."""
+    L = []
+    for wl in workloads:
+        base = S.get(("-", wl, "none"))
+        if not base or base.get("swap_avg_mib") is None or not base.get("rss_avg_mib"):
+            continue
+        tot = base["rss_avg_mib"] + base["swap_avg_mib"]
+        cpu = []
+        for cfg in configs:
+            s = S.get((tier, wl, cfg)) or S.get(("-", wl, cfg))
+            if cfg.startswith("pageflexd-") and s and s.get("agent_cpu_s") is not None \
+                    and s.get("wall_s"):
+                cpu.append(f"{cfg} {s['agent_cpu_s'] / s['wall_s'] * 100:.1f}%")
+        L.append(f"\n{wl}: the kernel alone (`none`) had {base['swap_avg_mib']:.0f} MiB in swap "
+                 f"on average over the measured window, {base['swap_avg_mib'] / tot * 100:.0f}% "
+                 f"of RSS + swap: what the machine's DAMON_RECLAIM paged out (memory idle "
+                 f"~60 s), a live anchor at no slowdown, already in the baseline RSS."
+                 + (f" Agent CPU, % of one core over the whole run: {', '.join(cpu)}."
+                    if cpu else ""))
     return L
 
 
@@ -378,3 +411,80 @@ plot {plots}, '{dat}' using 1:2:4 with labels offset 0.8,0.8 left notitle
     r = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
     os.unlink(dat)
     return "" if r.returncode == 0 else f"gnuplot failed: {r.stderr.strip()[-200:]}"
+
+
+def write_timelines(outdir, stem, timelines):
+    """The time series of one run per (tier, workload, configuration):
+    <stem>-timeline.json (written as runs end; read by timeline_plots)."""
+    with open(os.path.join(outdir, f"{stem}-timeline.json"), "w") as f:
+        json.dump(timelines, f, separators=(",", ":"))
+
+
+def timeline_plots(outdir, stem, configs):
+    """One PNG per tier and workload from <stem>-timeline.json: RSS, swap,
+    throughput and refaults (major faults) per second over time, one line
+    per configuration (its first run): <stem>-<tier>-<wl>-timeline.png."""
+    path = os.path.join(outdir, f"{stem}-timeline.json")
+    try:
+        with open(path) as f:
+            tl = json.load(f)
+    except (OSError, ValueError):
+        return "no time series"
+    if not shutil.which("gnuplot"):
+        return "gnuplot not installed: no time-series plots"
+    groups, tierless = {}, {}
+    for key, v in tl.items():
+        tier, wl, cfg = key.split("/", 2)
+        if tier == "-":  # runs on no swap tier (none): in every tier's plot
+            tierless.setdefault(wl, {})[cfg] = v
+        else:
+            groups.setdefault((tier, wl), {})[cfg] = v
+    for wl, by_cfg in tierless.items():
+        tiers = [t for t, w in groups if w == wl] or ["-"]
+        for t in tiers:
+            groups.setdefault((t, wl), {}).update(by_cfg)
+    made = 0
+    for (tier, wl), by_cfg in sorted(groups.items()):
+        cfgs = [c for c in configs if c in by_cfg] + sorted(c for c in by_cfg if c not in configs)
+        dats = []
+        for i, cfg in enumerate(cfgs):
+            v = by_cfg[cfg]
+            mem = os.path.join(outdir, f".{stem}-tl-{i}-mem.dat")
+            req = os.path.join(outdir, f".{stem}-tl-{i}-req.dat")
+            with open(mem, "w") as f:
+                prev = None
+                for t, rss, swap, maj in v.get("mem", []):
+                    rate = (maj - prev[1]) / (t - prev[0]) if prev and t > prev[0] else 0
+                    f.write(f"{t} {rss} {swap} {rate:.1f}\n")
+                    prev = (t, maj)
+            off = v.get("series_offset_s", 0)
+            with open(req, "w") as f:
+                for row in v.get("series", []):
+                    f.write(f"{row[0] + off:.1f} {row[1]:.0f} {row[2]:.1f}\n")
+            dats.append((cfg, mem, req))
+        png = os.path.join(outdir, f"{stem}-{tier}-{wl}-timeline.png")
+
+        def panel(title, ylabel, col, which, last=False):
+            lines = ", ".join(f"'{mem if which == 'mem' else req}' using 1:{col} with lines "
+                              f"lw 1.5 title '{cfg}'" for cfg, mem, req in dats)
+            return (f"set title '{title}'\nset ylabel '{ylabel}'\n"
+                    + ("set xlabel 'seconds since the server started'\n" if last else
+                       "unset xlabel\n") + f"plot {lines}\n")
+        script = (f"set terminal pngcairo size 1000,1100 noenhanced font ',9'\n"
+                  f"set output '{png}'\nset grid\nset key outside right top\nset xrange [0:*]\n"
+                  f"set multiplot layout 4,1 title '{wl}, tier {tier}: one run of each "
+                  f"configuration'\n"
+                  + panel("RSS", "MiB", 2, "mem")
+                  + panel("swap", "MiB", 3, "mem")
+                  + panel("throughput (measured window)", "requests/s", 2, "req")
+                  + panel("refaults (major faults)", "per second", 4, "mem", last=True)
+                  + "unset multiplot\n")
+        r = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
+        for _, mem, req in dats:
+            os.unlink(mem)
+            os.unlink(req)
+        if r.returncode:
+            return f"gnuplot failed: {r.stderr.strip()[-200:]}"
+        made += 1
+    return f"{made} time-series plots"
+

@@ -117,7 +117,7 @@ class Sampler(threading.Thread):
     def __init__(self, pid, period=0.1):
         super().__init__(daemon=True)
         self.pid, self.period = pid, period
-        self.rss, self.swap, self.t = [], [], []
+        self.rss, self.swap, self.t, self.majs = [], [], [], []
         self.majflt = 0
         self.cpu_s = 0.0
         self._halt = threading.Event()
@@ -136,6 +136,17 @@ class Sampler(threading.Thread):
         self.swap.append(st.get("VmSwap", 0))
         self.t.append(time.monotonic())
         self.majflt, self.cpu_s = ps
+        self.majs.append(self.majflt)
+
+    def timeline(self, t0, step=1.0):
+        """One sample per `step` seconds: [seconds since t0, RSS MiB, swap
+        MiB, major faults so far], for the time-series plots."""
+        out, next_t, mib = [], None, 1 << 20
+        for t, rss, swap, maj in zip(self.t, self.rss, self.swap, self.majs):
+            if next_t is None or t >= next_t:
+                out.append([round(t - t0, 2), round(rss / mib, 1), round(swap / mib, 1), maj])
+                next_t = t + step
+        return out
 
     def stop(self):
         self.sample()

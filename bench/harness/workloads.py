@@ -116,13 +116,16 @@ class Server(Workload):
         sampler.start()
         return proc, sampler
 
-    def stop(self, proc, sampler, sig=signal.SIGTERM, since=None):
+    def stop(self, proc, sampler, sig=signal.SIGTERM, since=None, t0=None):
         """Stops the server; mem["server_gone"] says how it died if it was
         already dead (a crash or an OOM kill explains a failed load). since:
-        memory averaged from then on (the measured steady state)."""
+        memory averaged from then on (the measured steady state). t0: also
+        mem["timeline"], the samples from then on (Sampler.timeline)."""
         rc = proc.poll()
         sampler.sample()
         mem = sampler.summary(since)
+        if t0 is not None:
+            mem["timeline"] = sampler.timeline(t0)
         sampler.stop()
         proc.send_signal(sig)
         try:
@@ -352,7 +355,7 @@ class KvSteady(Server):
             if "runtime_s" in res and "work_s" in res:
                 since = t0 + float(res["runtime_s"]) - float(res["work_s"])
         finally:
-            mem = self.stop(proc, sampler, since=since)
+            mem = self.stop(proc, sampler, since=since, t0=t0)
         ok = r.returncode == 0 and res.get("verify") == "ok"
         tput = float(res.get("throughput", 0))
         # A timed run does a fixed time, not a fixed work: its "runtime" is the
@@ -367,6 +370,14 @@ class KvSteady(Server):
             os.unlink(series)
         except OSError:
             pass
+        # the time series of the run (report.timeline_plot): memory and
+        # faults from the server's start, requests from the measured window's
+        out["timeline"] = {"mem": mem.pop("timeline", []),
+                           "series_offset_s": round(since - t0, 2) if since else 0.0,
+                           "series": [[float(x) for x in ln.split()[:3]]
+                                      for ln in out.get("series", "").splitlines()
+                                      if len(ln.split()) >= 3
+                                      and ln.split()[0].replace(".", "", 1).isdigit()]}
         if not ok:
             out["error"] = (f"pf-kv-load exit {r.returncode}: {r.stderr.strip()[-300:]}"
                             + mem.get("server_gone", ""))
