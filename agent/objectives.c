@@ -204,11 +204,13 @@ void pf_agent_objectives_json(FILE *f, const struct pf_proc *p)
 			",\"value_unit\":\"%s\",\"age_ms\":%" PRIu64 ",\"unreachable\":%s,"
 			"\"regions\":%" PRIu64 ",\"resident_bytes\":%" PRIu64
 			",\"saved_bytes\":%" PRIu64 ",\"tightens\":%" PRIu64 ",\"loosens\":%" PRIu64
-			",\"backoffs\":%" PRIu64 "}",
+			",\"backoffs\":%" PRIu64 ",\"by_histogram\":%s,\"predicted_ppm\":%" PRIu64
+			",\"working_set_bytes\":%" PRIu64 "}",
 			i ? "," : "", g->rule, d, pf_objective_kind_name(g->cfg.kind), g->o.value,
 			g->cfg.kind == PF_OBJ_BUDGET ? "resident_pages" : "ppm", g->o.age_ms,
 			g->o.unreachable ? "true" : "false", g->regions, g->resident * 4096,
-			saved_pages(p, g) * 4096, g->o.tightens, g->o.loosens, g->o.backoffs);
+			saved_pages(p, g) * 4096, g->o.tightens, g->o.loosens, g->o.backoffs,
+			g->o.by_hist ? "true" : "false", g->o.predicted, g->o.ws_max * 4096);
 	}
 	fputc(']', f);
 }
@@ -217,11 +219,14 @@ void pf_agent_objectives_text(FILE *f, const struct pf_proc *p)
 {
 	for (size_t i = 0; i < p->objs.n; i++) {
 		const struct pf_objective_group *g = &p->objs.g[i];
-		char d[64], v[64];
+		char d[64], v[96];
 
 		pf_objective_describe(&g->cfg, d, sizeof(d));
 		if (g->cfg.kind == PF_OBJ_BUDGET)
 			snprintf(v, sizeof(v), "%" PRIu64 " MiB resident", g->o.value >> 8);
+		else if (g->cfg.kind == PF_OBJ_PROMOTION && g->o.by_hist)
+			snprintf(v, sizeof(v), "%.3f%%/min (%.3f%% predicted at the age)",
+				 g->o.value / 1e4, g->o.predicted / 1e4);
 		else if (g->cfg.kind == PF_OBJ_PROMOTION)
 			snprintf(v, sizeof(v), "%.3f%%/min", g->o.value / 1e4);
 		else

@@ -31,11 +31,14 @@ uint32_t pf_last_tick_weight(const struct pf_policy_params *p, pf_page_state s, 
 	return UINT32_MAX - idle_ticks(p, s, now);
 }
 
+uint64_t pf_last_tick_idle_ms(const struct pf_policy_params *p, pf_page_state s, uint64_t now)
+{
+	return (uint64_t)idle_ticks(p, s, now) * pf_tick_ms(p);
+}
+
 static bool cold_victim(const struct pf_policy_params *p, pf_page_state s, uint64_t now)
 {
-	uint64_t idle_ms = (uint64_t)idle_ticks(p, s, now) * pf_tick_ms(p);
-
-	return idle_ms >= p->cold_age_ms;
+	return pf_last_tick_idle_ms(p, s, now) >= p->cold_age_ms;
 }
 
 const struct pf_reclaim_ops pf_reclaim_cold_age = {
@@ -44,5 +47,6 @@ const struct pf_reclaim_ops pf_reclaim_cold_age = {
 	.scan = pf_last_tick_scan,
 	.weight = pf_last_tick_weight,
 	.victim = cold_victim,
+	.idle_ms = pf_last_tick_idle_ms,
 	.help = "pages idle for at least cold_age_ms are victims",
 };

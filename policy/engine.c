@@ -206,8 +206,10 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 	struct pf_policy_params vprm = *prm; /* victim(): an objective's age */
 	static const struct pf_scan_page untouched;
 	struct pf_page_run r;
-	uint64_t k, ws = 0, present = 0, cnt[PF_CLEAR_MAX] = {0};
+	uint64_t k, ws = 0, present = 0, recent = 0, cnt[PF_CLEAR_MAX] = {0};
 	bool all = er->clear_all && what != P1_SCAN; /* at a tick only */
+	/* An objective's promotion histogram and working set (objective.h). */
+	bool reuse = er->b.threshold.mode == PF_THRESH_OBJECTIVE && ops->idle_ms;
 	size_t i;
 
 	/* An objective's regions page out by its age, none before it has one. */
@@ -224,7 +226,17 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 				.swapped = bits & PF_PAGE_SWAPPED,
 			};
 
+			if (reuse && pg.accessed && r.state[k] != er->blank) {
+				unsigned b = pf_reuse_bucket(ops->idle_ms(prm, r.state[k], now));
+
+				if (er->reuse[b] < UINT32_MAX)
+					er->reuse[b]++;
+			}
 			r.state[k] = ops->scan(prm, r.state[k], &pg, now);
+			if (reuse &&
+			    (pg.accessed || (r.state[k] != er->blank &&
+					     ops->idle_ms(prm, r.state[k], now) < PF_WS_WINDOW_MS)))
+				recent++;
 			if (pg.accessed) {
 				unsigned sg = seg_of(er, page_of(&r, k));
 
@@ -249,6 +261,7 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 	ws = tick_ws(er, cnt, ws, all);
 	er->last_ws = ws;
 	er->last_present = present;
+	er->recent = recent;
 	return ws;
 }
 

@@ -138,6 +138,13 @@ struct pf_engine_region {
 	uint64_t obj_age_ms; /* the age of a cold-age policy's victims (0: its own) */
 	enum pf_objective_move obj_move; /* the next tick's move of the cut */
 	uint64_t victim_cap; /* victims per tick at most (0: no cap) */
+	/* For the objective's promotion histogram (policies with idle_ms):
+	 * pages accessed again after an idle time in each bucket
+	 * (pf_reuse_bucket) since the caller last took and zeroed them, and
+	 * the pages accessed within PF_WS_WINDOW_MS at the last tick. A page
+	 * never seen accessed since the bind is not counted: it may be new. */
+	uint32_t reuse[PF_REUSE_BUCKETS];
+	uint64_t recent;
 	/* Of the last tick: */
 	uint64_t last_ws, last_present; /* pages accessed, present */
 	uint64_t tick_victims; /* victims given */

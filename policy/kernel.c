@@ -13,6 +13,7 @@ const struct pf_reclaim_ops pf_reclaim_kernel = {
 	.init = pf_last_tick_init,
 	.scan = pf_last_tick_scan,
 	.weight = pf_last_tick_weight,
+	.idle_ms = pf_last_tick_idle_ms,
 	.flags = PF_RECLAIM_PASSIVE,
 	.help = "no action: the kernel's own reclaim (baseline)",
 };

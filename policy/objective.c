@@ -171,6 +171,30 @@ uint64_t pf_objective_victim_cap(const struct pf_objective_cfg *c, uint64_t inte
 	return n ? n : 1;
 }
 
+/* 2^(i/4) x 10000, i = 0..3: the bounds inside one doubling. */
+static const uint32_t quarter[4] = {10000, 11892, 14142, 16818};
+
+uint64_t pf_reuse_bound_ms(unsigned b)
+{
+	if (!b)
+		return 0;
+	b--;
+	return (1000ull << (b / 4)) * quarter[b % 4] / 10000;
+}
+
+unsigned pf_reuse_bucket(uint64_t idle_ms)
+{
+	unsigned e, b;
+
+	if (idle_ms < 1000)
+		return 0;
+	e = 63 - (unsigned)__builtin_clzll(idle_ms / 1000);
+	b = 1 + 4 * e;
+	while (b + 1 < PF_REUSE_BUCKETS && (b - 1) % 4 != 3 && pf_reuse_bound_ms(b + 1) <= idle_ms)
+		b++;
+	return b < PF_REUSE_BUCKETS ? b : PF_REUSE_BUCKETS - 1;
+}
+
 void pf_objective_init(struct pf_objective *o, const struct pf_objective_cfg *cfg)
 {
 	memset(o, 0, sizeof(*o));
@@ -253,6 +277,125 @@ static void new_period(struct pf_objective *o, uint64_t now, uint64_t ws)
 	o->refaults = 0;
 	o->stall_us = 0;
 	o->ws_max = ws;
+	memset(o->reuse, 0, sizeof(o->reuse));
+}
+
+/*
+ * A back-off now would not answer the echo of pageouts already answered: a
+ * longer age only spares pages from now on, so after a back-off another
+ * one needs pages paged out since, and a period gone by.
+ */
+static bool backoff_allowed(const struct pf_objective *o, uint64_t now)
+{
+	return !o->backoffs ||
+	       (now - o->last_backoff_ms >= o->cfg.period_ms && o->out_since_backoff);
+}
+
+static enum pf_objective_move backoff(struct pf_objective *o, uint64_t now)
+{
+	o->last_backoff_ms = now;
+	o->out_since_backoff = 0;
+	return apply(o, PF_OBJ_BACKOFF);
+}
+
+/* Ends a period of a histogram-driven promotion objective: its histogram
+ * joins the ring of the last PF_REUSE_PERIODS. */
+static void push_hist(struct pf_objective *o, uint64_t elapsed)
+{
+	struct pf_reuse_period *e = &o->hist[o->ihist];
+
+	e->start_ms = o->period_start_ms;
+	e->ms = elapsed;
+	e->ws = o->ws_max;
+	for (unsigned b = 0; b < PF_REUSE_BUCKETS; b++)
+		e->n[b] = o->reuse[b] > UINT32_MAX ? UINT32_MAX : (uint32_t)o->reuse[b];
+	o->ihist = (o->ihist + 1) % PF_REUSE_PERIODS;
+	if (o->nhist < PF_REUSE_PERIODS)
+		o->nhist++;
+}
+
+/*
+ * The shortest age the histograms allow: the smallest bound (at or above
+ * the floor) whose promotion rate, in the worst of the periods that could
+ * see idle times that long (those that began at least that long after the
+ * start, 3 at least), stays within 3/4 of the goal. The cap if none does;
+ * 0 if no bound has been seen for long enough yet.
+ */
+static uint64_t hist_age(struct pf_objective *o)
+{
+	bool seen = false;
+
+	for (unsigned b = 1; b < PF_REUSE_BUCKETS; b++) {
+		uint64_t t = pf_reuse_bound_ms(b), worst = 0;
+		unsigned valid = 0;
+
+		if (t < floor_ms(o))
+			continue;
+		if (t > o->cfg.max_age_ms)
+			break;
+		for (unsigned i = 0; i < o->nhist; i++) {
+			const struct pf_reuse_period *e = &o->hist[i];
+			uint64_t cnt = 0, ppm;
+
+			if (e->start_ms - o->start_ms < t)
+				continue;
+			for (unsigned j = b; j < PF_REUSE_BUCKETS; j++)
+				cnt += e->n[j];
+			ppm = promotion_ppm(cnt, e->ws, e->ms);
+			worst = ppm > worst ? ppm : worst;
+			valid++;
+		}
+		if (valid < 3)
+			continue;
+		seen = true;
+		if (worst * 4 <= o->cfg.promotion_ppm * 3) {
+			o->predicted = worst;
+			return t;
+		}
+	}
+	o->predicted = 0;
+	return seen ? o->cfg.max_age_ms : 0;
+}
+
+/*
+ * promotion, with its regions' histograms: the age is the one the
+ * histograms allow, moved to at once when longer, by halves at most when
+ * shorter, never shorter within a minute of a back-off; a back-off at once
+ * on a violation, once a period at most.
+ */
+static enum pf_objective_move promotion_by_hist(struct pf_objective *o,
+						const struct pf_objective_input *in, bool end,
+						uint64_t elapsed)
+{
+	uint64_t period = o->cfg.period_ms, ws = o->ws_max, t;
+
+	for (unsigned b = 0; b < PF_REUSE_BUCKETS; b++)
+		o->reuse[b] += in->reuse[b];
+	if (o->refaults > period_allowance(o->cfg.promotion_ppm, ws, period) &&
+	    backoff_allowed(o, in->now_ms)) {
+		o->value = promotion_ppm(o->refaults, ws, elapsed ? elapsed : 1);
+		return backoff(o, in->now_ms);
+	}
+	if (!end)
+		return PF_OBJ_HOLD;
+	o->value = promotion_ppm(o->refaults, ws, elapsed);
+	push_hist(o, elapsed);
+	new_period(o, in->now_ms, in->recent);
+	t = hist_age(o);
+	if (!t || o->value > o->cfg.promotion_ppm)
+		return PF_OBJ_HOLD;
+	if (t > o->age_ms) {
+		o->age_ms = t;
+		o->loosens++;
+		o->last = PF_OBJ_LOOSEN;
+		return PF_OBJ_LOOSEN;
+	}
+	if (t == o->age_ms || (o->backoffs && in->now_ms - o->last_backoff_ms < 6 * period))
+		return PF_OBJ_HOLD;
+	o->age_ms = t > o->age_ms / 2 ? t : o->age_ms / 2;
+	o->tightens++;
+	o->last = PF_OBJ_TIGHTEN;
+	return PF_OBJ_TIGHTEN;
 }
 
 enum pf_objective_move pf_objective_tick(struct pf_objective *o,
@@ -263,26 +406,34 @@ enum pf_objective_move pf_objective_tick(struct pf_objective *o,
 
 	if (o->cfg.kind == PF_OBJ_NONE)
 		return PF_OBJ_HOLD;
+	o->by_hist = o->cfg.kind == PF_OBJ_PROMOTION && in->reuse;
+	ws = o->by_hist ? in->recent : in->working_set;
 	if (!o->started) {
 		o->started = true;
-		new_period(o, in->now_ms, in->working_set);
+		o->start_ms = in->now_ms;
+		new_period(o, in->now_ms, ws);
 		return PF_OBJ_HOLD;
 	}
 	o->refaults += in->refaults;
 	o->stall_us += in->stall_us;
-	if (in->working_set > o->ws_max)
-		o->ws_max = in->working_set;
+	o->out_since_backoff += in->victims;
+	if (ws > o->ws_max)
+		o->ws_max = ws;
 	elapsed = in->now_ms - o->period_start_ms;
 	end = elapsed >= period;
 	ws = o->ws_max;
 
 	switch (o->cfg.kind) {
 	case PF_OBJ_PROMOTION:
-		/* Over the whole period's allowance already: back off now. */
-		if (o->refaults > period_allowance(o->cfg.promotion_ppm, ws, period)) {
+		if (o->by_hist)
+			return promotion_by_hist(o, in, end, elapsed);
+		/* Over the whole period's allowance already: back off now (once
+		 * a period: what follows a pageout at once is its echo). */
+		if (o->refaults > period_allowance(o->cfg.promotion_ppm, ws, period) &&
+		    backoff_allowed(o, in->now_ms)) {
 			o->value = promotion_ppm(o->refaults, ws, elapsed);
 			new_period(o, in->now_ms, in->working_set);
-			return apply(o, PF_OBJ_BACKOFF);
+			return backoff(o, in->now_ms);
 		}
 		if (!end)
 			return PF_OBJ_HOLD;
@@ -296,10 +447,10 @@ enum pf_objective_move pf_objective_tick(struct pf_objective *o,
 			o->cfg.stall_ppm * period; /* µs per period: ppm * ms / 1000 * 1000 */
 
 		allow /= 1000;
-		if (o->stall_us > (allow ? allow : 1)) {
+		if (o->stall_us > (allow ? allow : 1) && backoff_allowed(o, in->now_ms)) {
 			o->value = o->stall_us * 1000 / (elapsed ? elapsed : 1);
 			new_period(o, in->now_ms, in->working_set);
-			return apply(o, PF_OBJ_BACKOFF);
+			return backoff(o, in->now_ms);
 		}
 		if (!end)
 			return PF_OBJ_HOLD;

@@ -19,11 +19,26 @@
  *    and Senpai), given by the caller;
  *  - budget: resident pages of the process's managed regions <= budget.
  *
- * Every period the controller tightens one step when well inside its
+ * A promotion objective whose regions' policies keep idle times (cold-age)
+ * chooses its age from their promotion histogram (below): every period,
+ * the shortest age whose would-be promotion rate, in the worst of the last
+ * PF_REUSE_PERIODS periods able to see idle times that long, is within 3/4
+ * of the target; it moves there at once when that is longer, by halves at
+ * most when shorter, and not shorter within a minute of a back-off. Until
+ * some age has been observed for long enough it holds its first age
+ * (120 s); if no age is within the target, it goes to max_age_ms. Its
+ * working set is the pages accessed within PF_WS_WINDOW_MS, as the
+ * paper's.
+ *
+ * Otherwise, every period the controller tightens one step when well inside its
  * objective (promotion or stall below half the target: age x 3/4, or x 1/2
- * below an eighth of it; resident above the budget: x 3/4), holds otherwise, and backs off at once, without waiting for the
+ * below an eighth of it; resident above the budget: x 3/4) and holds otherwise.
+ * Every kind backs off at once, without waiting for the
  * period's end, as soon as the period's refaults or stall exceed what the
- * whole period allows: the cold age doubles and the cuts halve. A budget
+ * whole period allows: the cold age doubles and the cuts halve. It does
+ * not back off again for the echo of the same pageout: a longer age only
+ * spares pages from then on, so another back-off needs pages paged out
+ * since the last one and a period gone by. A budget
  * whose pages refault faster than thrash_ppm cannot be met without
  * thrashing: the controller then backs off, never goes below that age
  * again while the budget is unmet, holds there, and says the budget is
@@ -78,6 +93,31 @@ int pf_objective_parse_arg(const char *s, struct pf_objective_cfg *c, char *err,
 /* The objective's target as text ("promotion <= 0.20%/min"). */
 void pf_objective_describe(const struct pf_objective_cfg *c, char *buf, size_t len);
 
+/*
+ * The promotion histogram (Google's far memory): for a set of cold ages T,
+ * how many pages were accessed again after being idle for at least T. Each
+ * of them would have been a refault had the age been T, so the promotion
+ * rate each age would give is measured before any page goes out at it.
+ * Bucket 0 holds idle times under 1 s; bucket b >= 1 those from
+ * pf_reuse_bound_ms(b) (1 s x 2^((b - 1) / 4): four per doubling) to the
+ * next bound; the last one is open-ended (from ~29 min).
+ */
+#define PF_REUSE_BUCKETS 45
+/* The working set of a promotion objective: the pages accessed within the
+ * last 120 s (the far-memory paper's minimum cold age). */
+#define PF_WS_WINDOW_MS 120000
+/* Periods of histograms the controller looks back over (2 min of 10 s). */
+#define PF_REUSE_PERIODS 12
+
+unsigned pf_reuse_bucket(uint64_t idle_ms);
+uint64_t pf_reuse_bound_ms(unsigned b);
+
+/* One period's promotion histogram. */
+struct pf_reuse_period {
+	uint64_t start_ms, ms, ws; /* when it began, its length, its working set */
+	uint32_t n[PF_REUSE_BUCKETS];
+};
+
 enum pf_objective_move {
 	PF_OBJ_HOLD,
 	PF_OBJ_TIGHTEN, /* page out more: a shorter age, higher cuts */
@@ -98,6 +138,15 @@ struct pf_objective {
 	bool unreachable; /* the objective cannot be met (see above) */
 	enum pf_objective_move last; /* the last move other than HOLD */
 	uint64_t tightens, loosens, backoffs;
+	/* promotion, when its regions' policies keep idle times: */
+	bool by_hist; /* the age is chosen from the promotion histogram */
+	uint64_t start_ms; /* the objective's first tick */
+	uint64_t last_backoff_ms; /* the last back-off */
+	uint64_t out_since_backoff; /* pages paged out since it */
+	uint64_t reuse[PF_REUSE_BUCKETS]; /* this period's histogram */
+	struct pf_reuse_period hist[PF_REUSE_PERIODS]; /* the last periods', a ring */
+	unsigned nhist, ihist;
+	uint64_t predicted; /* the promotion rate (ppm) the histogram gives the age */
 };
 
 /* What the controller sees at one tick of its regions. */
@@ -108,6 +157,12 @@ struct pf_objective_input {
 	uint64_t resident; /* resident pages of its regions */
 	uint64_t pages; /* pages of its regions */
 	uint64_t stall_us; /* memory stall since the last tick (pressure), else 0 */
+	uint64_t victims; /* pages its regions paged out since the last tick */
+	/* Promotion: accesses after each idle time since the last tick (NULL:
+	 * its regions' policies keep no idle times) and the pages accessed
+	 * within PF_WS_WINDOW_MS, the working set it then stands for. */
+	const uint32_t *reuse;
+	uint64_t recent;
 };
 
 void pf_objective_init(struct pf_objective *o, const struct pf_objective_cfg *cfg);
@@ -132,7 +187,10 @@ struct pf_objective_group {
 	struct pf_objective_cfg cfg; /* as the rule binds it */
 	struct pf_objective o;
 	/* Its regions at the last tick: */
-	uint64_t regions, resident, pages, ws, refaults, stall_us;
+	uint64_t regions, resident, pages, ws, refaults, stall_us, victims;
+	uint32_t reuse[PF_REUSE_BUCKETS]; /* their promotion histograms, summed */
+	uint64_t recent;
+	bool reuse_ok; /* every one of them keeps idle times */
 	uint64_t psi_last; /* pressure: the stall total at the last tick */
 	bool psi_seen;
 };

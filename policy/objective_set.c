@@ -52,6 +52,9 @@ int pf_objective_set_tick(struct pf_objective_set *set, const struct pf_objectiv
 		struct pf_objective_group *g = &set->g[i];
 
 		g->regions = g->resident = g->pages = g->ws = g->refaults = g->stall_us = 0;
+		g->recent = g->victims = 0;
+		g->reuse_ok = true;
+		memset(g->reuse, 0, sizeof(g->reuse));
 	}
 	for (i = 0; i < n; i++) {
 		const struct pf_engine_region *er = m[i].er;
@@ -70,6 +73,15 @@ int pf_objective_set_tick(struct pf_objective_set *set, const struct pf_objectiv
 		g->ws += er->last_ws;
 		g->refaults += m[i].refaults;
 		g->stall_us += m[i].stall_us;
+		g->recent += er->recent;
+		g->victims += er->tick_victims;
+		g->reuse_ok &= er->b.reclaim->idle_ms != NULL;
+		for (j = 0; j < PF_REUSE_BUCKETS; j++) {
+			uint64_t v = (uint64_t)g->reuse[j] + m[i].er->reuse[j];
+
+			g->reuse[j] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+		}
+		memset(m[i].er->reuse, 0, sizeof(m[i].er->reuse));
 	}
 	for (i = 0; i < set->n; i++) {
 		struct pf_objective_group *g = &set->g[i];
@@ -77,7 +89,10 @@ int pf_objective_set_tick(struct pf_objective_set *set, const struct pf_objectiv
 						.refaults = g->refaults,
 						.working_set = g->ws,
 						.resident = g->resident,
-						.pages = g->pages};
+						.pages = g->pages,
+						.reuse = g->reuse_ok ? g->reuse : NULL,
+						.recent = g->recent,
+						.victims = g->victims};
 		enum pf_objective_move mv;
 		uint64_t cap;
 

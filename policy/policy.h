@@ -74,6 +74,10 @@ struct pf_reclaim_ops {
 	uint32_t (*weight)(const struct pf_policy_params *p, pf_page_state s, uint64_t now);
 	/* Optional: should this page be paged out regardless of budget? (cold-age) */
 	bool (*victim)(const struct pf_policy_params *p, pf_page_state s, uint64_t now);
+	/* Optional: how long the page has been idle, in ms (states that keep
+	 * the time of the last access: cold-age, kernel). An objective's
+	 * promotion histogram needs it (objective.h). */
+	uint64_t (*idle_ms)(const struct pf_policy_params *p, pf_page_state s, uint64_t now);
 	unsigned flags; /* PF_RECLAIM_* */
 	const char *help; /* one line for --help and error messages */
 };

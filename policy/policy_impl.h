@@ -26,6 +26,7 @@ pf_page_state pf_last_tick_init(const struct pf_policy_params *p, uint64_t now);
 pf_page_state pf_last_tick_scan(const struct pf_policy_params *p, pf_page_state s,
 				const struct pf_scan_page *pg, uint64_t now);
 uint32_t pf_last_tick_weight(const struct pf_policy_params *p, pf_page_state s, uint64_t now);
+uint64_t pf_last_tick_idle_ms(const struct pf_policy_params *p, pf_page_state s, uint64_t now);
 
 extern const struct pf_reclaim_ops pf_reclaim_kernel;
 extern const struct pf_reclaim_ops pf_reclaim_cold_age;

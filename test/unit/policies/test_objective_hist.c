@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A promotion objective over a cold-age region, engine and controller
+ * together (policy/objective.h, promotion histogram): the age it settles
+ * on is the shortest the pages' measured reuse allows, so data written
+ * once goes out and data read back every 40 s never does; and when cold
+ * data starts being read again, the controller backs off, but not again
+ * for the echo of the same pageout (only once pages went out since), and
+ * moves past the new reuse time. The region is an array of bits a "program" sets between
+ * ticks; victims are swapped out and their next access is a refault.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "objective.h"
+
+#define HOT 1024u /* read at every tick */
+#define PERIODIC 2048u /* each read every 40 s */
+#define COLD 5120u /* written at the second tick, then (scenario) left */
+#define PAGES (HOT + PERIODIC + COLD)
+#define TICK_MS 2500u
+
+struct region {
+	unsigned char acc[PAGES], swapped[PAGES];
+	pf_page_state state[PAGES];
+	uint64_t tick, refaults, victims, periodic_victims;
+	unsigned cold_every; /* ticks between reads of each cold page (0: never) */
+};
+
+static bool run(void *ctx, size_t i, struct pf_page_run *r)
+{
+	struct region *g = ctx;
+
+	if (i)
+		return false;
+	*r = (struct pf_page_run){.first = 0, .n = PAGES, .state = g->state};
+	return true;
+}
+
+static unsigned bits(void *ctx, const struct pf_page_run *r, uint64_t k)
+{
+	struct region *g = ctx;
+
+	(void)r;
+	if (g->swapped[k])
+		return PF_PAGE_SWAPPED;
+	return PF_PAGE_PRESENT | (g->acc[k] ? PF_PAGE_ACCESSED : 0);
+}
+
+static void clear(void *ctx, const struct pf_page_run *r, uint64_t k)
+{
+	struct region *g = ctx;
+
+	(void)r;
+	g->acc[k] = 0; /* after the tick: bits do not change during it */
+}
+
+static void victim(void *ctx, const struct pf_page_run *r, uint64_t k)
+{
+	struct region *g = ctx;
+
+	(void)r;
+	g->swapped[k] = 1;
+	g->acc[k] = 0;
+	g->victims++;
+	g->periodic_victims += k >= HOT && k < HOT + PERIODIC;
+}
+
+static bool read_now(const struct region *g, uint64_t p)
+{
+	if (p < HOT)
+		return true;
+	if (p < HOT + PERIODIC)
+		return (g->tick + p) % 16 == 0; /* 16 ticks: 40 s */
+	if (g->tick == 1)
+		return true;
+	return g->cold_every && (g->tick + p) % g->cold_every == 0;
+}
+
+struct setup {
+	struct region *g;
+	struct pf_engine_region er;
+	struct pf_engine_scratch sc;
+	struct pf_objective_set set;
+};
+
+static void setup_init(struct setup *s)
+{
+	struct pf_binding b = {0};
+	char err[256];
+
+	memset(s, 0, sizeof(*s));
+	s->g = calloc(1, sizeof(*s->g));
+	cr_assert_not_null(s->g);
+	snprintf(b.rule, sizeof(b.rule), "r");
+	b.reclaim = pf_reclaim_find("cold-age");
+	pf_policy_params_default(&b.params);
+	b.params.clear_every = 1;
+	pf_threshold_cfg_default(&b.threshold);
+	b.threshold.mode = PF_THRESH_OBJECTIVE;
+	pf_objective_cfg_default(&b.objective);
+	cr_assert_eq(pf_objective_parse_arg("promotion=0.2", &b.objective, err, sizeof(err)), 0);
+	pf_binding_fit_objective(&b);
+	cr_assert_eq(pf_engine_bind(&s->er, &b, PAGES), 1);
+}
+
+static void setup_free(struct setup *s)
+{
+	pf_objective_set_free(&s->set);
+	pf_engine_free(&s->er);
+	pf_engine_scratch_free(&s->sc);
+	free(s->g);
+}
+
+/* One 2.5 s tick: the program's reads (refaults of swapped pages), the
+ * engine's tick, the objective's. */
+static void tick(struct setup *s)
+{
+	struct region *g = s->g;
+	struct pf_engine_io io = {g, run, bits, clear, victim};
+	uint64_t now = TICK_MS * (g->tick + 1), refaults = 0;
+	struct pf_objective_member m = {.er = &s->er, .pages = PAGES};
+
+	for (uint64_t p = 0; p < PAGES; p++) {
+		if (!read_now(g, p))
+			continue;
+		if (g->swapped[p]) {
+			g->swapped[p] = 0;
+			refaults++;
+		}
+		g->acc[p] = 1;
+	}
+	g->refaults += refaults;
+	pf_engine_tick(&s->er, &io, &s->sc, refaults, now);
+	m.refaults = refaults;
+	cr_assert_eq(pf_objective_set_tick(&s->set, &m, 1, now, TICK_MS, UINT64_MAX), 0);
+	g->tick++;
+}
+
+static uint64_t swapped(const struct region *g)
+{
+	uint64_t n = 0;
+
+	for (unsigned p = 0; p < PAGES; p++)
+		n += g->swapped[p];
+	return n;
+}
+
+Test(objective_hist, buckets_are_four_per_doubling)
+{
+	cr_assert_eq(pf_reuse_bucket(999), 0);
+	cr_assert_eq(pf_reuse_bound_ms(1), 1000);
+	cr_assert_eq(pf_reuse_bucket(1000), 1);
+	cr_assert_eq(pf_reuse_bound_ms(5), 2000);
+	for (unsigned b = 1; b + 1 < PF_REUSE_BUCKETS; b++) {
+		uint64_t lo = pf_reuse_bound_ms(b), hi = pf_reuse_bound_ms(b + 1);
+
+		cr_assert_lt(lo, hi);
+		cr_assert_eq(pf_reuse_bucket(lo), b, "bound %llu", (unsigned long long)lo);
+		cr_assert_eq(pf_reuse_bucket(hi - 1), b, "below %llu", (unsigned long long)hi);
+	}
+	cr_assert_eq(pf_reuse_bucket(UINT64_MAX / 2), PF_REUSE_BUCKETS - 1);
+}
+
+Test(objective_hist, settles_just_past_the_reuse_time_and_takes_the_cold_data)
+{
+	struct setup s;
+	const struct pf_objective *o;
+
+	setup_init(&s);
+	for (int i = 0; i < 120; i++) /* 300 s */
+		tick(&s);
+	o = &s.set.g[0].o;
+	cr_assert(o->by_hist);
+	/* Read every 40 s, measured idle 40 s: the next bound up, 45.25 s. */
+	cr_assert_eq(o->age_ms, pf_reuse_bound_ms(pf_reuse_bucket(40000) + 1), "age %llu",
+		     (unsigned long long)o->age_ms);
+	cr_assert_eq(s.g->periodic_victims, 0);
+	cr_assert_eq(s.g->refaults, 0);
+	cr_assert_eq(swapped(s.g), COLD, "swapped %llu", (unsigned long long)swapped(s.g));
+	cr_assert_eq(o->backoffs, 0);
+	cr_assert_eq(s.set.g[0].recent, HOT + PERIODIC);
+	setup_free(&s);
+}
+
+Test(objective_hist, backs_off_once_a_period_then_moves_past_the_new_reuse)
+{
+	struct setup s;
+	const struct pf_objective *o;
+	uint64_t refaults;
+
+	setup_init(&s);
+	for (int i = 0; i < 120; i++)
+		tick(&s);
+	cr_assert_eq(swapped(s.g), COLD);
+	/* The cold data is read again, each page every 100 s (40 ticks). */
+	s.g->cold_every = 40;
+	for (int i = 0; i < 40; i++) /* 100 s: 10 periods */
+		tick(&s);
+	o = &s.set.g[0].o;
+	cr_assert_geq(o->backoffs, 1);
+	/* The 5120 refaults come over 100 s, ~500 a period against an allowance
+	 * of ~1: each back-off must answer pages paged out since the last one,
+	 * not the echo of the same pageout (which would double the age every
+	 * period up to the cap). */
+	cr_assert_leq(o->backoffs, 3, "%llu back-offs in 10 periods",
+		      (unsigned long long)o->backoffs);
+	for (int i = 0; i < 200; i++) /* 500 s more */
+		tick(&s);
+	cr_assert_gt(o->age_ms, 100000, "age %llu", (unsigned long long)o->age_ms);
+	/* Settled: nothing refaults over the last 100 s. */
+	refaults = s.g->refaults;
+	for (int i = 0; i < 40; i++)
+		tick(&s);
+	cr_assert_eq(s.g->refaults, refaults);
+	cr_assert_eq(s.g->periodic_victims, 0);
+	setup_free(&s);
+}
