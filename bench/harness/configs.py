@@ -209,6 +209,11 @@ AGENT_CONFIGS = [
     ("pageflexd-rules", rules("rules"), False, "agent, per-region and per-phase rules", {}),
     ("pageflexd-objective", ["--objective", "promotion=0.2"], False,
      "agent, objective: refaults <= 0.2%/min of the working set (one cold age per process)", {}),
+    # the same controller at looser promotion SLOs: its saved-vs-slowdown curve
+    ("pageflexd-objective-1", ["--objective", "promotion=1"], False,
+     "agent, objective: refaults <= 1%/min of the working set", {}),
+    ("pageflexd-objective-5", ["--objective", "promotion=5"], False,
+     "agent, objective: refaults <= 5%/min of the working set", {}),
 ]
 
 

@@ -14,7 +14,7 @@ FIELDS = ["tier", "workload", "config", "rep", "status", "runtime_s", "throughpu
           "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib", "offloaded_mib", "swapins",
           "agent_cpu_s", "managed_mib", "store_mib", "prefetched", "checksum", "params", "error",
           "oom_kills", "retried", "cpu_s", "swap_reads", "prefetch_hits", "swap_avg_mib",
-          "wall_s"]
+          "wall_s", "swapins_window", "window_s"]
 
 
 FAULT_FIELDS = ["setup", "first_touch_us", "reread_us", "status"]
@@ -50,7 +50,8 @@ def read_csv(path):
     """Rows of a CSV written by write_csv, numbers as numbers."""
     num = {"runtime_s", "throughput", "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib",
            "offloaded_mib", "swapins", "agent_cpu_s", "managed_mib", "store_mib", "prefetched",
-           "rep", "cpu_s", "swap_reads", "prefetch_hits", "swap_avg_mib", "wall_s"}
+           "rep", "cpu_s", "swap_reads", "prefetch_hits", "swap_avg_mib", "wall_s",
+           "swapins_window", "window_s"}
     rows = []
     with open(path, newline="") as f:
         for r in csv.DictReader(f):
@@ -90,7 +91,7 @@ def summarize(rows):
         for k in ("cpu_s", "runtime_s", "throughput", "p99_us", "rss_avg_mib", "rss_peak_mib",
                   "cg_peak_mib", "offloaded_mib", "swapins", "agent_cpu_s", "managed_mib",
                   "store_mib", "prefetched", "swap_reads", "prefetch_hits", "swap_avg_mib",
-                  "wall_s"):
+                  "wall_s", "swapins_window", "window_s"):
             s[k] = med(ok, k)
         rt = [r["runtime_s"] for r in ok]
         s["spread"] = (max(rt) - min(rt)) / statistics.median(rt) if len(rt) > 1 else None
@@ -252,18 +253,23 @@ def anchor_lines(S, tier, workloads, configs):
         if not base or base.get("swap_avg_mib") is None or not base.get("rss_avg_mib"):
             continue
         tot = base["rss_avg_mib"] + base["swap_avg_mib"]
-        cpu = []
+        cpu, rate = [], []
         for cfg in configs:
             s = S.get((tier, wl, cfg)) or S.get(("-", wl, cfg))
             if cfg.startswith("pageflexd-") and s and s.get("agent_cpu_s") is not None \
                     and s.get("wall_s"):
                 cpu.append(f"{cfg} {s['agent_cpu_s'] / s['wall_s'] * 100:.1f}%")
+            if s and s.get("swapins_window") is not None and s.get("window_s"):
+                rate.append(f"{cfg} {s['swapins_window'] / s['window_s'] * 60:.0f}")
         L.append(f"\n{wl}: the kernel alone (`none`) had {base['swap_avg_mib']:.0f} MiB in swap "
                  f"on average over the measured window, {base['swap_avg_mib'] / tot * 100:.0f}% "
                  f"of RSS + swap: what the machine's DAMON_RECLAIM paged out (memory idle "
                  f"~60 s), a live anchor at no slowdown, already in the baseline RSS."
                  + (f" Agent CPU, % of one core over the whole run: {', '.join(cpu)}."
-                    if cpu else ""))
+                    if cpu else "")
+                 + (f" Refaults (major faults) per minute in the measured window: "
+                    f"{', '.join(rate)} (0.2% of the kernel alone's RSS is "
+                    f"{base['rss_avg_mib'] * 256 * 0.002:.0f})." if rate else ""))
     return L
 
 

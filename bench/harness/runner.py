@@ -5,6 +5,7 @@ benchmark harness. A run may be placed in a cgroup v1 memory cgroup of its own
 /proc/PID/status and /proc/PID/stat (RSS, swap, major faults) and reaped with
 wait4 for its exact rusage."""
 
+import ctypes
 import os
 import resource
 import signal
@@ -153,21 +154,27 @@ class Sampler(threading.Thread):
         self._halt.set()
         self.join()
 
-    def summary(self, since=None):
+    def summary(self, since=None, until=None):
         """Averages and peaks; since (time.monotonic()): of the samples from
-        then on only (a steady state after its warm-up)."""
+        then on only (a steady state after its warm-up), and with until
+        also the major faults (refaults) between the two."""
         mib = 1 << 20
         if since is not None:
             keep = [i for i, t in enumerate(self.t) if t >= since]
             rss = [self.rss[i] for i in keep]
             swap = [self.swap[i] for i in keep]
-            return {
+            out = {
                 "rss_avg_mib": sum(rss) / len(rss) / mib if rss else 0.0,
                 "rss_peak_mib": max(rss) / mib if rss else 0.0,
                 "swap_peak_mib": max(swap) / mib if swap else 0.0,
                 "swap_avg_mib": sum(swap) / len(swap) / mib if swap else 0.0,
                 "majflt": self.majflt,
             }
+            win = [i for i in keep if until is None or self.t[i] <= until]
+            if until is not None and len(win) >= 2:
+                out["swapins_window"] = self.majs[win[-1]] - self.majs[win[0]]
+                out["window_s"] = round(self.t[win[-1]] - self.t[win[0]], 1)
+            return out
         return {
             "rss_avg_mib": sum(self.rss) / len(self.rss) / mib if self.rss else 0.0,
             "rss_peak_mib": max(self.rss) / mib if self.rss else 0.0,
@@ -176,8 +183,20 @@ class Sampler(threading.Thread):
         }
 
 
-def spawn(argv, env=None, cgroup=None, stdout=subprocess.PIPE, stdin=None):
-    pre = cgroup.attach_self if cgroup else None
+def thp_off():
+    """For preexec_fn: no transparent huge pages for the calling (child)
+    process, whatever it asks with MADV_HUGEPAGE (PR_SET_THP_DISABLE, kept
+    across execve)."""
+    if ctypes.CDLL(None, use_errno=True).prctl(41, 1, 0, 0, 0):
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_THP_DISABLE)")
+
+
+def spawn(argv, env=None, cgroup=None, stdout=subprocess.PIPE, stdin=None, thp=True):
+    def pre():
+        if cgroup:
+            cgroup.attach_self()
+        if not thp:
+            thp_off()
     return subprocess.Popen(argv, env=env, preexec_fn=pre, stdout=stdout,
                             stderr=subprocess.PIPE, stdin=stdin, text=True)
 

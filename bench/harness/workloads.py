@@ -106,8 +106,8 @@ class Server(Workload):
     kind = "real"
     has_p99 = True
 
-    def start(self, argv, env, cgroup, port):
-        proc = runner.spawn(argv, env=env, cgroup=cgroup, stdout=subprocess.DEVNULL)
+    def start(self, argv, env, cgroup, port, thp=True):
+        proc = runner.spawn(argv, env=env, cgroup=cgroup, stdout=subprocess.DEVNULL, thp=thp)
         if not wait_port(port, proc):
             proc.kill()
             _, err = proc.communicate()
@@ -116,14 +116,15 @@ class Server(Workload):
         sampler.start()
         return proc, sampler
 
-    def stop(self, proc, sampler, sig=signal.SIGTERM, since=None, t0=None):
+    def stop(self, proc, sampler, sig=signal.SIGTERM, since=None, t0=None, until=None):
         """Stops the server; mem["server_gone"] says how it died if it was
         already dead (a crash or an OOM kill explains a failed load). since:
-        memory averaged from then on (the measured steady state). t0: also
+        memory averaged from then on (the measured steady state); until: its
+        end, for the refaults within it (swapins_window). t0: also
         mem["timeline"], the samples from then on (Sampler.timeline)."""
         rc = proc.poll()
         sampler.sample()
-        mem = sampler.summary(since)
+        mem = sampler.summary(since, until)
         if t0 is not None:
             mem["timeline"] = sampler.timeline(t0)
         sampler.stop()
@@ -340,11 +341,22 @@ class KvSteady(Server):
     def run(self, ctx, env, cgroup):
         mib, secs, warm, value = self.sizes(ctx)
         port = free_port()
-        argv = redis_argv(ctx, port) if self.server == "redis" else memcached_argv(port, mib * 2)
+        if self.server == "redis":
+            argv = redis_argv(ctx, port)
+        else:
+            # One value per page, as in redis: a single 4096-byte slab class
+            # (a KV_VALUE value and its item header fit), in a cache that -L
+            # preallocates 2 MiB-aligned (malloc'd slab pages start 16 bytes
+            # into a page, and each chunk would then share a page with the
+            # next item's header); -L also asks for huge pages, which
+            # thp=False turns off so that its pages are 4 KiB as redis's.
+            argv = memcached_argv(port, mib * 2)
+            if value <= KV_VALUE:
+                argv += ["-L", "-o", "slab_sizes=4096"]
         series = tempfile.mktemp(prefix="kv-series.", dir=ctx.tmpdir)
-        proc, sampler = self.start(argv, env, cgroup, port)
+        proc, sampler = self.start(argv, env, cgroup, port, thp=self.server == "redis")
         t0 = time.monotonic()
-        since, res, r = None, {}, None
+        since, until, res, r = None, None, {}, None
         try:
             r = subprocess.run([os.path.join(ctx.bindir, "pf-kv-load"), "-q", "-P", str(port),
                                 "--proto", self.server, "-s", str(mib), "-o",
@@ -353,9 +365,10 @@ class KvSteady(Server):
                                capture_output=True, text=True, timeout=ctx.timeout)
             res = parse_result(r.stdout) or {}
             if "runtime_s" in res and "work_s" in res:
-                since = t0 + float(res["runtime_s"]) - float(res["work_s"])
+                until = t0 + float(res["runtime_s"])  # before its read of the cold keys
+                since = until - float(res["work_s"])
         finally:
-            mem = self.stop(proc, sampler, since=since, t0=t0)
+            mem = self.stop(proc, sampler, since=since, t0=t0, until=until)
         ok = r.returncode == 0 and res.get("verify") == "ok"
         tput = float(res.get("throughput", 0))
         # A timed run does a fixed time, not a fixed work: its "runtime" is the
