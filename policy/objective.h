@@ -13,7 +13,8 @@
  *
  * Objectives (cfg.kind):
  *  - promotion: refaults per minute <= promotion_ppm per million pages of
- *    the working set (the pages accessed in the last scan interval); 2000
+ *    the working set (the pages accessed in the last 120 s over cold-age
+ *    regions, PF_WS_WINDOW_MS; else in the last scan interval); 2000
  *    is Google's 0.2%/min;
  *  - pressure: memory stall time <= stall_ppm of wall time (PSI, as TMO
  *    and Senpai), given by the caller;
