@@ -23,6 +23,8 @@ struct pf_watch {
 	void *ptr;
 };
 int pf_loop_add(struct pf_watch *w);
+/* The events w waits for (EPOLLIN when added). */
+int pf_loop_mod(struct pf_watch *w, uint32_t events);
 void pf_loop_del(struct pf_watch *w);
 
 struct pf_opts {
@@ -36,6 +38,7 @@ struct pf_opts {
 	bool count_first_touch; /* keep the fault program attached */
 	bool corrupt_calibration;
 	const char *default_objective; /* in force because nothing else was given */
+	const char *metrics_file, *metrics_listen; /* metrics.h; NULL: off */
 };
 extern struct pf_opts pf_opts;
 

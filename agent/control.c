@@ -9,6 +9,7 @@
  *   regions PID [--json]     the regions of one process
  *   stats [--json]           everything, as JSON (the same as status --json)
  *   reload                   re-read the rules file (kept if it has an error)
+ *   metrics                  everything, as Prometheus text (metrics.c)
  *   record PID FILE SECONDS [--first-touch]
  *                            write PID's paging as a pageflex-sim trace (first
  *                            touches too with --first-touch); record --stop
@@ -27,11 +28,12 @@
 #include "binding.h"
 #include "leap_live.h"
 #include "log.h"
+#include "metrics.h"
 #include "objectives.h"
+#include "region_view.h"
 #include "scanner.h"
 
 static struct pf_listener listener = PF_LISTENER_INIT;
-static uint64_t mark_gen;
 
 static void json_str(FILE *f, const char *s)
 {
@@ -60,38 +62,6 @@ static const char *plain(const char *s, char *buf, size_t len)
 	return i ? buf : "-";
 }
 
-/* Calls fn once per logical region of p, with its total size in ri->size. */
-static void each_region(struct pf_proc *p, void (*fn)(FILE *, struct pf_rinfo *, int), FILE *f)
-{
-	size_t i;
-	int k = 0;
-
-	mark_gen++;
-	for (i = 0; i < p->rt.n; i++) {
-		struct pf_rinfo *ri = p->rt.p[i].ri;
-
-		if (ri->mark != mark_gen) {
-			ri->mark = mark_gen;
-			ri->size = 0;
-		}
-		ri->size += p->rt.p[i].end - p->rt.p[i].start;
-	}
-	mark_gen++;
-	for (i = 0; i < p->rt.n; i++) {
-		struct pf_rinfo *ri = p->rt.p[i].ri;
-
-		if (ri->mark == mark_gen)
-			continue;
-		ri->mark = mark_gen;
-		fn(f, ri, k++);
-	}
-}
-
-static const char *policy_name(const struct pf_rinfo *ri)
-{
-	return ri->eng.bound ? ri->eng.b.reclaim->name : "none";
-}
-
 /* The threshold in force: the budget (MiB) or the promotion target, and the
  * last cut (weight bucket, pages it took). */
 static void threshold_text(FILE *f, const struct pf_rinfo *ri)
@@ -104,11 +74,8 @@ static void threshold_text(FILE *f, const struct pf_rinfo *ri)
 	fprintf(f, " cut=b%u/%llu", ri->eng.cut_bucket, (unsigned long long)ri->eng.cut_pages);
 }
 
-/*
- * A region's fault counts as text, or `unknown` where no program counts them:
- * none without the fault classifier; swap-ins and swap-cache hits are told
- * apart by the major-fault program only. Unknown is not zero.
- */
+/* A region's fault counts as text, or `unknown` where no program counts
+ * them (region_view.h): unknown is not zero. */
 struct fault_counts {
 	char first_touch[24], refaults[24], swapins[24], hits[24], other[24], present[24],
 		unclassified[24];
@@ -124,24 +91,21 @@ static void count_str(char out[24], bool known, uint64_t v, const char *unknown)
 
 static void fault_counts(uint32_t id, const char *unknown, struct fault_counts *c)
 {
-	bool faults = pf_feature_on(pf_bpf_feature(PF_FEAT_FAULTS));
-	bool majors = faults && pf_feature_on(pf_bpf_feature(PF_FEAT_MAJOR));
-	struct pfa_region_stats s;
-	uint64_t hits;
+	struct pf_region_faults r;
 
-	pf_bpf_region_stats(id, &s);
-	hits = s.swap_faults > s.swapin_major ? s.swap_faults - s.swapin_major : 0;
-	count_str(c->first_touch, faults, s.first_touch, unknown);
-	count_str(c->refaults, faults, s.swap_faults, unknown);
-	count_str(c->swapins, majors, s.swapin_major, unknown);
-	count_str(c->hits, majors, hits, unknown);
-	count_str(c->other, majors, s.other_major, unknown);
-	count_str(c->present, faults, s.present, unknown);
-	count_str(c->unclassified, faults, s.unknown, unknown);
+	pf_region_faults(id, &r);
+	count_str(c->first_touch, r.faults, r.first_touch, unknown);
+	count_str(c->refaults, r.faults, r.refaults, unknown);
+	count_str(c->swapins, r.majors, r.swapins, unknown);
+	count_str(c->hits, r.majors, r.hits, unknown);
+	count_str(c->other, r.majors, r.other, unknown);
+	count_str(c->present, r.faults, r.present, unknown);
+	count_str(c->unclassified, r.faults, r.unclassified, unknown);
 }
 
-static void region_text(FILE *f, struct pf_rinfo *ri, int k)
+static void region_text(void *arg, struct pf_rinfo *ri, int k)
 {
+	FILE *f = arg;
 	struct fault_counts c;
 	char tag[PFW_MAX_TAG + 1];
 
@@ -151,8 +115,8 @@ static void region_text(FILE *f, struct pf_rinfo *ri, int k)
 		plain(ri->tag, tag, sizeof(tag)), pfw_kind_name(ri->kind), ri->size / 1048576.0,
 		ri->resident * 4096 / 1048576.0, ri->swapped * 4096 / 1048576.0, c.first_touch,
 		c.refaults, c.swapins, c.hits);
-	fprintf(f, " %6llu  %s/%s", (unsigned long long)ri->scans, policy_name(ri),
-		ri->eng.bound && ri->eng.b.prefetch ? ri->eng.b.prefetch->name : "none");
+	fprintf(f, " %6llu  %s/%s", (unsigned long long)ri->scans, pf_region_policy_name(ri),
+		pf_region_prefetch_name(ri));
 	if (ri->eng.bound && ri->eng.b.threshold.mode == PF_THRESH_COLD_AGE &&
 	    ri->eng.b.reclaim->victim)
 		fprintf(f, " T=%.3gs", ri->eng.b.params.cold_age_ms / 1000.0);
@@ -163,8 +127,9 @@ static void region_text(FILE *f, struct pf_rinfo *ri, int k)
 	fputc('\n', f);
 }
 
-static void region_json(FILE *f, struct pf_rinfo *ri, int k)
+static void region_json(void *arg, struct pf_rinfo *ri, int k)
 {
+	FILE *f = arg;
 	struct fault_counts c;
 
 	fault_counts(ri->id, "null", &c);
@@ -184,11 +149,10 @@ static void region_json(FILE *f, struct pf_rinfo *ri, int k)
 		(unsigned long long)ri->accessed * 4096, (unsigned long long)ri->huge * 4096,
 		(unsigned long long)ri->scans, c.first_touch, c.refaults, c.swapins, c.hits,
 		c.other, c.present, c.unclassified, (unsigned long long)ri->paged_out * 4096,
-		(unsigned long long)ri->cooled * 4096, policy_name(ri),
+		(unsigned long long)ri->cooled * 4096, pf_region_policy_name(ri),
 		(unsigned long long)(ri->eng.bound ? ri->eng.b.params.cold_age_ms : 0),
 		ri->eng.bound ? pf_threshold_mode_name(ri->eng.b.threshold.mode) : "none",
-		ri->eng.bound && ri->eng.b.prefetch ? ri->eng.b.prefetch->name : "none",
-		(unsigned long long)ri->prefetched * 4096);
+		pf_region_prefetch_name(ri), (unsigned long long)ri->prefetched * 4096);
 	json_str(f, ri->eng.bound ? ri->eng.b.rule : "");
 	fprintf(f,
 		",\"budget_pages\":%llu,\"promotion_ppm\":%u,\"cut_bucket\":%u,\"cut_pages\":%llu,"
@@ -210,7 +174,7 @@ static void proc_text(FILE *f, struct pf_proc *p)
 	fprintf(f, "  %6s %-20s %-6s %10s %10s %10s %10s %9s %9s %8s %6s  %s\n", "id", "tag",
 		"kind", "size MiB", "resid MiB", "swap MiB", "1st-touch", "refaults", "swap-ins",
 		"pf-hits", "scans", "reclaim/prefetch threshold");
-	each_region(p, region_text, f);
+	pf_each_region(p, region_text, f);
 }
 
 static void proc_json(FILE *f, struct pf_proc *p, int k)
@@ -229,7 +193,7 @@ static void proc_json(FILE *f, struct pf_proc *p, int k)
 		(unsigned long long)p->ev_swap_faults, (unsigned long long)p->ev_swapins);
 	pf_agent_objectives_json(f, p);
 	fprintf(f, ",\"regions\":[");
-	each_region(p, region_json, f);
+	pf_each_region(p, region_json, f);
 	fprintf(f, "]}");
 }
 
@@ -385,7 +349,7 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 			return "too many arguments";
 	}
 	if (!argc)
-		return "empty command (want status, regions PID, stats or reload)";
+		return "empty command (want status, regions PID, stats, metrics or reload)";
 	if (!strcmp(argv[0], "stats") || (!strcmp(argv[0], "status") && json)) {
 		if (argc != 1)
 			return "stats takes no arguments";
@@ -470,6 +434,12 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 			first_touch ? ", first touches too" : "");
 		return NULL;
 	}
+	if (!strcmp(argv[0], "metrics")) {
+		if (argc != 1)
+			return "metrics takes no arguments";
+		pf_metrics_write(f);
+		return NULL;
+	}
 	if (!strcmp(argv[0], "reload")) {
 		if (argc != 1)
 			return "reload takes no arguments";
@@ -494,7 +464,8 @@ static const char *run(char *line, FILE *f, char *err, size_t errlen)
 		}
 		return NULL;
 	}
-	snprintf(err, errlen, "unknown command '%.40s' (want status, regions PID, stats or reload)",
+	snprintf(err, errlen,
+		 "unknown command '%.40s' (want status, regions PID, stats, metrics or reload)",
 		 argv[0]);
 	return err;
 }

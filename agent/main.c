@@ -26,6 +26,8 @@
 #include "check.h"
 #include "leap_live.h"
 #include "log.h"
+#include "metrics.h"
+#include "sd_notify.h"
 
 #define TICK_MS 20
 #define PREFETCH_TICK_MS \
@@ -59,6 +61,13 @@ int pf_loop_add(struct pf_watch *w)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, w->fd, &ev) ? -errno : 0;
 }
 
+int pf_loop_mod(struct pf_watch *w, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+
+	return epoll_ctl(epfd, EPOLL_CTL_MOD, w->fd, &ev) ? -errno : 0;
+}
+
 void pf_loop_del(struct pf_watch *w)
 {
 	epoll_ctl(epfd, EPOLL_CTL_DEL, w->fd, NULL);
@@ -72,6 +81,8 @@ static void usage(FILE *f)
 		"The PageFlex agent: learns the regions of processes running under\n"
 		"libpageflex.so, watches their paging with eBPF and pages out cold memory\n"
 		"with process_madvise. Runs in the foreground; stop it with Ctrl-C or SIGTERM.\n"
+		"Under systemd (pageflexd.service, Type=notify) it reports READY when its BPF\n"
+		"programs are loaded and its sockets listen, and a STATUS line.\n"
 		"\n"
 		"  -s, --socket PATH        shim socket (default $PAGEFLEX_SOCKET or %s)\n"
 		"      --control PATH       control socket for pageflexctl (default: control.sock\n"
@@ -106,6 +117,12 @@ static void usage(FILE *f)
 		"      --disable LIST       turn features off (comma-separated; also\n"
 		"                           $PAGEFLEXD_DISABLE): calibration, scanner,\n"
 		"                           fault-classifier, major-faults, exec-tracking, leap\n"
+		"      --metrics-listen ADDR:PORT\n"
+		"                           serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"                           (e.g. 127.0.0.1:9477; unauthenticated: keep it on\n"
+		"                           loopback); also `pageflexctl metrics`\n"
+		"      --metrics-file PATH  write them to PATH every 10 s, atomically, for\n"
+		"                           node_exporter's textfile collector (a .prom file)\n"
 		"      --check              probe the kernel and this machine (BPF programs,\n"
 		"                           features, process_madvise, swap, ...), print a\n"
 		"                           table and exit: 0 if the default configuration works\n"
@@ -147,6 +164,8 @@ static int parse_args(int argc, char **argv)
 		{"count-first-touch", no_argument, NULL, 'N'},
 		{"disable", required_argument, NULL, 'D'},
 		{"check", no_argument, NULL, 'k'},
+		{"metrics-file", required_argument, NULL, 'm'},
+		{"metrics-listen", required_argument, NULL, 'M'},
 		{"test-corrupt-calibration", no_argument, NULL, 'X'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -220,6 +239,12 @@ static int parse_args(int argc, char **argv)
 			break;
 		case 'k':
 			check = true;
+			break;
+		case 'm':
+			pf_opts.metrics_file = optarg;
+			break;
+		case 'M':
+			pf_opts.metrics_listen = optarg;
 			break;
 		case 'T':
 			pf_act_threads = atoi(optarg);
@@ -310,6 +335,8 @@ static void timer_ready(struct pf_watch *w, uint32_t events)
 	pf_agent_reclaim_tick();
 	pf_record_tick();
 	report_drops();
+	pf_metrics_tick();
+	pf_sd_tick();
 	if (want != period_ms) {
 		struct itimerspec its = {.it_interval = {0, want * 1000000},
 					 .it_value = {0, want * 1000000}};
@@ -334,10 +361,17 @@ static void signal_ready(struct pf_watch *w, uint32_t events)
 	if (read(w->fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	if (si.ssi_signo == SIGHUP) {
-		char err[512];
+		char err[512], msg[96];
+		struct timespec ts;
 
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+			 (unsigned long long)ts.tv_sec * 1000000ull +
+				 (unsigned long long)ts.tv_nsec / 1000);
+		pf_sd_notify(msg);
 		if (pf_reload_rules(err, sizeof(err)))
 			pf_warn("SIGHUP: rules not reloaded, the old ones stay: %s", err);
+		pf_sd_ready();
 		return;
 	}
 	pf_info("%s: shutting down", strsignal((int)si.ssi_signo));
@@ -432,6 +466,17 @@ int main(int argc, char **argv)
 	make_parent(pf_opts.control);
 	if (pf_shim_listen(pf_opts.socket) || pf_control_listen(pf_opts.control))
 		goto out;
+	if (pf_opts.metrics_file || pf_opts.metrics_listen) {
+		char err[512];
+
+		if ((pf_opts.metrics_listen &&
+		     pf_metrics_listen(pf_opts.metrics_listen, err, sizeof(err))) ||
+		    (pf_opts.metrics_file &&
+		     pf_metrics_file_open(pf_opts.metrics_file, err, sizeof(err)))) {
+			pf_err("%s", err);
+			goto out;
+		}
+	}
 	sig_w = (struct pf_watch){.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK),
 				  .ready = signal_ready};
 	tim_w = (struct pf_watch){.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
@@ -455,6 +500,7 @@ int main(int argc, char **argv)
 
 		pf_info("rule %d: %s", i + 1, pf_binding_cli_describe((size_t)i, buf, sizeof(buf)));
 	}
+	pf_sd_ready();
 	while (!exiting) {
 		struct epoll_event ev;
 		int n = epoll_wait(epfd, &ev, 1, 1000);
@@ -471,6 +517,8 @@ int main(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	pf_sd_notify("STOPPING=1");
+	pf_metrics_close();
 	pf_record_stop("agent stopping");
 	while (pf_proc_count())
 		pf_proc_free(pf_proc_at(0), "agent stopping");

@@ -177,8 +177,7 @@ void pf_agent_objectives_tick(struct pf_proc *p, struct pf_piece *const *pcs, si
 	}
 }
 
-/* Pages of p's regions under rule g that were swapped at the last scan. */
-static uint64_t saved_pages(const struct pf_proc *p, const struct pf_objective_group *g)
+uint64_t pf_agent_objective_saved_pages(const struct pf_proc *p, const struct pf_objective_group *g)
 {
 	uint64_t s = 0;
 
@@ -209,8 +208,9 @@ void pf_agent_objectives_json(FILE *f, const struct pf_proc *p)
 			i ? "," : "", g->rule, d, pf_objective_kind_name(g->cfg.kind), g->o.value,
 			g->cfg.kind == PF_OBJ_BUDGET ? "resident_pages" : "ppm", g->o.age_ms,
 			g->o.unreachable ? "true" : "false", g->regions, g->resident * 4096,
-			saved_pages(p, g) * 4096, g->o.tightens, g->o.loosens, g->o.backoffs,
-			g->o.by_hist ? "true" : "false", g->o.predicted, g->o.ws_max * 4096);
+			pf_agent_objective_saved_pages(p, g) * 4096, g->o.tightens, g->o.loosens,
+			g->o.backoffs, g->o.by_hist ? "true" : "false", g->o.predicted,
+			g->o.ws_max * 4096);
 	}
 	fputc(']', f);
 }
@@ -234,7 +234,7 @@ void pf_agent_objectives_text(FILE *f, const struct pf_proc *p)
 		fprintf(f,
 			"  objective (rule %s): %s; now %s, cold age %.1f s, saved %" PRIu64
 			" MiB%s\n",
-			g->rule, d, v, g->o.age_ms / 1e3, saved_pages(p, g) >> 8,
+			g->rule, d, v, g->o.age_ms / 1e3, pf_agent_objective_saved_pages(p, g) >> 8,
 			g->o.unreachable ? "; UNREACHABLE: held instead of thrashing" : "");
 	}
 }

@@ -30,5 +30,9 @@ bool pf_agent_psi_total_us(uint64_t *out);
 /* JSON array of p's objectives ("[]" if none); status text lines. */
 void pf_agent_objectives_json(FILE *f, const struct pf_proc *p);
 void pf_agent_objectives_text(FILE *f, const struct pf_proc *p);
+/* Pages of p's regions under objective g that were swapped at the last scan:
+ * the memory it saved. */
+uint64_t pf_agent_objective_saved_pages(const struct pf_proc *p,
+					const struct pf_objective_group *g);
 
 #endif
