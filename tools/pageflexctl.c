@@ -7,6 +7,7 @@
  * use after starting pageflexd: the agent opens its control socket only
  * once its BPF programs are loaded, so a `status` that answers "ok" means
  * ready; it fails at once with one line if the agent has exited.
+ * enable/disable (ctl_unit.c) write systemd drop-ins and never connect.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_query.h"
+#include "ctl_top.h"
+#include "ctl_unit.h"
+
 #define DEFAULT_CONTROL "/run/pageflex/control.sock"
 
 static void usage(FILE *f)
@@ -35,6 +40,8 @@ static void usage(FILE *f)
 		"                         prefetch hits, scans, policies, threshold)\n"
 		"  regions PID [--json]   the regions of one process\n"
 		"  stats [--json]         everything, as JSON\n"
+		"  metrics                everything, as Prometheus text (pageflexd can also\n"
+		"                         serve it: --metrics-listen, --metrics-file)\n"
 		"  reload                 re-read the agent's rules file (kept if it has an error)\n"
 		"  record PID FILE SECS [--first-touch]\n"
 		"                         write PID's paging for SECS as a pageflex-sim trace\n"
@@ -45,7 +52,10 @@ static void usage(FILE *f)
 		"  wait [--timeout SECS] [--pid PID]\n"
 		"                         wait until the agent answers (polls every 50 ms);\n"
 		"                         silent, exit 0 when ready; exit 1 with one line if PID\n"
-		"                         (the agent) exits first or after SECS (default 30)\n"
+		"                         (the agent) exits first or after SECS (default 30)\n");
+	ctl_top_usage(f);
+	ctl_unit_usage(f);
+	fprintf(f,
 		"\n"
 		"  -s, --socket PATH      the agent's control socket (default $PAGEFLEX_CONTROL\n"
 		"                         or " DEFAULT_CONTROL ")\n"
@@ -55,11 +65,10 @@ static void usage(FILE *f)
 		"  pageflexctl status\n"
 		"  pageflexctl regions 4242\n"
 		"  pageflexctl stats --json | jq .agent\n"
-		"  pageflexd & pageflexctl wait --pid $! --timeout 20\n");
+		"  pageflexctl top --interval 1\n"
+		"  pageflexd & pageflexctl wait --pid $! --timeout 20\n"
+		"  pageflexctl enable redis-server --env PAGEFLEX_LOG=info --now\n");
 }
-
-/* query(): one command on the control socket. */
-enum { Q_OK, Q_NO_AGENT, Q_DENIED, Q_SEND_FAILED, Q_FAILED };
 
 /*
  * Connects to path, sends cmd (with its newline) and reads the whole reply
@@ -68,7 +77,7 @@ enum { Q_OK, Q_NO_AGENT, Q_DENIED, Q_SEND_FAILED, Q_FAILED };
  * Q_DENIED and Q_SEND_FAILED leave errno set; Q_FAILED means a connection
  * without a reply.
  */
-static int query(const char *path, const char *cmd, long timeout_ms, char **reply)
+int query(const char *path, const char *cmd, long timeout_ms, char **reply)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t len = 0, cap = 0;
@@ -127,7 +136,7 @@ static int query(const char *path, const char *cmd, long timeout_ms, char **repl
 	return Q_OK;
 }
 
-static void no_agent(const char *path, int rc)
+void no_agent(const char *path, int rc)
 {
 	if (rc == Q_DENIED)
 		fprintf(stderr,
@@ -348,13 +357,17 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[optind], "wait"))
 		return cmd_wait(argc - optind, argv + optind, path);
+	if (!strcmp(argv[optind], "top"))
+		return ctl_top_main(argc - optind, argv + optind, path);
+	if (!strcmp(argv[optind], "enable") || !strcmp(argv[optind], "disable"))
+		return ctl_unit_main(argc - optind, argv + optind);
 	/* Check the command line here, so typos never reach the agent. */
 	if (strcmp(argv[optind], "status") && strcmp(argv[optind], "stats") &&
 	    strcmp(argv[optind], "regions") && strcmp(argv[optind], "reload") &&
-	    strcmp(argv[optind], "record")) {
+	    strcmp(argv[optind], "record") && strcmp(argv[optind], "metrics")) {
 		fprintf(stderr,
 			"pageflexctl: unknown command '%s' (want status, regions PID, "
-			"stats, reload, record or wait)\n",
+			"stats, metrics, reload, record, top, wait, enable or disable)\n",
 			argv[optind]);
 		return 2;
 	}
