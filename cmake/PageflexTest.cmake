@@ -7,7 +7,8 @@
 # registers a script; exit code 77 means "skipped" (with a one-line reason).
 #
 # Labels: unit (no privileges), root (root/BPF/swap; skips unprivileged),
-# preload (runs programs under the shim), slow.
+# preload (runs programs under the shim), slow, bench (a benchmark run as a
+# smoke test: not in the ASan/UBSan preset).
 
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(CRITERION REQUIRED IMPORTED_TARGET criterion)

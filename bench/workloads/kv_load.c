@@ -411,17 +411,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pf-kv-load: %llu gets returned a wrong or no value\n",
 			(unsigned long long)bad);
 	double work_s = (t2 - tm) / 1e9;
-	return wl_result("kv-load", bad == 0,
-			 "proto=%s size_mib=%llu keys=%llu read_keys=%llu one_hit_pct=%u value=%u "
-			 "depth=%u ops=%llu warmup_ops=%llu one_hit_checked=%llu runtime_s=%.3f "
-			 "load_s=%.3f work_s=%.3f "
-			 "throughput=%.0f unit=ops/s p50_us=%.2f p99_us=%.2f p999_us=%.2f "
-			 "checksum=0x%016llx",
-			 proto == REDIS ? "redis" : "memcached", (unsigned long long)o.size_mib,
-			 (unsigned long long)nkeys, (unsigned long long)nlive, o.one_hit_pct, vlen,
-			 x.depth, (unsigned long long)ops, (unsigned long long)done_warm,
-			 (unsigned long long)checked, (t2 - t0) / 1e9, (t1 - t0) / 1e9, work_s,
-			 ops / work_s, wl_hist_quantile_us(hist, 0.50),
-			 wl_hist_quantile_us(hist, 0.99), wl_hist_quantile_us(hist, 0.999),
-			 (unsigned long long)sum);
+	int rc = wl_result(
+		"kv-load", bad == 0,
+		"proto=%s size_mib=%llu keys=%llu read_keys=%llu one_hit_pct=%u value=%u "
+		"depth=%u ops=%llu warmup_ops=%llu one_hit_checked=%llu runtime_s=%.3f "
+		"load_s=%.3f work_s=%.3f "
+		"throughput=%.0f unit=ops/s p50_us=%.2f p99_us=%.2f p999_us=%.2f "
+		"checksum=0x%016llx",
+		proto == REDIS ? "redis" : "memcached", (unsigned long long)o.size_mib,
+		(unsigned long long)nkeys, (unsigned long long)nlive, o.one_hit_pct, vlen, x.depth,
+		(unsigned long long)ops, (unsigned long long)done_warm, (unsigned long long)checked,
+		(t2 - t0) / 1e9, (t1 - t0) / 1e9, work_s, ops / work_s,
+		wl_hist_quantile_us(hist, 0.50), wl_hist_quantile_us(hist, 0.99),
+		wl_hist_quantile_us(hist, 0.999), (unsigned long long)sum);
+	free(vers);
+	free(live);
+	free(buf);
+	free(val);
+	free(want);
+	free(hist);
+	free(sec);
+	return rc;
 }
