@@ -10,6 +10,9 @@ PKGS=(
 	libjemalloc-dev libjemalloc2 libunwind-dev libyaml-dev liblz4-dev
 	# tests
 	libcriterion-dev libclang-rt-14-dev
+	# install and packaging: man pages from --help, the unit's checker
+	# (systemd-analyze), the manifest test's YAML reader
+	help2man systemd python3-yaml bash-completion man-db
 	# real programs run under the shim, and benchmark workloads
 	python3 sqlite3 git redis-server redis-tools memcached
 	# swap set-up and measuring
