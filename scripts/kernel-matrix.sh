@@ -19,7 +19,7 @@ MATRIX=(
 	"6.1	linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned	all"
 )
 # Every step, in the order the guest runs them (test/kernels/guest-steps.sh).
-ALL_STEPS="swap check margins scanner faultclass leap coldage demo"
+ALL_STEPS="swap check margins scanner faultclass leap coldage caps demo"
 
 usage() {
 	cat <<USAGE

@@ -5,7 +5,8 @@
 # Steps: swap (PageFlex's zram swap via scripts/swap-setup.sh), check
 # (pageflexd --check), margins (verified instructions of every BPF program,
 # test_bpf_margins), scanner, faultclass, leap, coldage (Criterion tests of
-# the agent), demo (scripts/demo.sh).
+# the agent), caps (pageflexd.service's capability set is enough here:
+# test/root/service/caps.sh --enough), demo (scripts/demo.sh).
 set -uo pipefail # no -e: a failed step is recorded and the next one runs
 # shellcheck source=/dev/null
 . /run/km/env
@@ -31,6 +32,7 @@ if [ "${1:-}" = --run ]; then
 		PAGEFLEX_TEST_COLD_MIB=${KM_COLD_MIB:-64} exec "$T/test_agent" "${CRIT[@]}" \
 			--filter 'agent/cold_age_idle_out_hot_kept'
 		;;
+	caps) exec bash "$KM_SRC/test/root/service/caps.sh" --enough ;;
 	demo) exec bash "$KM_SRC/scripts/demo.sh" "$B" ;;
 	*)
 		echo "guest-steps: unknown step $2" >&2
