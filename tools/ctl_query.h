@@ -7,6 +7,8 @@
 #ifndef PAGEFLEX_CTL_QUERY_H
 #define PAGEFLEX_CTL_QUERY_H
 
+#include <stdbool.h>
+
 /* query(): one command on the control socket. */
 enum { Q_OK, Q_NO_AGENT, Q_DENIED, Q_SEND_FAILED, Q_FAILED };
 
@@ -17,6 +19,8 @@ enum { Q_OK, Q_NO_AGENT, Q_DENIED, Q_SEND_FAILED, Q_FAILED };
  * errno set; Q_FAILED means a connection without a reply.
  */
 int query(const char *path, const char *cmd, long timeout_ms, char **reply);
+/* Whether path fits a unix socket address; if not, one line on stderr. */
+bool socket_path_ok(const char *path);
 /* One line on stderr saying why query() returned rc (not Q_OK). */
 void no_agent(const char *path, int rc);
 

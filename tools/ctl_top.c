@@ -419,10 +419,8 @@ int ctl_top_main(int argc, char **argv, const char *path)
 			argv[optind]);
 		return 2;
 	}
-	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		fprintf(stderr, "pageflexctl: socket path too long: %s\n", path);
+	if (!socket_path_ok(path))
 		return 2;
-	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

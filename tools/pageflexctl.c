@@ -136,6 +136,14 @@ int query(const char *path, const char *cmd, long timeout_ms, char **reply)
 	return Q_OK;
 }
 
+bool socket_path_ok(const char *path)
+{
+	if (strlen(path) < sizeof(((struct sockaddr_un *)0)->sun_path))
+		return true;
+	fprintf(stderr, "pageflexctl: socket path too long: %s\n", path);
+	return false;
+}
+
 void no_agent(const char *path, int rc)
 {
 	if (rc == Q_DENIED)
@@ -239,10 +247,8 @@ static int cmd_wait(int argc, char **argv, const char *path)
 			argv[optind]);
 		return 2;
 	}
-	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		fprintf(stderr, "pageflexctl: socket path too long: %s\n", path);
+	if (!socket_path_ok(path))
 		return 2;
-	}
 	end = now_s() + timeout;
 	for (;;) {
 		double left = end - now_s();
@@ -391,10 +397,8 @@ int main(int argc, char **argv)
 	}
 	snprintf(cmd + off, sizeof(cmd) - off, "%s\n", json ? " --json" : "");
 
-	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		fprintf(stderr, "pageflexctl: socket path too long: %s\n", path);
+	if (!socket_path_ok(path))
 		return 2;
-	}
 	rc = query(path, cmd, 0, &reply);
 	if (rc != Q_OK) {
 		no_agent(path, rc);
