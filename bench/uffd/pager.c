@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -461,7 +462,8 @@ static void *handler_main(void *arg)
 				    now_ns() - last_stats > 1000000000ULL) {
 					/* a snapshot, so a killed app still leaves its numbers */
 					pthread_mutex_lock(&pf.lock);
-					pager_write_stats();
+					if (!pf.stats_final)
+						pager_write_stats();
 					pthread_mutex_unlock(&pf.lock);
 					last_stats = now_ns();
 				}
@@ -548,15 +550,35 @@ void pager_write_stats(void)
 			 (unsigned long long)s->regions, s->managed_bytes_peak / 1048576.0,
 			 s->resident_peak * PG / 1048576.0, s->stored_pages_peak * PG / 1048576.0,
 			 s->store_bytes_peak / 1048576.0);
-	/* rewritten whole each time: the file holds the latest snapshot */
-	int fd = pf.stats_path ?
-			 open(pf.stats_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) :
-			 2;
+	if (!pf.stats_path) {
+		if (write(2, buf, (size_t)n) < 0) {
+			/* nothing useful to do about it */
+		}
+		return;
+	}
+	/*
+	 * Written beside and renamed over: a reader (or an exit between the
+	 * truncation and the write) never sees an empty or half file.
+	 */
+	struct stat st;
+	if (stat(pf.stats_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* /dev/null, a fifo: written in place, never renamed over */
+		int fd = open(pf.stats_path, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (write(fd, buf, (size_t)n) < 0) {
+				/* nothing useful to do about it */
+			}
+			close(fd);
+		}
+		return;
+	}
+	char tmp[600];
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", pf.stats_path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
-	if (write(fd, buf, (size_t)n) < 0) {
-		/* nothing useful to do about it */
-	}
-	if (fd != 2)
-		close(fd);
+	bool ok = write(fd, buf, (size_t)n) == n;
+	close(fd);
+	if (!ok || rename(tmp, pf.stats_path) < 0)
+		unlink(tmp);
 }

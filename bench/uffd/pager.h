@@ -85,6 +85,7 @@ struct pager {
 	char *zero; /* one page of zeros */
 	int file_fd;
 	const char *stats_path; /* PF_UFFD_STATS, or NULL: stderr at exit */
+	bool stats_final; /* the exit snapshot is written: no more periodic ones */
 };
 
 extern struct pager pf;

@@ -100,8 +100,14 @@ __attribute__((constructor)) static void pf_uffd_init(void)
 
 __attribute__((destructor(101))) static void pf_uffd_fini(void)
 {
-	if (__atomic_load_n(&active, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&active, __ATOMIC_ACQUIRE)) {
+		/* under the lock, and last: the handler's periodic snapshot of
+		 * older counters must not land over this one */
+		pthread_mutex_lock(&pf.lock);
 		pager_write_stats();
+		pf.stats_final = true;
+		pthread_mutex_unlock(&pf.lock);
+	}
 }
 
 static bool managed_kind(size_t len, int prot, int flags, int fd)

@@ -22,10 +22,11 @@ run() { # store spin cmd...
 		exit 1
 	fi
 	local evicted swapins
-	evicted=$(grep -o 'evicted=[0-9]*' "$tmp/stats" | cut -d= -f2)
-	swapins=$(grep -o 'swapins=[0-9]*' "$tmp/stats" | cut -d= -f2)
+	# no match must reach the FAIL below, not end the script silently (set -e)
+	evicted=$(grep -o 'evicted=[0-9]*' "$tmp/stats" 2>/dev/null | cut -d= -f2 || true)
+	swapins=$(grep -o 'swapins=[0-9]*' "$tmp/stats" 2>/dev/null | cut -d= -f2 || true)
 	if [ "${evicted:-0}" -eq 0 ] || [ "${swapins:-0}" -eq 0 ]; then
-		cat "$tmp/stats"
+		cat "$tmp/stats" 2>/dev/null || echo "(no stats file)"
 		echo "FAIL: the pager did not page ($store, spin=$spin): $*"
 		exit 1
 	fi
