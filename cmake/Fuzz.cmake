@@ -10,7 +10,7 @@
 # never modified) and fails on any crash, leak or timeout. A crash input is
 # left in <build>/fuzz/NAME-artifacts/: add it to the corpus as a regression.
 find_program(FUZZ_CLANG_EXE NAMES clang clang-14)
-set(PAGEFLEX_FUZZ_SECONDS 30 CACHE STRING "Seconds each fuzzer runs inside make test")
+set(PAGEFLEX_FUZZ_SECONDS 15 CACHE STRING "Seconds each fuzzer runs inside make test")
 
 function(pageflex_fuzzer)
 	cmake_parse_arguments(F "" "NAME;CORPUS;SECONDS" "SOURCES;INCLUDES;LIBS" ${ARGN})

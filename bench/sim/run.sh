@@ -41,7 +41,7 @@ fi
 mkdir -p "$out"
 
 if [ $quick = 1 ]; then
-	P=8192; Z=400000; PH=4096
+	P=4096; Z=200000; PH=2048
 else
 	P=65536; Z=2000000; PH=16384
 fi

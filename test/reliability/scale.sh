@@ -55,7 +55,7 @@ kinds() {
 # Wait until every process is registered with its regions, then measure.
 wait_for 20 bash -c "[ \$(PAGEFLEX_BUILD_DIR='$rel_bld' '$PFCTL' -s '$rel_tmp/control.sock' stats --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"processes\"]))') -ge $N ]" ||
 	note "only $(json "len(j['processes'])") of $N processes registered in 20 s"
-note "all $N processes registered after $((SECONDS - t_launch)) s"
+note "all $N processes registered after $((SECONDS - t_launch)) s ($SECONDS s since the start)"
 sleep 1
 read -r t0 p0 r0 f0 d0 c0 <<<"$(sample)"
 k0=$(kinds)
@@ -66,6 +66,7 @@ k1=$(kinds)
 mj1=$(awk '/^pgmajfault/ {print $2}' /proc/vmstat)
 rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$AGENT_PID/status")
 
+note "window measured by $SECONDS s since the start"
 bad=0
 kill -TERM "${pids[@]}" 2>/dev/null || true # ends their run; each still checks every byte
 for i in $(seq "$N"); do
@@ -75,6 +76,7 @@ for i in $(seq "$N"); do
 		bad=1
 	}
 done
+note "all $N workloads checked their bytes and exited by $SECONDS s since the start"
 verified=$(sed -n 's/.* bytes_verified=\([0-9]*\).*/\1/p' "$rel_tmp"/wl.* | awk '{s += $1} END {print s + 0}')
 python3 - "$t0" "$t1" "$f0" "$f1" "$d0" "$d1" "$c0" "$c1" "$mj0" "$mj1" "$p1" "$r1" "$rss" "$verified" "$c_start" "$NICE" <<'EOF' | tee "$rel_tmp/scale.txt"
 import sys
