@@ -8,7 +8,8 @@
 # verify every byte, the agent must hold every process and region.
 #
 # Each workload rewrites W units a second (so 50 of them do not simply starve
-# the agent of CPU) while its own thread pages its memory out every 5 ms.
+# the agent of CPU) while its own thread pages its memory out every 5 ms,
+# from when all are registered (--start-on-usr1) to the end of the window.
 #
 # Usage: scale.sh [-n PROCS] [-r REGIONS_EACH] [-d WINDOW_S] [-w WRITES_PER_S]
 #                 [--min-per-min N] [--agent-nice NICE]
@@ -38,7 +39,7 @@ pids=()
 t_launch=$SECONDS
 for i in $(seq "$N"); do
 	PAGEFLEX_SOCKET="$rel_tmp/agent.sock" LD_PRELOAD="$SHIM" "$PFINT" -s "$size" -r "$R" -t 1 \
-		-d 3600 -w "$W" -P 5 -H 50 -c 0 -S "$i" -q >"$rel_tmp/wl.$i" 2>&1 &
+		-d 3600 -w "$W" -P 5 -H 50 -c 0 -S "$i" -q --start-on-usr1 >"$rel_tmp/wl.$i" 2>&1 &
 	pids+=($!)
 	track $!
 done
@@ -56,7 +57,11 @@ kinds() {
 wait_for 20 bash -c "[ \$(PAGEFLEX_BUILD_DIR='$rel_bld' '$PFCTL' -s '$rel_tmp/control.sock' stats --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"processes\"]))') -ge $N ]" ||
 	note "only $(json "len(j['processes'])") of $N processes registered in 20 s"
 note "all $N processes registered after $((SECONDS - t_launch)) s ($SECONDS s since the start)"
-sleep 1
+# Then all of them start writing and paging at once: registering 10,000
+# regions while 50 of them already saturated both cores took 95-100 s on a
+# machine build where a fault costs 10 us.
+kill -USR1 "${pids[@]}"
+sleep 2
 read -r t0 p0 r0 f0 d0 c0 <<<"$(sample)"
 k0=$(kinds)
 mj0=$(awk '/^pgmajfault/ {print $2}' /proc/vmstat)

@@ -53,7 +53,7 @@ struct region {
 static struct opts {
 	uint64_t size_mib, seed;
 	unsigned regions, threads, seconds, pageout_ms, churn_ms, entropy, hot_pct, write_rate;
-	bool quiet, check_on_write;
+	bool quiet, check_on_write, start_on_usr1;
 	unsigned ninject;
 	enum inject_mode inject[MAX_INJECT];
 } opt = {.size_mib = 1024,
@@ -68,6 +68,7 @@ static struct opts {
 
 static struct region *reg;
 static volatile sig_atomic_t sig_stop; /* SIGINT/SIGTERM: end the run phase early */
+static volatile sig_atomic_t sig_go; /* SIGUSR1: start the run phase (--start-on-usr1) */
 static size_t total_bytes;
 static atomic_bool stop;
 static atomic_uint_fast64_t n_writes, n_checked_bytes, n_resizes, n_madv, n_madv_err, n_mismatch;
@@ -549,6 +550,8 @@ static void usage(FILE *f)
 		"                        prove it is caught: flip, zero, drop (MADV_DONTNEED of\n"
 		"                        a paged-out page), stale, misplace; repeatable\n"
 		"      --no-check-on-write  writers do not check a unit before rewriting it\n"
+		"      --start-on-usr1   after the fill, wait for SIGUSR1 before the run phase\n"
+		"                        (a test starts many at once, after their set-up)\n"
 		"  -q, --quiet           no progress on stderr\n"
 		"  -h, --help            this text\n\n"
 		"Every unit (a page, or a malloc'd buffer's shorter tail) holds content derived\n"
@@ -588,6 +591,7 @@ static void parse(int argc, char **argv)
 		{"seed", required_argument, 0, 'S'},
 		{"inject", required_argument, 0, 'i'},
 		{"no-check-on-write", no_argument, 0, 'W'},
+		{"start-on-usr1", no_argument, 0, 'U'},
 		{"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -643,6 +647,9 @@ static void parse(int argc, char **argv)
 		case 'W':
 			opt.check_on_write = false;
 			break;
+		case 'U':
+			opt.start_on_usr1 = true;
+			break;
 		case 'q':
 			opt.quiet = true;
 			break;
@@ -667,6 +674,12 @@ static void on_stop_signal(int sig)
 	sig_stop = 1;
 }
 
+static void on_go_signal(int sig)
+{
+	(void)sig;
+	sig_go = 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct worker *w, churner, adviser;
@@ -684,6 +697,16 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_stop_signal);
 	signal(SIGTERM, on_stop_signal);
+	sigset_t usr1, waitmask;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (opt.start_on_usr1) {
+		/* blocked from here on (threads inherit it): an early SIGUSR1 waits
+		 * as pending instead of killing the process or being lost */
+		signal(SIGUSR1, on_go_signal);
+		sigprocmask(SIG_BLOCK, &usr1, &waitmask);
+		sigdelset(&waitmask, SIGUSR1);
+	}
 
 	t0 = now_s();
 	make_regions();
@@ -692,6 +715,16 @@ int main(int argc, char **argv)
 	run_workers(fill_main, opt.threads, w, 1);
 	join_workers(opt.threads, w);
 	t1 = now_s();
+	if (opt.start_on_usr1) {
+		note("filled; waiting for SIGUSR1");
+		while (!sig_go && !sig_stop)
+			sigsuspend(&waitmask);
+		sigprocmask(SIG_UNBLOCK, &usr1, NULL);
+		double waited = now_s() - t1;
+
+		t0 += waited; /* the fill's time stays the fill's */
+		t1 += waited;
+	}
 
 	run_workers(writer_main, opt.threads, w, 2);
 	if (opt.churn_ms)
