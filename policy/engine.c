@@ -146,15 +146,10 @@ static bool fresh(const struct pf_engine_region *er, unsigned s)
  * than clear_n ticks), or, until every segment has one, the pages whose
  * bits were set (an upper bound). With clear_every 0, the segments for the
  * next ticks: at most one page in PF_CLEAR_SHARE cleared per tick, changed
- * only from a known working set, and down only by half or more; and at
- * most clear_per_s pages a second from the interval since the last tick.
+ * only from a known working set, and down only by half or more.
  */
-static uint64_t tick_ws(struct pf_engine_region *er, const uint64_t *cnt, uint64_t ws, bool all,
-			uint64_t now)
+static uint64_t tick_ws(struct pf_engine_region *er, const uint64_t *cnt, uint64_t ws, bool all)
 {
-	uint64_t interval_ms =
-		er->last_tick_ms && now > er->last_tick_ms ? now - er->last_tick_ms : 0;
-
 	uint32_t full = (uint32_t)((1ull << er->clear_n) - 1);
 	bool known = er->clear_n <= 1 || er->all_fresh;
 	uint64_t est = 0;
@@ -176,11 +171,7 @@ static uint64_t tick_ws(struct pf_engine_region *er, const uint64_t *cnt, uint64
 	if (!er->b.params.clear_every && known) {
 		uint64_t pages = er->region_pages ? er->region_pages : 1;
 		uint64_t want = (ws * PF_CLEAR_SHARE + pages - 1) / pages;
-		uint64_t per_tick = er->clear_per_s * interval_ms / 1000;
 
-		/* and at most clear_per_s a second, however large the region */
-		if (per_tick && (ws + per_tick - 1) / per_tick > want)
-			want = (ws + per_tick - 1) / per_tick;
 		want = want < 1 ? 1 : want > PF_CLEAR_MAX ? PF_CLEAR_MAX : want;
 		if (want > er->clear_n || want <= er->clear_n / 2)
 			set_clear_n(er, (unsigned)want);
@@ -267,8 +258,7 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 	if (what == P1_SCAN)
 		return ws;
 	er->clear_all = false;
-	ws = tick_ws(er, cnt, ws, all, now);
-	er->last_tick_ms = now;
+	ws = tick_ws(er, cnt, ws, all);
 	er->last_ws = ws;
 	er->last_present = present;
 	er->recent = recent;

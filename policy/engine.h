@@ -48,8 +48,7 @@
  * segments that clear at most one page in PF_CLEAR_SHARE (10) of the region
  * per tick, so scan + clear stays under ~10 ms/GiB (all-hot 1 GiB: H = 10,
  * a region with at most a tenth of its pages hot per interval: H = 1,
- * every interval exact), and, where the caller sets clear_per_s, at most
- * that many pages a second: the program's cost (PF_CLEAR_PER_S, below).
+ * every interval exact).
  */
 #ifndef PAGEFLEX_ENGINE_H
 #define PAGEFLEX_ENGINE_H
@@ -111,17 +110,9 @@ struct pf_engine_io {
 
 /*
  * clear_every 0 (the default) chooses the segments from the working set:
- * at most one page in PF_CLEAR_SHARE of the region cleared per tick, and at
- * most clear_per_s pages a second (up to PF_CLEAR_MAX segments), which
- * pageflexd sets to PF_CLEAR_PER_S. The second bound is the program's:
- * each cleared page it touches again costs it a fault on a paravirtual
- * guest (~2-10 us). By the share alone, memcached's 2 GiB hot set in its
- * 5 GiB region was cleared at 44k pages/s; 4096/s costs a program <= 4% of
- * a thread at 10 us a fault, and a hot page is seen idle at most
- * PF_CLEAR_MAX ticks late.
+ * at most one page in PF_CLEAR_SHARE of the region cleared per tick.
  */
 #define PF_CLEAR_SHARE 10
-#define PF_CLEAR_PER_S 4096
 
 /* One region's policy, threshold and states' bookkeeping. */
 struct pf_engine_region {
@@ -147,10 +138,6 @@ struct pf_engine_region {
 	uint64_t obj_age_ms; /* the age of a cold-age policy's victims (0: its own) */
 	enum pf_objective_move obj_move; /* the next tick's move of the cut */
 	uint64_t victim_cap; /* victims per tick at most (0: no cap) */
-	/* Accessed bits cleared per second at most with clear_every 0 (0: no
-	 * bound): PF_CLEAR_PER_S where ticks are real time (pageflexd, the
-	 * replay of its recordings), none on a generator's synthetic clock. */
-	uint64_t clear_per_s;
 	/* For the objective's promotion histogram (policies with idle_ms):
 	 * pages accessed again after an idle time in each bucket
 	 * (pf_reuse_bucket) since the caller last took and zeroed them, and
@@ -160,7 +147,6 @@ struct pf_engine_region {
 	uint64_t recent;
 	/* Of the last tick: */
 	uint64_t last_ws, last_present; /* pages accessed, present */
-	uint64_t last_tick_ms; /* its time (the clears' rate bound) */
 	uint64_t tick_victims; /* victims given */
 	uint64_t capped; /* victims held back by victim_cap, in all */
 	void *pstate; /* prefetch policy state */

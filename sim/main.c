@@ -423,7 +423,6 @@ int main(int argc, char **argv)
 		/* Replay at the agent's own scans, on its clock, with its units. */
 		cfg.recorded_ticks = true;
 		cfg.ticks_only = true;
-		cfg.clear_per_s = PF_CLEAR_PER_S; /* real time: the agent's bound */
 		cfg.clock_ms = th->clock_ms;
 		if (th->scan_ms)
 			cfg.scan_ms = th->scan_ms;

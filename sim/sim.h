@@ -67,9 +67,6 @@ struct sim_cfg {
 	 */
 	bool recorded_ticks;
 	uint64_t clock_ms;
-	/* Accessed bits cleared per second at most (engine.h, clear_per_s; 0:
-	 * no bound): pageflexd's PF_CLEAR_PER_S for its recordings. */
-	uint64_t clear_per_s;
 	bool fresh_states;
 	/* Called for every page paged out (region id, page number, time in ms). */
 	void (*on_evict)(void *arg, uint32_t region, uint64_t page, uint64_t now_ms);

@@ -2,10 +2,9 @@
 /*
  * The engine's accessed-bit clears (policy/engine.h, clear_every): with the
  * default (0), a region clears at most about a tenth of its pages per tick
- * and about PF_CLEAR_PER_S pages a second however many are hot, every hot
- * page at least once per clear_every ticks, and the working set it reports
- * stays the pages accessed in one interval, not the pages whose bits were
- * left set. The region here is an array of
+ * however many are hot, every hot page at least once per clear_every ticks,
+ * and the working set it reports stays the pages accessed in one interval,
+ * not the pages whose bits were left set. The region here is an array of
  * bits that a "program" sets between ticks and the engine's clears reset,
  * as the page tables do.
  */
@@ -93,7 +92,6 @@ static void bind_lru(struct pf_engine_region *er, unsigned clear_every)
 	b.params.clear_every = clear_every;
 	memset(er, 0, sizeof(*er));
 	cr_assert_eq(pf_engine_bind(er, &b, PAGES), 1);
-	er->clear_per_s = PF_CLEAR_PER_S; /* as pageflexd: ticks are 1 s apart */
 }
 
 /* One tick after the program touched the pages hot(page, tick) says. */
@@ -124,13 +122,7 @@ static bool all_hot(uint64_t page, uint64_t t)
 static bool few_hot(uint64_t page, uint64_t t)
 {
 	(void)t;
-	return page % 80 == 0; /* 1.25%: 3,277 pages a 1 s tick, under PF_CLEAR_PER_S */
-}
-
-static bool some_hot(uint64_t page, uint64_t t)
-{
-	(void)t;
-	return page % 20 == 0; /* 5%: 13,107 pages a 1 s tick, over PF_CLEAR_PER_S */
+	return page % 20 == 0; /* 5% */
 }
 
 /* Half of the region per interval, the other half at the next one. */
@@ -176,8 +168,8 @@ Test(engine_clear, a_small_working_set_is_cleared_at_every_tick)
 	for (int t = 0; t < 20; t++)
 		tick(&er, &sc, g, few_hot);
 	cr_assert_eq(pf_engine_clear_every(&er), 1);
-	cr_assert_eq(g->nclear, (PAGES + 79) / 80);
-	cr_assert_eq(er.last_ws, (PAGES + 79) / 80);
+	cr_assert_eq(g->nclear, (PAGES + 19) / 20);
+	cr_assert_eq(er.last_ws, (PAGES + 19) / 20);
 	pf_engine_free(&er);
 	pf_engine_scratch_free(&sc);
 	region_free(g);
@@ -223,39 +215,6 @@ Test(engine_clear, clear_all_clears_every_bit_at_the_next_tick_only)
 	cr_assert_eq(er.last_ws, PAGES);
 	tick(&er, &sc, g, all_hot);
 	cr_assert_leq(g->nclear, PAGES / 8 + 512);
-	pf_engine_free(&er);
-	pf_engine_scratch_free(&sc);
-	region_free(g);
-}
-
-/*
- * A twentieth of the region hot is under the share bound (a tenth) but over
- * the rate bound at 1 s ticks: 13,107 pages a tick, so about 4,096 a second
- * are cleared, every hot page still in turn, and the working set stays exact.
- */
-Test(engine_clear, clears_stay_under_the_rate_bound_however_large_the_region)
-{
-	struct pf_engine_region er;
-	struct pf_engine_scratch sc = {0};
-	struct region *g = region_new();
-	uint64_t most = 0;
-
-	bind_lru(&er, 0);
-	for (int t = 0; t < 60; t++) {
-		tick(&er, &sc, g, some_hot);
-		if (t >= 30 && g->nclear > most)
-			most = g->nclear;
-	}
-	cr_assert_eq(pf_engine_clear_every(&er), 4);
-	/* whole 2 MiB chunks per segment: a hot page in 20, 26 more at most */
-	cr_assert_leq(most, PF_CLEAR_PER_S + 32, "%llu pages cleared in a 1 s tick",
-		      (unsigned long long)most);
-	for (uint64_t p = 0; p < PAGES; p += 20)
-		cr_assert_geq(g->last_clear[p] + pf_engine_clear_every(&er), g->tick,
-			      "page %llu last cleared at tick %llu of %llu", (unsigned long long)p,
-			      (unsigned long long)g->last_clear[p], (unsigned long long)g->tick);
-	cr_assert_eq(er.last_ws, (PAGES + 19) / 20, "working set %llu",
-		     (unsigned long long)er.last_ws);
 	pf_engine_free(&er);
 	pf_engine_scratch_free(&sc);
 	region_free(g);
