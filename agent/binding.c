@@ -264,6 +264,7 @@ void pf_region_bind(struct pf_rinfo *ri, const char *phase)
 	bound = pf_binding_lookup(ri->tag, ri->module[0] ? sym : "", ri->kind, ri->hull_len, phase,
 				  &nb);
 	rc = pf_engine_bind(&ri->eng, bound ? &nb : NULL, ri->hull_len / 4096);
+	ri->eng.clear_per_s = PF_CLEAR_PER_S; /* the program's cost (engine.h) */
 	if (rc < 0)
 		pf_warn("region %u: no memory for its prefetch state", ri->id);
 	if (rc)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * `pageflexctl record PID FILE SECONDS [--first-touch]`: writes one managed
- * process's paging as a pageflex-sim trace (trace/trace.h, version 2, flag
+ * process's paging as a pageflex-sim trace (trace/trace.h, version 3, flag
  * LIVE), enough for a replay to start where the live run stood and to be
  * compared with it:
  *
@@ -37,6 +37,8 @@
 #include "grow.h"
 #include "log.h"
 #include "trace.h"
+
+_Static_assert(PF_TRACE_CLEAR_SEGS == PF_CLEAR_MAX, "a STATE holds every clear segment");
 
 static struct {
 	struct pf_trace_writer *w;
@@ -201,8 +203,9 @@ static void write_pages(uint64_t t, uint32_t id, uint64_t first, uint64_t slot, 
 /*
  * STATE of n pages from slot on: the reclaim policy (none when the agent
  * runs none on it: unbound, or left to the kernel), its parameters, the
- * engine's bookkeeping, the threshold, and the per-page states the engine
- * keeps in page_state (reclaim_feed.c), if they have begun.
+ * engine's bookkeeping and clear segmentation, the threshold, and the
+ * per-page states the engine keeps in page_state (reclaim_feed.c), if they
+ * have begun.
  */
 static void write_state(uint64_t t, const struct pf_rinfo *ri, uint64_t first, uint64_t slot,
 			uint32_t n)
@@ -221,12 +224,23 @@ static void write_state(uint64_t t, const struct pf_rinfo *ri, uint64_t first, u
 		.thr_refaults = e->thr.refaults,
 	};
 
+	struct pf_engine_clears c;
+
 	if (e->bound) {
 		x.cold_age_ms = e->b.params.cold_age_ms;
 		x.tick_ms = e->b.params.tick_ms;
 		x.lfu_decay = e->b.params.lfu_decay;
 		x.clock_bits = e->b.params.clock_bits;
+		x.clear_every = e->b.params.clear_every;
 	}
+	pf_engine_clears_get(e, &c);
+	x.clear_n = c.clear_n;
+	x.ticks = c.ticks;
+	x.last_tick_ms = c.last_tick_ms;
+	x.seg_known = c.seg_known;
+	x.fresh_ok = c.fresh_ok;
+	x.all_fresh = c.all_fresh;
+	memcpy(x.seg_ws, c.seg_ws, sizeof(x.seg_ws));
 	if (pf_engine_active(e))
 		snprintf(x.reclaim, sizeof(x.reclaim), "%s", e->b.reclaim->name);
 	pf_trace_write_state(rec.w, t, &x, pf_bpf_page_state() + slot);

@@ -120,6 +120,35 @@ unsigned pf_engine_clear_every(const struct pf_engine_region *er)
 	return er->clear_n ? er->clear_n : 1;
 }
 
+void pf_engine_clears_get(const struct pf_engine_region *er, struct pf_engine_clears *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ticks = er->ticks;
+	c->last_tick_ms = er->last_tick_ms;
+	c->clear_n = er->clear_n;
+	c->seg_known = er->seg_known;
+	c->fresh_ok = er->fresh_ok;
+	c->all_fresh = er->all_fresh;
+	memcpy(c->seg_ws, er->seg_ws, sizeof(c->seg_ws));
+}
+
+bool pf_engine_clears_set(struct pf_engine_region *er, const struct pf_engine_clears *c)
+{
+	unsigned every = er->b.params.clear_every;
+
+	if (c->clear_n < 1 || c->clear_n > PF_CLEAR_MAX || (every && every != c->clear_n) ||
+	    c->seg_known >> c->clear_n)
+		return false;
+	set_clear_n(er, c->clear_n);
+	er->ticks = c->ticks;
+	er->last_tick_ms = c->last_tick_ms;
+	er->seg_known = c->seg_known;
+	er->fresh_ok = c->fresh_ok;
+	er->all_fresh = c->all_fresh;
+	memcpy(er->seg_ws, c->seg_ws, sizeof(er->seg_ws));
+	return true;
+}
+
 /* The segment of a page, for its clears. */
 static unsigned seg_of(const struct pf_engine_region *er, uint64_t page)
 {
@@ -146,10 +175,15 @@ static bool fresh(const struct pf_engine_region *er, unsigned s)
  * than clear_n ticks), or, until every segment has one, the pages whose
  * bits were set (an upper bound). With clear_every 0, the segments for the
  * next ticks: at most one page in PF_CLEAR_SHARE cleared per tick, changed
- * only from a known working set, and down only by half or more.
+ * only from a known working set, and down only by half or more; and at
+ * most clear_per_s pages a second from the interval since the last tick.
  */
-static uint64_t tick_ws(struct pf_engine_region *er, const uint64_t *cnt, uint64_t ws, bool all)
+static uint64_t tick_ws(struct pf_engine_region *er, const uint64_t *cnt, uint64_t ws, bool all,
+			uint64_t now)
 {
+	uint64_t interval_ms =
+		er->last_tick_ms && now > er->last_tick_ms ? now - er->last_tick_ms : 0;
+
 	uint32_t full = (uint32_t)((1ull << er->clear_n) - 1);
 	bool known = er->clear_n <= 1 || er->all_fresh;
 	uint64_t est = 0;
@@ -171,7 +205,11 @@ static uint64_t tick_ws(struct pf_engine_region *er, const uint64_t *cnt, uint64
 	if (!er->b.params.clear_every && known) {
 		uint64_t pages = er->region_pages ? er->region_pages : 1;
 		uint64_t want = (ws * PF_CLEAR_SHARE + pages - 1) / pages;
+		uint64_t per_tick = er->clear_per_s * interval_ms / 1000;
 
+		/* and at most clear_per_s a second, however large the region */
+		if (per_tick && (ws + per_tick - 1) / per_tick > want)
+			want = (ws + per_tick - 1) / per_tick;
 		want = want < 1 ? 1 : want > PF_CLEAR_MAX ? PF_CLEAR_MAX : want;
 		if (want > er->clear_n || want <= er->clear_n / 2)
 			set_clear_n(er, (unsigned)want);
@@ -258,7 +296,8 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 	if (what == P1_SCAN)
 		return ws;
 	er->clear_all = false;
-	ws = tick_ws(er, cnt, ws, all);
+	ws = tick_ws(er, cnt, ws, all, now);
+	er->last_tick_ms = now;
 	er->last_ws = ws;
 	er->last_present = present;
 	er->recent = recent;

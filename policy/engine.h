@@ -48,7 +48,8 @@
  * segments that clear at most one page in PF_CLEAR_SHARE (10) of the region
  * per tick, so scan + clear stays under ~10 ms/GiB (all-hot 1 GiB: H = 10,
  * a region with at most a tenth of its pages hot per interval: H = 1,
- * every interval exact).
+ * every interval exact), and, where the caller sets clear_per_s, at most
+ * that many pages a second: the program's cost (PF_CLEAR_PER_S, below).
  */
 #ifndef PAGEFLEX_ENGINE_H
 #define PAGEFLEX_ENGINE_H
@@ -110,9 +111,17 @@ struct pf_engine_io {
 
 /*
  * clear_every 0 (the default) chooses the segments from the working set:
- * at most one page in PF_CLEAR_SHARE of the region cleared per tick.
+ * at most one page in PF_CLEAR_SHARE of the region cleared per tick, and at
+ * most clear_per_s pages a second (up to PF_CLEAR_MAX segments), which
+ * pageflexd sets to PF_CLEAR_PER_S. The second bound is the program's:
+ * each cleared page it touches again costs it a fault on a paravirtual
+ * guest (~2-10 us). By the share alone, memcached's 2 GiB hot set in its
+ * 5 GiB region was cleared at 44k pages/s; 4096/s costs a program <= 4% of
+ * a thread at 10 us a fault, and a hot page is seen idle at most
+ * PF_CLEAR_MAX ticks late.
  */
 #define PF_CLEAR_SHARE 10
+#define PF_CLEAR_PER_S 4096
 
 /* One region's policy, threshold and states' bookkeeping. */
 struct pf_engine_region {
@@ -138,6 +147,10 @@ struct pf_engine_region {
 	uint64_t obj_age_ms; /* the age of a cold-age policy's victims (0: its own) */
 	enum pf_objective_move obj_move; /* the next tick's move of the cut */
 	uint64_t victim_cap; /* victims per tick at most (0: no cap) */
+	/* Accessed bits cleared per second at most with clear_every 0 (0: no
+	 * bound): PF_CLEAR_PER_S where ticks are real time (pageflexd, the
+	 * replay of its recordings), none on a generator's synthetic clock. */
+	uint64_t clear_per_s;
 	/* For the objective's promotion histogram (policies with idle_ms):
 	 * pages accessed again after an idle time in each bucket
 	 * (pf_reuse_bucket) since the caller last took and zeroed them, and
@@ -147,6 +160,7 @@ struct pf_engine_region {
 	uint64_t recent;
 	/* Of the last tick: */
 	uint64_t last_ws, last_present; /* pages accessed, present */
+	uint64_t last_tick_ms; /* its time (the clears' rate bound) */
 	uint64_t tick_victims; /* victims given */
 	uint64_t capped; /* victims held back by victim_cap, in all */
 	void *pstate; /* prefetch policy state */
@@ -178,13 +192,32 @@ void pf_binding_fit_objective(struct pf_binding *b);
 /* Whether the engine acts on this region's pages (bound, not the kernel's). */
 bool pf_engine_active(const struct pf_engine_region *er);
 
+/* Ticks between two clears of a hot page's accessed bit now (>= 1). */
+unsigned pf_engine_clear_every(const struct pf_engine_region *er);
+
+/*
+ * A region's clear segmentation: which segment's bits the next tick clears,
+ * each segment's working set, the last tick's time. A recording carries it
+ * (trace.h, STATE) so that a replay clears the bits the agent cleared.
+ */
+struct pf_engine_clears {
+	uint64_t ticks, last_tick_ms;
+	unsigned clear_n;
+	uint32_t seg_known;
+	bool fresh_ok, all_fresh;
+	uint64_t seg_ws[PF_CLEAR_MAX];
+};
+void pf_engine_clears_get(const struct pf_engine_region *er, struct pf_engine_clears *c);
+/* Starts er from c; false (er unchanged) when c cannot be er's: clear_n
+ * out of 1..PF_CLEAR_MAX, other than a clear_every er is bound with, or a
+ * seg_known bit past it. */
+bool pf_engine_clears_set(struct pf_engine_region *er, const struct pf_engine_clears *c);
+
 /*
  * One scan tick of a region: refaults (swap-ins that were not prefetch hits)
  * since the last tick, at time now. Calls io->clear for the accessed pages
  * whose bits are due to be cleared and io->victim for every victim.
  */
-/* Ticks between two clears of a hot page's accessed bit now (>= 1). */
-unsigned pf_engine_clear_every(const struct pf_engine_region *er);
 void pf_engine_tick(struct pf_engine_region *er, const struct pf_engine_io *io,
 		    struct pf_engine_scratch *sc, uint64_t refaults, uint64_t now);
 

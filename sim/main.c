@@ -41,7 +41,7 @@ static void usage(FILE *f)
 		"  -R, --rules FILE      bind policies per region and phase from a rules file\n"
 		"  -s, --scan-ms N       scan period in trace milliseconds [10]; per-page\n"
 		"                        times are kept in these units (tick_ms) unless set.\n"
-		"                        A live recording (version 2) replays at the agent's\n"
+		"                        A live recording (version 2, 3) replays at the agent's\n"
 		"                        own recorded scans, with its clock, unless -s is given\n"
 		"      --batch N         pages per reclaim batch [budget / 64]\n"
 		"      --phase-hot       prefetch each phase's last hot set on phase entry\n"
@@ -131,7 +131,7 @@ static void print_replay(const struct pf_trace_header *h, const struct sim_cfg *
 			 const struct sim_result *res)
 {
 	const struct sim_stats *t = &res->total;
-	size_t nrec = 0;
+	size_t nrec = 0, nclr = 0;
 
 	if (!(h->flags & PF_TRACE_F_LIVE)) {
 		printf("replay: version %u trace%s: ticks modelled every %llu ms; no residency at "
@@ -142,8 +142,10 @@ static void print_replay(const struct pf_trace_header *h, const struct sim_cfg *
 		       h->version == 1 ? "; record again with this pageflexctl for all three" : "");
 		return;
 	}
-	for (size_t i = 0; i < res->nregions; i++)
+	for (size_t i = 0; i < res->nregions; i++) {
 		nrec += res->regions[i].state_recorded;
+		nclr += res->regions[i].clears_recorded;
+	}
 	printf("replay: live recording of pid %u (%.16s), agent scan period %u ms\n", h->pid,
 	       h->comm, h->scan_ms);
 	printf("  from the recording: residency at the start (%llu pages present, %llu "
@@ -159,8 +161,10 @@ static void print_replay(const struct pf_trace_header *h, const struct sim_cfg *
 	       (unsigned long long)res->actions, (unsigned long long)t->live_out,
 	       (unsigned long long)t->live_prefetched, (unsigned long long)t->external_out);
 	printf("  policy states at the start: recorded for %zu of %zu regions (the others: "
-	       "another policy%s, states begin at the first tick)\n",
-	       nrec, res->nregions, cfg->fresh_states ? " or --fresh-states" : "");
+	       "another policy%s, states begin at the first tick); accessed-bit clear "
+	       "segments for %zu%s\n",
+	       nrec, res->nregions, cfg->fresh_states ? " or --fresh-states" : "", nclr,
+	       h->version < 3 ? " (a version 2 recording has none)" : "");
 	printf("  modelled: the replayed policy's decisions and their effect on residency and "
 	       "refaults (a page the replay keeps is not refaulted); prefetch%s\n",
 	       cfg->ticks_only ? "" : "; the memory limit between ticks");
@@ -423,6 +427,7 @@ int main(int argc, char **argv)
 		/* Replay at the agent's own scans, on its clock, with its units. */
 		cfg.recorded_ticks = true;
 		cfg.ticks_only = true;
+		cfg.clear_per_s = PF_CLEAR_PER_S; /* real time: the agent's bound */
 		cfg.clock_ms = th->clock_ms;
 		if (th->scan_ms)
 			cfg.scan_ms = th->scan_ms;
@@ -436,7 +441,7 @@ int main(int argc, char **argv)
 	if (compare && !(th && (th->flags & PF_TRACE_F_LIVE))) {
 		fprintf(stderr,
 			"pageflex-sim: --compare needs a live recording (pageflexctl record, "
-			"trace version 2); %s is not one\n",
+			"trace version 2 or 3); %s is not one\n",
 			trace ? trace : "a generated workload");
 		goto out;
 	}

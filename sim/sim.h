@@ -60,13 +60,16 @@ struct sim_cfg {
 	 */
 	bool ticks_only;
 	/*
-	 * Live recordings (trace.h, version 2): tick at the recording's TICK
+	 * Live recordings (trace.h, version 2 or 3): tick at the recording's TICK
 	 * records (the agent's own scans) instead of every scan_ms; the
 	 * engine's clock is trace time + clock_ms (the agent's clock, on which
 	 * STATE records' times are); fresh_states: ignore STATE records.
 	 */
 	bool recorded_ticks;
 	uint64_t clock_ms;
+	/* Accessed bits cleared per second at most (engine.h, clear_per_s; 0:
+	 * no bound): pageflexd's PF_CLEAR_PER_S for its recordings. */
+	uint64_t clear_per_s;
 	bool fresh_states;
 	/* Called for every page paged out (region id, page number, time in ms). */
 	void (*on_evict)(void *arg, uint32_t region, uint64_t page, uint64_t now_ms);
@@ -86,7 +89,7 @@ struct sim_stats {
 	double avg_resident; /* pages, averaged over accesses */
 	double avg_footprint; /* touched pages, averaged over accesses */
 	uint64_t bad_events; /* accesses outside any known region */
-	/* From a live recording (version 2): */
+	/* From a live recording (version 2 or 3): */
 	uint64_t snap_resident, snap_swapped; /* residency when it began */
 	uint64_t external_out; /* swapped by someone else (the kernel, DAMON) */
 	uint64_t live_out, live_prefetched; /* the agent's pageouts and prefetches */
@@ -110,8 +113,9 @@ struct sim_region_report {
 	const char *reclaim, *prefetch;
 	char rule[64];
 	/* Live recording: the per-page states began from the recorded ones
-	 * (STATE, same policy), else from the first tick of the replay. */
-	bool state_recorded;
+	 * (STATE, same policy), else from the first tick of the replay; and
+	 * the accessed-bit clears from the recorded segmentation (version 3). */
+	bool state_recorded, clears_recorded;
 	struct sim_stats st;
 };
 

@@ -52,6 +52,7 @@ static int bind(struct sim *s, struct region *r)
 		b.threshold.mode = PF_THRESH_BUDGET;
 	if (pf_engine_bind(&r->eng, &b, r->npages) < 0)
 		return -1;
+	r->eng.clear_per_s = s->cfg->clear_per_s;
 	r->budget = r->eng.thr.cfg.budget_pages;
 	return 0;
 }

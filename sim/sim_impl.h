@@ -58,8 +58,9 @@ struct region {
 	size_t nheap, capheap;
 	struct sim_stats st_;
 	/* Live recordings: the first PAGES record's time (snapshot) and
-	 * whether the per-page states came from a STATE record. */
-	bool snapped, state_recorded;
+	 * whether the per-page states (and the clear segmentation) came from
+	 * a STATE record. */
+	bool snapped, state_recorded, clears_recorded;
 	uint64_t snap_ns;
 };
 
@@ -109,7 +110,7 @@ int sim_access(struct sim *s, struct region *r, uint64_t p);
 /* Samples resident and touched pages for the averages (after each access). */
 void sim_sample(struct sim *s);
 
-/* sim_live.c: what a live recording adds (trace.h, version 2). 0 or -1. */
+/* sim_live.c: what a live recording adds (trace.h, version 2 or 3). 0 or -1. */
 int sim_pages(struct sim *s, const struct pf_trace_event *ev);
 void sim_state(struct sim *s, const struct pf_trace_event *ev);
 void sim_action(struct sim *s, const struct pf_trace_event *ev);

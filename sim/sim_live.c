@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * What a live recording (`pageflexctl record`, trace version 2) adds to a
+ * What a live recording (`pageflexctl record`, trace version 2 or 3) adds to a
  * replay, so that it starts where the live run stood and can be compared
  * with it:
  *  - a region's first PAGES record is its residency: present pages start
@@ -8,8 +8,9 @@
  *    scans: accessed pages are accesses, and a page the recording shows
  *    swapped that neither the replay nor the agent paged out was paged out
  *    by someone else (the kernel, DAMON): the replay follows it (external);
- *  - a STATE record gives the live policy's per-page states: used when the
- *    replay binds the same policy with the same parameters;
+ *  - a STATE record gives the live policy's per-page states and (version 3)
+ *    its clear segmentation: used when the replay binds the same policy with
+ *    the same parameters;
  *  - ACTION records are the agent's own pageouts and prefetches, counted
  *    as the live side of the comparison;
  *  - TICK records are the agent's ticks: the replay ticks there (unless
@@ -20,6 +21,8 @@
 
 #include "grow.h"
 #include "sim_impl.h"
+
+_Static_assert(PF_TRACE_CLEAR_SEGS == PF_CLEAR_MAX, "a STATE holds every clear segment");
 
 /* Dense index of page p of r, created untouched if needed; -1 (s->err) without memory. */
 static int64_t dense(struct sim *s, struct region *r, uint64_t p)
@@ -138,9 +141,23 @@ void sim_state(struct sim *s, const struct pf_trace_event *ev)
 	pp = &r->eng.b.params;
 	if (strcmp(r->eng.b.reclaim->name, x->reclaim) || pp->cold_age_ms != x->cold_age_ms ||
 	    pp->tick_ms != x->tick_ms || pp->lfu_decay != x->lfu_decay ||
-	    pp->clock_bits != x->clock_bits || (unsigned)r->eng.b.threshold.mode != x->mode)
+	    pp->clock_bits != x->clock_bits || (unsigned)r->eng.b.threshold.mode != x->mode ||
+	    (x->clear_n && pp->clear_every != x->clear_every))
 		return; /* another policy: its states begin at the replay's first tick */
 	r->state_recorded = true;
+	if (x->clear_n) { /* version 3: clear the segments the agent cleared */
+		struct pf_engine_clears c = {
+			.ticks = x->ticks,
+			.last_tick_ms = x->last_tick_ms,
+			.clear_n = x->clear_n,
+			.seg_known = x->seg_known,
+			.fresh_ok = x->fresh_ok,
+			.all_fresh = x->all_fresh,
+		};
+
+		memcpy(c.seg_ws, x->seg_ws, sizeof(c.seg_ws));
+		r->clears_recorded = pf_engine_clears_set(&r->eng, &c);
+	}
 	if (!x->ready)
 		return; /* nor had the agent's: both begin at the first tick */
 	for (uint64_t i = 0; i < ev->npages; i++) {

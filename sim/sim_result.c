@@ -50,6 +50,7 @@ int sim_collect(const struct sim *s, struct sim_result *res)
 		snprintf(o->rule, sizeof(o->rule), "%s",
 			 r->eng.b.rule[0] ? r->eng.b.rule : "default");
 		o->state_recorded = r->state_recorded;
+		o->clears_recorded = r->clears_recorded;
 		o->st = r->st_;
 		if (n) {
 			o->st.avg_resident /= (double)n;

@@ -7,6 +7,7 @@
 #include "trace.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@ _Static_assert(sizeof(struct pf_trace_scan) == 32, "scan record header is 32 byt
 _Static_assert(sizeof(struct pf_trace_pages) == 32, "pages record header is 32 bytes");
 _Static_assert(sizeof(struct pf_trace_action) == 32, "action record header is 32 bytes");
 _Static_assert(sizeof(struct pf_trace_state) % 8 == 0, "records are 8-byte multiples");
+_Static_assert(offsetof(struct pf_trace_state, clear_every) == PF_TRACE_STATE_V2_SIZE,
+	       "version 3 only appends to STATE");
+_Static_assert(sizeof(struct pf_trace_state) == 280, "state record header is 280 bytes");
 
 struct pf_trace_reader {
 	FILE *f;
@@ -33,6 +37,7 @@ struct pf_trace_reader {
 	uint64_t *acc; /* PAGES: the accessed bits as a SCAN bitmap */
 	size_t capacc; /* words */
 	char tag[PF_TRACE_TAG_MAX + 1], symbol[PF_TRACE_SYMBOL_MAX + 1];
+	struct pf_trace_state state; /* STATE: the record's fixed part, as version 3 */
 };
 
 static const uint32_t min_len[PF_TR_TYPE_MAX + 1] = {
@@ -45,7 +50,7 @@ static const uint32_t min_len[PF_TR_TYPE_MAX + 1] = {
 	[PF_TR_PAGES] = sizeof(struct pf_trace_pages),
 	[PF_TR_TICK] = sizeof(struct pf_trace_tick),
 	[PF_TR_ACTION] = sizeof(struct pf_trace_action),
-	[PF_TR_STATE] = sizeof(struct pf_trace_state),
+	[PF_TR_STATE] = PF_TRACE_STATE_V2_SIZE, /* version 3: sizeof (pf_trace_next) */
 };
 
 struct pf_trace_reader *pf_trace_open(const char *path, char *err, size_t errlen)
@@ -284,13 +289,19 @@ int pf_trace_next(struct pf_trace_reader *r, struct pf_trace_event *ev, char *er
 		break;
 	}
 	case PF_TR_STATE: {
-		const struct pf_trace_state *x = (const void *)r->buf;
+		/* Version 2's shorter record reads with the clear fields zero. */
+		size_t fixed = r->hdr.version >= 3 ? sizeof(r->state) : PF_TRACE_STATE_V2_SIZE;
+		struct pf_trace_state *x = &r->state;
 		uint64_t want;
 
+		if (h.len < fixed)
+			BAD("state record of %u bytes (needs %zu)", h.len, fixed);
+		memset(x, 0, sizeof(*x));
+		memcpy(x, r->buf, fixed);
 		if (x->npages > PF_TRACE_SCAN_MAX_PAGES)
 			BAD("state record of %u pages (at most %u)", x->npages,
 			    PF_TRACE_SCAN_MAX_PAGES);
-		want = sizeof(*x) + ((uint64_t)x->npages * 4 + 7) / 8 * 8;
+		want = fixed + ((uint64_t)x->npages * 4 + 7) / 8 * 8;
 		if (h.len != want)
 			BAD("state record of %u pages needs %llu bytes, record has %u", x->npages,
 			    (unsigned long long)want, h.len);
@@ -298,11 +309,15 @@ int pf_trace_next(struct pf_trace_reader *r, struct pf_trace_event *ev, char *er
 			BAD("state record: bad threshold mode %u", x->mode);
 		if (!memchr(x->reclaim, 0, sizeof(x->reclaim)))
 			BAD("state record: policy name not terminated");
+		if (x->clear_n > PF_TRACE_CLEAR_SEGS ||
+		    (x->clear_n < 32 && x->seg_known >> x->clear_n))
+			BAD("state record: bad clear segments (%u, known %#x)", x->clear_n,
+			    x->seg_known);
 		ev->region = x->region;
 		ev->first_page = x->first_page;
 		ev->npages = x->npages;
 		ev->state = x;
-		ev->page_states = (const uint32_t *)(const void *)(r->buf + sizeof(*x));
+		ev->page_states = (const uint32_t *)(const void *)(r->buf + fixed);
 		break;
 	}
 	}

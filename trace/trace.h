@@ -39,7 +39,11 @@
  *               no policy; npages is 0 when its states had not begun (ready
  *               0: the replay begins them at its first tick, as the agent)
  *
- * Versions 1 and 2 are read. A reader refuses other versions and a
+ * Version 3 adds to STATE the engine's accessed-bit clear segmentation of
+ * the region (which segment is cleared at which tick, and each one's
+ * working set), so that a replay clears the bits the agent cleared.
+ *
+ * Versions 1 to 3 are read. A reader refuses other versions and a
  * header_size smaller than this header; it reports a truncated or corrupt
  * file with the byte offset of the bad record.
  */
@@ -54,10 +58,11 @@ extern "C" {
 #endif
 
 #define PF_TRACE_MAGIC "PFTRACE" /* 8 bytes with the NUL */
-#define PF_TRACE_VERSION 2 /* written; 1 is still read */
+#define PF_TRACE_VERSION 3 /* written; 1 and 2 are still read */
 #define PF_TRACE_TAG_MAX 64 /* bytes, NUL-padded (a tag is at most 63) */
 #define PF_TRACE_SYMBOL_MAX 128
 #define PF_TRACE_SCAN_MAX_PAGES (1u << 24)
+#define PF_TRACE_CLEAR_SEGS 16 /* a STATE's clear segments at most (PF_CLEAR_MAX) */
 
 struct pf_trace_header {
 	char magic[8];
@@ -211,8 +216,20 @@ struct pf_trace_state {
 	uint32_t cut_bucket;
 	uint32_t pad2;
 	uint64_t period_start_ms, thr_refaults;
+	/* Version 3 (zero when read from version 2): the engine's accessed-bit
+	 * clears of the region (engine.h, clear_every), so that a replay clears
+	 * the same segments at the same ticks. */
+	uint32_t clear_every; /* the parameter */
+	uint32_t clear_n; /* segments then, 1..PF_TRACE_CLEAR_SEGS (0: unknown) */
+	uint64_t ticks, last_tick_ms; /* ticks since the bind; the last one's time */
+	uint32_t seg_known; /* segments whose seg_ws is known, one bit each */
+	uint8_t fresh_ok, all_fresh;
+	uint8_t pad3[2];
+	uint64_t seg_ws[PF_TRACE_CLEAR_SEGS]; /* each segment's working set */
 	/* followed by npages uint32_t states, padded to 8 bytes */
 };
+/* A version 2 STATE record's fixed part: up to clear_every. */
+#define PF_TRACE_STATE_V2_SIZE 120u
 
 /* A decoded record; pointers stay valid until the next pf_trace_next(). */
 struct pf_trace_event {

@@ -920,7 +920,7 @@ struct rec_check {
 };
 
 /*
- * Reads a version 2 recording, checking its shape as it goes: every scan's
+ * Reads a version 3 recording, checking its shape as it goes: every scan's
  * PAGES records (and STATE) are followed by a TICK and nothing else comes
  * in between; ACTION pages lie in the region, and the engine's rules hold
  * for them (it pages out idle present pages, COLDs the accessed ones).
@@ -1013,7 +1013,7 @@ static void rec_read(const char *trace, struct rec_check *c, struct pf_trace_hea
 }
 
 /*
- * What `pageflexctl record` writes (trace format version 2), checked
+ * What `pageflexctl record` writes (trace format version 3), checked
  * against the process's own page table and the agent's counters: a scan at
  * once whose PAGES agree with pagemap, PAGES then TICK at every scan, one
  * STATE of the live cold-age states, ACTION pages that add up to what the
@@ -1094,7 +1094,7 @@ Test(agent, record_v2_pages_ticks_state_actions, .timeout = 180)
 		    c.first[PF_PG_IDLE], c.first[PF_PG_ACCESSED], c.first[PF_PG_SWAPPED], present0,
 		    swapped0, (unsigned long long)c.acted[PF_ACT_PAGEOUT],
 		    (unsigned long long)c.acted[PF_ACT_COLD]);
-	cr_assert_eq(h.version, 2);
+	cr_assert_eq(h.version, PF_TRACE_VERSION);
 	cr_assert_eq(h.flags, PF_TRACE_F_LIVE, "flags %#x", h.flags);
 	cr_assert_eq(h.scan_ms, 200);
 	cr_assert_eq(h.pid, (uint32_t)getpid());

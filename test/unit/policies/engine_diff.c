@@ -109,7 +109,10 @@ static int bind(struct machine *m, struct mregion *r)
 	if (!b.reclaim)
 		b.reclaim = pf_reclaim_find("kernel");
 	pf_binding_fit_objective(&b);
-	return pf_engine_bind(&r->ri.eng, &b, r->npages) < 0 ? -1 : 0;
+	if (pf_engine_bind(&r->ri.eng, &b, r->npages) < 0)
+		return -1;
+	r->ri.eng.clear_per_s = PF_CLEAR_PER_S; /* as pageflexd (binding.c) */
+	return 0;
 }
 
 static int add_region(struct machine *m, const struct pf_trace_event *ev)
@@ -342,8 +345,11 @@ int engine_diff(const struct sim_source *src, const struct pf_rules *rules, uint
 {
 	struct machine m = {.rules = rules, .scan_ms = scan_ms, .err = err, .errlen = errlen};
 	struct decisions sv = {0};
-	struct sim_cfg cfg = {
-		.rules = rules, .scan_ms = scan_ms, .ticks_only = true, .no_fold = true};
+	struct sim_cfg cfg = {.rules = rules,
+			      .scan_ms = scan_ms,
+			      .ticks_only = true,
+			      .no_fold = true,
+			      .clear_per_s = PF_CLEAR_PER_S};
 	struct sim_result sr;
 	struct pf_trace_event ev;
 	int rc, ret = -1;

@@ -29,7 +29,7 @@ b=$("$sim" --trace "$tmp/z.pftrace" --budget 30 -r min --csv | tail -1 | cut -d,
 out=$("$sim" --trace "$tmp/z.pftrace" --compare 2>&1) && fail "--compare accepted a generated trace"
 echo "$out" | grep -q "needs a live recording" || fail "--compare message: $out"
 out=$("$sim" --trace "$tmp/z.pftrace" 2>&1) || fail "replay"
-echo "$out" | grep -q "^replay: version 2 trace: ticks modelled every 10 ms; no residency" ||
+echo "$out" | grep -q "^replay: version 3 trace: ticks modelled every 10 ms; no residency" ||
 	fail "the report does not say what a non-live trace lacks: $out"
 
 # Cut the file 10 bytes into the 101st access record.

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Trace version 2 (issue 15): the records of a live recording (PAGES, TICK,
- * ACTION, STATE, the header's clock and scan period) round-trip; bad ones
- * are refused with their byte offset; version-1 files still load; and the
- * simulator replays a live recording from its residency, the live policy's
- * states, the agent's ticks and actions, following swap-outs by others.
+ * Trace versions 2 and 3 (issue 15): the records of a live recording (PAGES,
+ * TICK, ACTION, STATE with its clear segmentation, the header's clock and
+ * scan period) round-trip; bad ones are refused with their byte offset;
+ * version-1 and version-2 files still load; and the simulator replays a
+ * live recording from its residency, the live policy's states and clear
+ * segments, the agent's ticks and actions, following swap-outs by others.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -60,6 +61,14 @@ static struct pf_trace_state cold_age_state(uint32_t npages)
 	x.lfu_decay = p.lfu_decay;
 	x.clock_bits = p.clock_bits;
 	x.mode = PF_THRESH_COLD_AGE;
+	/* The agent cleared in 2 segments, the next tick its 8th. */
+	x.clear_n = 2;
+	x.ticks = 7;
+	x.last_tick_ms = 99500;
+	x.seg_known = 3;
+	x.fresh_ok = 1;
+	x.seg_ws[0] = 1;
+	x.seg_ws[1] = 2;
 	return x;
 }
 
@@ -101,7 +110,7 @@ Test(trace_v2, round_trip, .init = setup, .fini = teardown)
 	write_live();
 	r = pf_trace_open(path, err, sizeof(err));
 	cr_assert_not_null(r, "%s", err);
-	cr_assert_eq(pf_trace_header(r)->version, 2);
+	cr_assert_eq(pf_trace_header(r)->version, 3);
 	cr_assert_eq(pf_trace_header(r)->clock_ms, 100000);
 	cr_assert_eq(pf_trace_header(r)->scan_ms, 500);
 	cr_assert_eq(pf_trace_header(r)->flags, PF_TRACE_F_LIVE);
@@ -119,6 +128,11 @@ Test(trace_v2, round_trip, .init = setup, .fini = teardown)
 	cr_assert_eq(ev.type, PF_TR_STATE);
 	cr_assert_str_eq(ev.state->reclaim, "cold-age");
 	cr_assert_eq(ev.state->cold_age_ms, 2000);
+	cr_assert_eq(ev.state->clear_n, 2);
+	cr_assert_eq(ev.state->ticks, 7);
+	cr_assert_eq(ev.state->last_tick_ms, 99500);
+	cr_assert_eq(ev.state->seg_known, 3);
+	cr_assert_eq(ev.state->seg_ws[1], 2);
 	cr_assert_eq(ev.page_states[1], 450);
 	cr_assert_eq(ev.page_states[7], 500);
 	cr_assert_eq(pf_trace_next(r, &ev, err, sizeof(err)), 1);
@@ -157,10 +171,11 @@ static void patch(long off, const void *p, size_t n)
 }
 
 /* Offsets in write_live()'s file: header 64, REGION 232, PAGES 40 at 296,
- * STATE 120 + 32 at 336, TICK 16 at 488, ACTION 48 at 504. */
+ * STATE 280 + 32 at 336 (its clear_n at + 124), TICK 16 at 648, ACTION 48
+ * at 664. */
 Test(trace_v2, corrupt_records_report_offset, .init = setup, .fini = teardown)
 {
-	uint32_t npages = 100, big = 1000;
+	uint32_t npages = 100, big = 1000, segs = 17, known = 4;
 	uint64_t nranges = 5;
 	char err[512], bad = 'x';
 
@@ -182,9 +197,20 @@ Test(trace_v2, corrupt_records_report_offset, .init = setup, .fini = teardown)
 	cr_assert(strstr(err, "offset 336: state record: policy name not terminated"), "%s", err);
 
 	write_live();
-	patch(504 + 24, &nranges, 8); /* ACTION: 5 ranges in room for 1 */
+	patch(336 + 124, &segs, 4); /* STATE: more clear segments than the engine has */
 	read_all(err, sizeof(err));
-	cr_assert(strstr(err, "offset 504: action record of 5 ranges"), "%s", err);
+	cr_assert(strstr(err, "offset 336: state record: bad clear segments (17"), "%s", err);
+
+	write_live();
+	patch(336 + 144, &known, 4); /* STATE: segment 2 known, of 2 */
+	read_all(err, sizeof(err));
+	cr_assert(strstr(err, "offset 336: state record: bad clear segments (2, known 0x4)"), "%s",
+		  err);
+
+	write_live();
+	patch(664 + 24, &nranges, 8); /* ACTION: 5 ranges in room for 1 */
+	read_all(err, sizeof(err));
+	cr_assert(strstr(err, "offset 664: action record of 5 ranges"), "%s", err);
 
 	write_live();
 	cr_assert_eq(truncate(path, 296 + 30), 0); /* in the middle of the PAGES record */
@@ -194,7 +220,7 @@ Test(trace_v2, corrupt_records_report_offset, .init = setup, .fini = teardown)
 
 Test(trace_v2, version_1_files_load_and_refuse_v2_records, .init = setup, .fini = teardown)
 {
-	uint32_t v1 = 1, v3 = 3;
+	uint32_t v1 = 1, v4 = 4;
 	uint64_t junk = ~0ull, bits = 1;
 	struct pf_trace_reader *r;
 	struct pf_trace_writer *w;
@@ -226,9 +252,66 @@ Test(trace_v2, version_1_files_load_and_refuse_v2_records, .init = setup, .fini 
 	read_all(err, sizeof(err));
 	cr_assert(strstr(err, "offset 296: unknown record type 7 (version 1)"), "%s", err);
 
-	patch(8, &v3, 4);
+	patch(8, &v4, 4);
 	cr_assert_null(pf_trace_open(path, err, sizeof(err)));
-	cr_assert(strstr(err, "offset 8: unsupported version 3"), "%s", err);
+	cr_assert(strstr(err, "offset 8: unsupported version 4"), "%s", err);
+}
+
+/*
+ * write_live()'s file as version 2 wrote it: a STATE of 120 + 32 bytes,
+ * without the clear segmentation.
+ */
+static void write_live_v2(void)
+{
+	static unsigned char buf[4096];
+	uint32_t v2 = 2, len = 152;
+	size_t n;
+	FILE *f;
+
+	write_live();
+	f = fopen(path, "rb");
+	cr_assert_not_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	cr_assert_gt(n, 648);
+	memcpy(buf + 8, &v2, 4);
+	memcpy(buf + 336 + 4, &len, 4);
+	memmove(buf + 336 + 120, buf + 336 + 280, n - (336 + 280));
+	f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(buf, 1, n - 160, f), n - 160);
+	fclose(f);
+}
+
+Test(trace_v2, version_2_files_load_without_clear_segments, .init = setup, .fini = teardown)
+{
+	struct pf_trace_reader *r;
+	struct pf_trace_event ev;
+	char err[512];
+	int rc;
+
+	write_live_v2();
+	r = pf_trace_open(path, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	cr_assert_eq(pf_trace_header(r)->version, 2);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(pf_trace_next(r, &ev, err, sizeof(err)), 1, "%s", err);
+	cr_assert_eq(ev.type, PF_TR_STATE);
+	cr_assert_str_eq(ev.state->reclaim, "cold-age");
+	cr_assert_eq(ev.state->period_start_ms, 0);
+	cr_assert_eq(ev.state->clear_n, 0, "no clear segments in version 2");
+	cr_assert_eq(ev.state->seg_ws[1], 0);
+	cr_assert_eq(ev.page_states[0], 450);
+	cr_assert_eq(ev.page_states[7], 500);
+	cr_assert_eq(pf_trace_next(r, &ev, err, sizeof(err)), 1, "%s", err);
+	cr_assert_eq(ev.type, PF_TR_TICK);
+	cr_assert_eq(pf_trace_next(r, &ev, err, sizeof(err)), 1, "%s", err);
+	cr_assert_eq(ev.type, PF_TR_ACTION);
+	cr_assert_eq(pf_trace_offset(r), 504, "the rest follows the short STATE");
+	while ((rc = pf_trace_next(r, &ev, err, sizeof(err))) == 1)
+		;
+	cr_assert_eq(rc, 0, "%s", err);
+	pf_trace_close(r);
 }
 
 static void replay(struct sim_result *res, bool fresh)
@@ -266,6 +349,7 @@ Test(trace_v2, replay_starts_from_the_live_state, .init = setup, .fini = teardow
 	cr_assert_eq(t->snap_swapped, 1);
 	cr_assert_eq(t->first_touch, 0, "the snapshot is not first touches");
 	cr_assert(res.regions[0].state_recorded);
+	cr_assert(res.regions[0].clears_recorded, "the agent's 2 clear segments");
 	/* The live states make 0 and 1 cold at the first tick, as live. */
 	cr_assert_eq(t->evictions, 2);
 	cr_assert_eq(t->live_out, 2);
@@ -279,9 +363,19 @@ Test(trace_v2, replay_starts_from_the_live_state, .init = setup, .fini = teardow
 	cr_assert_eq(res.series[1].sim_resident, 2);
 	sim_result_free(&res);
 
+	/* Version 2: the same states, the clears from the replay's first tick. */
+	write_live_v2();
+	replay(&res, false);
+	cr_assert(res.regions[0].state_recorded);
+	cr_assert_not(res.regions[0].clears_recorded);
+	cr_assert_eq(t->evictions, 2);
+	cr_assert_eq(t->swapins, 1);
+	sim_result_free(&res);
+
 	/* Fresh states: nothing is 2 s idle yet, the agent's pageouts are its own. */
 	replay(&res, true);
 	cr_assert_not(res.regions[0].state_recorded);
+	cr_assert_not(res.regions[0].clears_recorded);
 	cr_assert_eq(t->evictions, 0);
 	cr_assert_eq(t->external_out, 1);
 	cr_assert_eq(t->swapins, 0, "page 0 stayed resident in this replay");
