@@ -107,8 +107,12 @@ void pf_objective_describe(const struct pf_objective_cfg *c, char *buf, size_t l
 /* The working set of a promotion objective: the pages accessed within the
  * last 120 s (the far-memory paper's minimum cold age). */
 #define PF_WS_WINDOW_MS 120000
-/* Periods of histograms the controller looks back over (2 min of 10 s). */
-#define PF_REUSE_PERIODS 12
+/* Periods of histograms the controller looks back over (10 min of 10 s):
+ * longer than a program's slowest reuse cycle, such as a cache's full
+ * pass over its items (memcached's LRU crawler: every ~200 s), which an
+ * age chosen from the quiet periods between two passes would page out in
+ * full before each one (2 min, the first horizon, did on memcached). */
+#define PF_REUSE_PERIODS 60
 
 unsigned pf_reuse_bucket(uint64_t idle_ms);
 uint64_t pf_reuse_bound_ms(unsigned b);

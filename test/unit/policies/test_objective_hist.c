@@ -6,7 +6,8 @@
  * once goes out and data read back every 40 s never does; and when cold
  * data starts being read again, the controller backs off, but not again
  * for the echo of the same pageout (only once pages went out since), and
- * moves past the new reuse time. The region is an array of bits a "program" sets between
+ * moves past the new reuse time, even a full pass every 200 s with nothing
+ * read in between (a cache's crawler). The region is an array of bits a "program" sets between
  * ticks; victims are swapped out and their next access is a refault.
  */
 #include <criterion/criterion.h>
@@ -28,6 +29,7 @@ struct region {
 	pf_page_state state[PAGES];
 	uint64_t tick, refaults, victims, periodic_victims;
 	unsigned cold_every; /* ticks between reads of each cold page (0: never) */
+	bool cold_pass; /* ... all of them in the same tick (a full pass) */
 };
 
 static bool run(void *ctx, size_t i, struct pf_page_run *r)
@@ -77,7 +79,7 @@ static bool read_now(const struct region *g, uint64_t p)
 		return (g->tick + p) % 16 == 0; /* 16 ticks: 40 s */
 	if (g->tick == 1)
 		return true;
-	return g->cold_every && (g->tick + p) % g->cold_every == 0;
+	return g->cold_every && (g->tick + (g->cold_pass ? 0 : p)) % g->cold_every == 0;
 }
 
 struct setup {
@@ -217,5 +219,34 @@ Test(objective_hist, backs_off_once_a_period_then_moves_past_the_new_reuse)
 		tick(&s);
 	cr_assert_eq(s.g->refaults, refaults);
 	cr_assert_eq(s.g->periodic_victims, 0);
+	setup_free(&s);
+}
+
+/*
+ * A full pass over the cold data every 200 s (memcached's LRU crawler) and
+ * nothing between: the age stays past the pass, so the data is not paged
+ * out in the quiet between two passes and read back in a burst at each.
+ */
+Test(objective_hist, a_full_pass_every_200_s_is_never_paged_out_between_passes)
+{
+	struct setup s;
+	const struct pf_objective *o;
+	uint64_t refaults;
+
+	setup_init(&s);
+	for (int i = 0; i < 120; i++)
+		tick(&s);
+	cr_assert_eq(swapped(s.g), COLD);
+	s.g->cold_every = 80; /* 200 s */
+	s.g->cold_pass = true;
+	for (int i = 0; i < 240; i++) /* 600 s: 3 passes to learn from */
+		tick(&s);
+	refaults = s.g->refaults;
+	for (int i = 0; i < 400; i++) /* 1000 s: 5 passes */
+		tick(&s);
+	o = &s.set.g[0].o;
+	cr_assert_eq(s.g->refaults, refaults, "%llu refaults in 5 passes, age %llu ms",
+		     (unsigned long long)(s.g->refaults - refaults), (unsigned long long)o->age_ms);
+	cr_assert_gt(o->age_ms, 200000, "age %llu", (unsigned long long)o->age_ms);
 	setup_free(&s);
 }
