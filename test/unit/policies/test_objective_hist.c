@@ -151,6 +151,15 @@ static uint64_t swapped(const struct region *g)
 	return n;
 }
 
+/* 300 s from the start: settled, with the cold data paged out. */
+static void settle(struct setup *s)
+{
+	setup_init(s);
+	for (int i = 0; i < 120; i++)
+		tick(s);
+	cr_assert_eq(swapped(s->g), COLD);
+}
+
 Test(objective_hist, buckets_are_four_per_doubling)
 {
 	cr_assert_eq(pf_reuse_bucket(999), 0);
@@ -194,10 +203,7 @@ Test(objective_hist, backs_off_once_a_period_then_moves_past_the_new_reuse)
 	const struct pf_objective *o;
 	uint64_t refaults;
 
-	setup_init(&s);
-	for (int i = 0; i < 120; i++)
-		tick(&s);
-	cr_assert_eq(swapped(s.g), COLD);
+	settle(&s);
 	/* The cold data is read again, each page every 100 s (40 ticks). */
 	s.g->cold_every = 40;
 	for (int i = 0; i < 40; i++) /* 100 s: 10 periods */
@@ -233,10 +239,7 @@ Test(objective_hist, a_full_pass_every_200_s_is_never_paged_out_between_passes)
 	const struct pf_objective *o;
 	uint64_t refaults;
 
-	setup_init(&s);
-	for (int i = 0; i < 120; i++)
-		tick(&s);
-	cr_assert_eq(swapped(s.g), COLD);
+	settle(&s);
 	s.g->cold_every = 80; /* 200 s */
 	s.g->cold_pass = true;
 	for (int i = 0; i < 240; i++) /* 600 s: 3 passes to learn from */
