@@ -309,8 +309,7 @@ int pf_trace_next(struct pf_trace_reader *r, struct pf_trace_event *ev, char *er
 			BAD("state record: bad threshold mode %u", x->mode);
 		if (!memchr(x->reclaim, 0, sizeof(x->reclaim)))
 			BAD("state record: policy name not terminated");
-		if (x->clear_n > PF_TRACE_CLEAR_SEGS ||
-		    (x->clear_n < 32 && x->seg_known >> x->clear_n))
+		if (x->clear_n > PF_TRACE_CLEAR_SEGS || x->seg_known >> x->clear_n)
 			BAD("state record: bad clear segments (%u, known %#x)", x->clear_n,
 			    x->seg_known);
 		ev->region = x->region;
