@@ -190,6 +190,76 @@ uint64_t pf_agent_objective_saved_pages(const struct pf_proc *p, const struct pf
 	return s;
 }
 
+/*
+ * What each cold age would save and cost (by-histogram promotion
+ * objectives): bucket b's age, the pages idle at least that long at the
+ * last tick, and the promotion rate the histograms predict for it (false:
+ * not seen for long enough yet). The buckets within the objective's ages.
+ */
+static bool frontier_at(const struct pf_objective_group *g, unsigned b, uint64_t *idle,
+			uint64_t *ppm)
+{
+	*idle = 0;
+	for (unsigned j = b; j < PF_REUSE_BUCKETS; j++)
+		*idle += g->idle[j];
+	return pf_objective_predict(&g->o, b, ppm);
+}
+
+static bool in_range(const struct pf_objective_group *g, unsigned b)
+{
+	uint64_t t = pf_reuse_bound_ms(b);
+
+	return b && t >= g->o.cfg.min_age_ms && t <= g->o.cfg.max_age_ms;
+}
+
+static void frontier_json(FILE *f, const struct pf_objective_group *g)
+{
+	bool first = true;
+
+	fputs(",\"frontier\":[", f);
+	for (unsigned b = 1; g->o.by_hist && b < PF_REUSE_BUCKETS; b++) {
+		uint64_t idle, ppm;
+		bool known;
+
+		if (!in_range(g, b))
+			continue;
+		known = frontier_at(g, b, &idle, &ppm);
+		fprintf(f,
+			"%s{\"age_ms\":%" PRIu64 ",\"idle_bytes\":%" PRIu64 ",\"promotion_ppm\":",
+			first ? "" : ",", pf_reuse_bound_ms(b), idle * 4096);
+		if (known)
+			fprintf(f, "%" PRIu64 "}", ppm);
+		else
+			fputs("null}", f);
+		first = false;
+	}
+	fputc(']', f);
+}
+
+/* The frontier at each doubling of the age (1, 2, 4 ... s), one line. */
+static void frontier_text(FILE *f, const struct pf_objective_group *g)
+{
+	const char *sep = "    idle now and predicted promotion, by cold age:";
+
+	if (!g->o.by_hist)
+		return;
+	for (unsigned b = 1; b < PF_REUSE_BUCKETS; b += 4) {
+		uint64_t idle, ppm;
+
+		if (!in_range(g, b))
+			continue;
+		if (frontier_at(g, b, &idle, &ppm))
+			fprintf(f, "%s %" PRIu64 " s %" PRIu64 " MiB %.3f%%/min", sep,
+				pf_reuse_bound_ms(b) / 1000, idle >> 8, ppm / 1e4);
+		else
+			fprintf(f, "%s %" PRIu64 " s %" PRIu64 " MiB ?", sep,
+				pf_reuse_bound_ms(b) / 1000, idle >> 8);
+		sep = ",";
+	}
+	if (*sep == ',')
+		fputc('\n', f);
+}
+
 void pf_agent_objectives_json(FILE *f, const struct pf_proc *p)
 {
 	fputc('[', f);
@@ -204,13 +274,15 @@ void pf_agent_objectives_json(FILE *f, const struct pf_proc *p)
 			"\"regions\":%" PRIu64 ",\"resident_bytes\":%" PRIu64
 			",\"saved_bytes\":%" PRIu64 ",\"tightens\":%" PRIu64 ",\"loosens\":%" PRIu64
 			",\"backoffs\":%" PRIu64 ",\"by_histogram\":%s,\"predicted_ppm\":%" PRIu64
-			",\"working_set_bytes\":%" PRIu64 "}",
+			",\"working_set_bytes\":%" PRIu64,
 			i ? "," : "", g->rule, d, pf_objective_kind_name(g->cfg.kind), g->o.value,
 			g->cfg.kind == PF_OBJ_BUDGET ? "resident_pages" : "ppm", g->o.age_ms,
 			g->o.unreachable ? "true" : "false", g->regions, g->resident * 4096,
 			pf_agent_objective_saved_pages(p, g) * 4096, g->o.tightens, g->o.loosens,
 			g->o.backoffs, g->o.by_hist ? "true" : "false", g->o.predicted,
 			g->o.ws_max * 4096);
+		frontier_json(f, g);
+		fputc('}', f);
 	}
 	fputc(']', f);
 }
@@ -236,5 +308,6 @@ void pf_agent_objectives_text(FILE *f, const struct pf_proc *p)
 			" MiB%s\n",
 			g->rule, d, v, g->o.age_ms / 1e3, pf_agent_objective_saved_pages(p, g) >> 8,
 			g->o.unreachable ? "; UNREACHABLE: held instead of thrashing" : "");
+		frontier_text(f, g);
 	}
 }

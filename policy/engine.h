@@ -158,6 +158,10 @@ struct pf_engine_region {
 	 * never seen accessed since the bind is not counted: it may be new. */
 	uint32_t reuse[PF_REUSE_BUCKETS];
 	uint64_t recent;
+	/* Those policies' pages (present or swapped) by idle time at the last
+	 * tick, in the same buckets (accessed: bucket 0): what each age would
+	 * keep out, the other side of the histogram's promotion rate. */
+	uint64_t idle[PF_REUSE_BUCKETS];
 	/* Of the last tick: */
 	uint64_t last_ws, last_present; /* pages accessed, present */
 	uint64_t last_tick_ms; /* its time (the clears' rate bound) */

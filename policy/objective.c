@@ -171,28 +171,34 @@ uint64_t pf_objective_victim_cap(const struct pf_objective_cfg *c, uint64_t inte
 	return n ? n : 1;
 }
 
-/* 2^(i/4) x 10000, i = 0..3: the bounds inside one doubling. */
-static const uint32_t quarter[4] = {10000, 11892, 14142, 16818};
+/* The bounds, bucket b's at [b]: 0 for bucket 0, then 1 s x 2^((b - 1) / 4). */
+#define B4(s)                                                               \
+	(1000ull << (s)) * 10000 / 10000, (1000ull << (s)) * 11892 / 10000, \
+		(1000ull << (s)) * 14142 / 10000, (1000ull << (s)) * 16818 / 10000
+static const uint64_t bound_ms[PF_REUSE_BUCKETS] = {
+	0, B4(0), B4(1), B4(2), B4(3), B4(4), B4(5), B4(6), B4(7), B4(8), B4(9), B4(10),
+};
+#undef B4
+_Static_assert(PF_REUSE_BUCKETS == 45, "bound_ms lists 1 + 4 x 11 bounds");
 
 uint64_t pf_reuse_bound_ms(unsigned b)
 {
-	if (!b)
-		return 0;
-	b--;
-	return (1000ull << (b / 4)) * quarter[b % 4] / 10000;
+	return bound_ms[b < PF_REUSE_BUCKETS ? b : PF_REUSE_BUCKETS - 1];
 }
 
 unsigned pf_reuse_bucket(uint64_t idle_ms)
 {
-	unsigned e, b;
+	unsigned b;
 
 	if (idle_ms < 1000)
 		return 0;
-	e = 63 - (unsigned)__builtin_clzll(idle_ms / 1000);
-	b = 1 + 4 * e;
-	while (b + 1 < PF_REUSE_BUCKETS && (b - 1) % 4 != 3 && pf_reuse_bound_ms(b + 1) <= idle_ms)
+	if (idle_ms >= bound_ms[PF_REUSE_BUCKETS - 1])
+		return PF_REUSE_BUCKETS - 1;
+	/* The doubling from the highest bit of the seconds, then its quarter. */
+	b = 1 + 4 * (63 - (unsigned)__builtin_clzll(idle_ms / 1000));
+	while (idle_ms >= bound_ms[b + 1])
 		b++;
-	return b < PF_REUSE_BUCKETS ? b : PF_REUSE_BUCKETS - 1;
+	return b;
 }
 
 void pf_objective_init(struct pf_objective *o, const struct pf_objective_cfg *cfg)
@@ -314,38 +320,44 @@ static void push_hist(struct pf_objective *o, uint64_t elapsed)
 		o->nhist++;
 }
 
+bool pf_objective_predict(const struct pf_objective *o, unsigned b, uint64_t *ppm)
+{
+	uint64_t t = pf_reuse_bound_ms(b), worst = 0;
+	unsigned valid = 0;
+
+	for (unsigned i = 0; i < o->nhist; i++) {
+		const struct pf_reuse_period *e = &o->hist[i];
+		uint64_t cnt = 0, r;
+
+		if (e->start_ms - o->start_ms < t)
+			continue;
+		for (unsigned j = b; j < PF_REUSE_BUCKETS; j++)
+			cnt += e->n[j];
+		r = promotion_ppm(cnt, e->ws, e->ms);
+		worst = r > worst ? r : worst;
+		valid++;
+	}
+	*ppm = worst;
+	return valid >= 3;
+}
+
 /*
  * The shortest age the histograms allow: the smallest bound (at or above
- * the floor) whose promotion rate, in the worst of the periods that could
- * see idle times that long (those that began at least that long after the
- * start, 3 at least), stays within 3/4 of the goal. The cap if none does;
- * 0 if no bound has been seen for long enough yet.
+ * the floor) whose predicted promotion rate stays within 3/4 of the goal.
+ * The cap if none does; 0 if no bound has been seen for long enough yet.
  */
 static uint64_t hist_age(struct pf_objective *o)
 {
 	bool seen = false;
 
 	for (unsigned b = 1; b < PF_REUSE_BUCKETS; b++) {
-		uint64_t t = pf_reuse_bound_ms(b), worst = 0;
-		unsigned valid = 0;
+		uint64_t t = pf_reuse_bound_ms(b), worst;
 
 		if (t < floor_ms(o))
 			continue;
 		if (t > o->cfg.max_age_ms)
 			break;
-		for (unsigned i = 0; i < o->nhist; i++) {
-			const struct pf_reuse_period *e = &o->hist[i];
-			uint64_t cnt = 0, ppm;
-
-			if (e->start_ms - o->start_ms < t)
-				continue;
-			for (unsigned j = b; j < PF_REUSE_BUCKETS; j++)
-				cnt += e->n[j];
-			ppm = promotion_ppm(cnt, e->ws, e->ms);
-			worst = ppm > worst ? ppm : worst;
-			valid++;
-		}
-		if (valid < 3)
+		if (!pf_objective_predict(o, b, &worst))
 			continue;
 		seen = true;
 		if (worst * 4 <= o->cfg.promotion_ppm * 3) {

@@ -29,7 +29,9 @@
  * some age has been observed for long enough it holds its first age
  * (120 s); if no age is within the target, it goes to max_age_ms. Its
  * working set is the pages accessed within PF_WS_WINDOW_MS, as the
- * paper's.
+ * paper's. With the regions' pages by idle time (engine.h, idle), the
+ * histograms give the frontier pageflexd shows: what each age would keep
+ * out against the rate predicted for it (pf_objective_predict).
  *
  * Otherwise, every period the controller tightens one step when well inside its
  * objective (promotion or stall below half the target: age x 3/4, or x 1/2
@@ -171,6 +173,14 @@ struct pf_objective_input {
 };
 
 void pf_objective_init(struct pf_objective *o, const struct pf_objective_cfg *cfg);
+/*
+ * The promotion rate (ppm of the working set per minute) that a cold age
+ * of pf_reuse_bound_ms(b) would give, as the controller predicts it: the
+ * worst of the last periods able to see idle times that long (those that
+ * began at least that long after the objective's start). False while fewer
+ * than 3 such periods exist.
+ */
+bool pf_objective_predict(const struct pf_objective *o, unsigned b, uint64_t *ppm);
 /* One tick: folds the input in and returns the move for the regions. */
 enum pf_objective_move pf_objective_tick(struct pf_objective *o,
 					 const struct pf_objective_input *in);
@@ -194,6 +204,7 @@ struct pf_objective_group {
 	/* Its regions at the last tick: */
 	uint64_t regions, resident, pages, ws, refaults, stall_us, victims;
 	uint32_t reuse[PF_REUSE_BUCKETS]; /* their promotion histograms, summed */
+	uint64_t idle[PF_REUSE_BUCKETS]; /* their pages by idle time, summed */
 	uint64_t recent;
 	bool reuse_ok; /* every one of them keeps idle times */
 	uint64_t psi_last; /* pressure: the stall total at the last tick */

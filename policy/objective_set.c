@@ -55,6 +55,7 @@ int pf_objective_set_tick(struct pf_objective_set *set, const struct pf_objectiv
 		g->recent = g->victims = 0;
 		g->reuse_ok = true;
 		memset(g->reuse, 0, sizeof(g->reuse));
+		memset(g->idle, 0, sizeof(g->idle));
 	}
 	for (i = 0; i < n; i++) {
 		const struct pf_engine_region *er = m[i].er;
@@ -80,6 +81,7 @@ int pf_objective_set_tick(struct pf_objective_set *set, const struct pf_objectiv
 			uint64_t v = (uint64_t)g->reuse[j] + m[i].er->reuse[j];
 
 			g->reuse[j] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+			g->idle[j] += er->idle[j];
 		}
 		memset(m[i].er->reuse, 0, sizeof(m[i].er->reuse));
 	}

@@ -3,9 +3,10 @@
  * Objectives live (policy/objective.h, agent/objectives.c), on short
  * periods and ages so that a run takes seconds: a promotion objective
  * pages out the idle region and keeps the hot one, tightening its age as
- * nothing refaults; a budget below what the program keeps using is called
- * unreachable, and the agent holds at the age that thrashed instead of
- * paging the same pages out again and again.
+ * nothing refaults, and says what each age would keep out; a budget below
+ * what the program keeps using is called unreachable, and the agent holds
+ * at the age that thrashed instead of paging the same pages out again and
+ * again.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -48,12 +49,27 @@ static long long objective_field(struct pfa_agent *a, const char *field)
 	return v;
 }
 
+/* The process's first objective's idle bytes at age_ms in its frontier, or -1. */
+static long long frontier_idle(struct pfa_agent *a, long long age_ms)
+{
+	char *r = agent_query(a, "stats --json"), *o, key[64];
+	long long v = -1;
+
+	cr_assert_not_null(r);
+	o = strstr(r, "\"frontier\":[");
+	snprintf(key, sizeof(key), "{\"age_ms\":%lld,\"idle_bytes\":", age_ms);
+	if (o && (o = strstr(o, key)))
+		v = atoll(o + strlen(key));
+	free(r);
+	return v;
+}
+
 Test(objective, promotion_pages_out_the_idle_keeps_the_hot, .timeout = 120)
 {
 	const size_t cold_len = 64ul << 20, hot_len = 16ul << 20;
 	char path[] = "/tmp/pf-rules-XXXXXX", *status;
 	struct tc_toucher t = {.len = hot_len, .period_ms = 100};
-	long long age, out_hot;
+	long long age, out_hot, idle1s;
 	size_t present, swapped;
 	uint64_t cold_sum;
 	unsigned char *cold;
@@ -81,6 +97,7 @@ Test(objective, promotion_pages_out_the_idle_keeps_the_hot, .timeout = 120)
 	swapped = pagemap_wait_swapped(cold, cold_len, 20000);
 	sleep(3); /* more periods without a refault: the age keeps tightening */
 	age = objective_field(&a, "age_ms");
+	idle1s = frontier_idle(&a, 1000);
 	status = agent_query(&a, "status");
 	out_hot = agent_region_field(&a, getpid(), "hot", "paged_out") / (long long)PG;
 	t.stop = 1;
@@ -95,6 +112,10 @@ Test(objective, promotion_pages_out_the_idle_keeps_the_hot, .timeout = 120)
 	cr_assert(age > 0 && age < 4000, "the age did not tighten: %lld ms", age);
 	cr_assert_eq(objective_field(&a, "backoffs"), 0, "backed off with nothing refaulting");
 	cr_assert(status && strstr(status, "objective (rule default): promotion <= 0.20%/min"),
+		  "status: %s", status);
+	/* What an age of 1 s would keep out: the idle region, at least. */
+	cr_assert_geq(idle1s * 100, (long long)cold_len * 95, "idle >= 1 s: %lld bytes", idle1s);
+	cr_assert(strstr(status, "idle now and predicted promotion, by cold age: 1 s "),
 		  "status: %s", status);
 	free(status);
 	cr_assert_eq(tc_checksum(cold, cold_len), cold_sum, "the idle region read back wrong");

@@ -7,8 +7,10 @@
  * data starts being read again, the controller backs off, but not again
  * for the echo of the same pageout (only once pages went out since), and
  * moves past the new reuse time, even a full pass every 200 s with nothing
- * read in between (a cache's crawler). The region is an array of bits a "program" sets between
- * ticks; victims are swapped out and their next access is a refault.
+ * read in between (a cache's crawler); the pages idle past each age pair
+ * with the rate predicted for it. The region is an array of bits a
+ * "program" sets between ticks; victims are swapped out and their next
+ * access is a refault.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -251,5 +253,43 @@ Test(objective_hist, a_full_pass_every_200_s_is_never_paged_out_between_passes)
 	cr_assert_eq(s.g->refaults, refaults, "%llu refaults in 5 passes, age %llu ms",
 		     (unsigned long long)(s.g->refaults - refaults), (unsigned long long)o->age_ms);
 	cr_assert_gt(o->age_ms, 200000, "age %llu", (unsigned long long)o->age_ms);
+	setup_free(&s);
+}
+
+/*
+ * What each age would save and cost, as status shows it: the pages idle at
+ * least that long at the last tick, and the promotion rate the histograms
+ * predict for it, the same rate the controller chose its age by.
+ */
+Test(objective_hist, the_frontier_pairs_idle_pages_with_the_predicted_rate)
+{
+	struct setup s;
+	const struct pf_objective_group *g;
+	uint64_t ppm, all = 0, old = 0;
+	unsigned ab;
+
+	setup_init(&s);
+	tick(&s);
+	tick(&s);
+	cr_assert_not(pf_objective_predict(&s.set.g[0].o, 1, &ppm), "a rate from 2 ticks");
+	for (int i = 2; i < 120; i++) /* 300 s */
+		tick(&s);
+	g = &s.set.g[0];
+	ab = pf_reuse_bucket(g->o.age_ms);
+	for (unsigned b = 0; b < PF_REUSE_BUCKETS; b++) {
+		all += g->idle[b];
+		old += b >= ab ? g->idle[b] : 0;
+	}
+	cr_assert_eq(all, PAGES);
+	/* Idle past the age: the cold data alone (the periodic, <= 40 s). */
+	cr_assert_eq(old, COLD, "%llu pages idle >= %llu ms", (unsigned long long)old,
+		     (unsigned long long)g->o.age_ms);
+	cr_assert(pf_objective_predict(&g->o, ab, &ppm));
+	cr_assert_eq(ppm, g->o.predicted);
+	cr_assert_leq(ppm * 4, g->o.cfg.promotion_ppm * 3);
+	/* At 10 s the periodic data would come back: 2048 of 3072 working-set
+	 * pages every 40 s, 100%/min. */
+	cr_assert(pf_objective_predict(&g->o, pf_reuse_bucket(10000), &ppm));
+	cr_assert_geq(ppm, 900000, "%llu ppm at 10 s", (unsigned long long)ppm);
 	setup_free(&s);
 }
