@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 
 import runner
 import senpai
@@ -387,9 +388,11 @@ class Agent(Config):
         ra = SwapReadahead()
         if not self.kernel_ra:
             ra.off()
+        watch = FrontierWatch(ctx, ctl)
 
         def finish():
             ra.restore()
+            watch.stop()
             st = runner.proc_stat(agent.pid)
             stats = agent_stats(ctx, ctl)
             agent.send_signal(signal.SIGTERM)
@@ -405,6 +408,8 @@ class Agent(Config):
             # faults on pages of a Leap window: prefetches that were used
             if "leap_bpf" in ag:
                 out["prefetch_hits"] = ag["leap_bpf"].get("window_hits")
+            if watch.last:
+                out["frontier"] = watch.last
             return out
 
         limit = (ctx.limit_mib(wl) * MIB if tier != "-" and
@@ -420,6 +425,43 @@ def agent_stats(ctx, ctl):
         return json.loads(r.stdout) if r.returncode == 0 else {}
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return {}
+
+
+class FrontierWatch:
+    """The objective frontier of the managed program, read every 15 s while
+    it runs (the workload stops its server before the config's finish, and
+    a stopped program's objectives are gone); last: the latest one."""
+
+    def __init__(self, ctx, ctl):
+        self.last = None
+        self.done = threading.Event()
+        self.th = threading.Thread(target=self._loop, args=(ctx, ctl), daemon=True)
+        self.th.start()
+
+    def _loop(self, ctx, ctl):
+        while not self.done.wait(15):
+            self.last = objective_frontier(agent_stats(ctx, ctl)) or self.last
+
+    def stop(self):
+        self.done.set()
+        self.th.join()
+
+
+def objective_frontier(stats):
+    """What each cold age would keep out, from the process whose objective
+    keeps the most idle (`stats --json`, objectives[].frontier): "AGE_MS:
+    IDLE_MIB:PPM" entries joined by ';' (PPM empty while not predicted yet),
+    or None."""
+    best, most = None, -1
+    for p in stats.get("processes", []):
+        for o in p.get("objectives", []):
+            fr = o.get("frontier") or []
+            if fr and fr[0]["idle_bytes"] > most:
+                best, most = fr, fr[0]["idle_bytes"]
+    if not best:
+        return None
+    return ";".join(f"{e['age_ms']}:{e['idle_bytes'] / MIB:.0f}:"
+                    f"{'' if e['promotion_ppm'] is None else e['promotion_ppm']}" for e in best)
 
 
 def all_configs():

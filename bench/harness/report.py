@@ -14,7 +14,7 @@ FIELDS = ["tier", "workload", "config", "rep", "status", "runtime_s", "throughpu
           "p99_us", "rss_avg_mib", "rss_peak_mib", "cg_peak_mib", "offloaded_mib", "swapins",
           "agent_cpu_s", "managed_mib", "store_mib", "prefetched", "checksum", "params", "error",
           "oom_kills", "retried", "cpu_s", "swap_reads", "prefetch_hits", "swap_avg_mib",
-          "wall_s", "swapins_window", "window_s"]
+          "wall_s", "swapins_window", "window_s", "frontier"]
 
 
 FAULT_FIELDS = ["setup", "first_touch_us", "reread_us", "status"]
@@ -93,6 +93,7 @@ def summarize(rows):
                   "store_mib", "prefetched", "swap_reads", "prefetch_hits", "swap_avg_mib",
                   "wall_s", "swapins_window", "window_s"):
             s[k] = med(ok, k)
+        s["frontier"] = next((r["frontier"] for r in ok if r.get("frontier")), None)
         rt = [r["runtime_s"] for r in ok]
         s["spread"] = (max(rt) - min(rt)) / statistics.median(rt) if len(rt) > 1 else None
         out[key] = s
@@ -240,6 +241,7 @@ def saved_section(S, tiers, workloads, configs):
             L.append("|---|" + "---:|" * (2 * len(FAMILIES)))
             L += rows
             L += anchor_lines(S, tier, workloads, configs)
+            L += frontier_lines(S, tier, workloads, configs)
     return L
 
 
@@ -270,6 +272,46 @@ def anchor_lines(S, tier, workloads, configs):
                  + (f" Refaults (major faults) per minute in the measured window: "
                     f"{', '.join(rate)} (0.2% of the kernel alone's RSS is "
                     f"{base['rss_avg_mib'] * 256 * 0.002:.0f})." if rate else ""))
+    return L
+
+
+SLOS_PPM = (2000, 10000, 50000)
+
+
+def frontier_lines(S, tier, workloads, configs):
+    """Per objective run: what each cold age would have kept out at its end
+    (pages idle at least that long) against the promotion rate the agent's
+    histograms predicted for it, and so the most any age within each
+    promotion SLO could save in that run: the bound the workload sets."""
+    L = []
+    for wl in workloads:
+        base = S.get(("-", wl, "none"))
+        for cfg in configs:
+            s = S.get((tier, wl, cfg))
+            if not s or not s.get("frontier"):
+                continue
+            pts = []
+            for e in s["frontier"].split(";"):
+                age, mib, ppm = e.split(":")
+                pts.append((int(age), float(mib), int(ppm) if ppm else None))
+            rss = base["rss_avg_mib"] if base and base.get("rss_avg_mib") else None
+
+            def share(mib):
+                return f"{mib:.0f} MiB" + (f" ({mib / rss * 100:.0f}%)" if rss else "")
+
+            best = []
+            for slo in SLOS_PPM:
+                ok = [(mib, age) for age, mib, ppm in pts if ppm is not None and ppm <= slo]
+                best.append(f"{slo / 1e4:g}%/min: {share(max(ok)[0])} at {max(ok)[1] / 1e3:.0f} s"
+                            if ok else f"{slo / 1e4:g}%/min: no age predicted within it")
+            steps = [f"{age / 1e3:.0f} s {share(mib)} "
+                     f"{'?' if ppm is None else f'{ppm / 1e4:.2f}%/min'}"
+                     for age, mib, ppm in pts[::4]]
+            L.append(f"\n{wl}, {cfg}: at the agent's last reading in the run (every 15 s), "
+                     f"the pages idle at least each cold age (share of the kernel alone's RSS) "
+                     f"and the promotion rate the agent's "
+                     f"histograms predicted for that age: {'; '.join(steps)}. The most any age "
+                     f"could keep out within a promotion SLO of {'; '.join(best)}.")
     return L
 
 
