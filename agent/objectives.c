@@ -245,15 +245,17 @@ static void frontier_text(FILE *f, const struct pf_objective_group *g)
 		return;
 	for (unsigned b = 1; b < PF_REUSE_BUCKETS; b += 4) {
 		uint64_t idle, ppm;
+		bool known;
 
 		if (!in_range(g, b))
 			continue;
-		if (frontier_at(g, b, &idle, &ppm))
-			fprintf(f, "%s %" PRIu64 " s %" PRIu64 " MiB %.3f%%/min", sep,
-				pf_reuse_bound_ms(b) / 1000, idle >> 8, ppm / 1e4);
+		known = frontier_at(g, b, &idle, &ppm);
+		fprintf(f, "%s %" PRIu64 " s %" PRIu64 " MiB ", sep, pf_reuse_bound_ms(b) / 1000,
+			idle >> 8);
+		if (known)
+			fprintf(f, "%.3f%%/min", ppm / 1e4);
 		else
-			fprintf(f, "%s %" PRIu64 " s %" PRIu64 " MiB ?", sep,
-				pf_reuse_bound_ms(b) / 1000, idle >> 8);
+			fputc('?', f);
 		sep = ",";
 	}
 	if (*sep == ',')

@@ -245,11 +245,12 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 	static const struct pf_scan_page untouched;
 	struct pf_page_run r;
 	uint64_t k, ws = 0, present = 0, recent = 0, cnt[PF_CLEAR_MAX] = {0};
-	uint64_t idle_n[PF_REUSE_BUCKETS] = {0}, blo = 0, bhi = 1000, same = 0, used = 0;
+	uint64_t idle, idle_n[PF_REUSE_BUCKETS] = {0}, blo = 0, bhi = 1000, same = 0, used = 0;
 	unsigned ib = 0;
 	bool all = er->clear_all && what != P1_SCAN; /* at a tick only */
 	/* An objective's promotion histogram and working set (objective.h). */
 	bool reuse = er->b.threshold.mode == PF_THRESH_OBJECTIVE && ops->idle_ms;
+	bool tick_idle = reuse && what != P1_SCAN; /* er->idle, at a tick only */
 	size_t i;
 
 	/* An objective's regions page out by its age, none before it has one. */
@@ -273,31 +274,25 @@ static uint64_t pass1(struct pf_engine_region *er, const struct pf_engine_io *io
 					er->reuse[b]++;
 			}
 			r.state[k] = ops->scan(prm, r.state[k], &pg, now);
-			if (reuse) {
-				uint64_t idle =
-					pg.accessed ? 0 : ops->idle_ms(prm, r.state[k], now);
-
-				if (pg.accessed ||
-				    (r.state[k] != er->blank && idle < PF_WS_WINDOW_MS))
-					recent++;
-				if (what == P1_SCAN || !(pg.present || pg.swapped))
-					; /* not memory, or not a tick */
-				else if (pg.accessed)
-					used++;
-				else {
-					/* Counted in a register while the bucket stays
-					 * the last idle page's. */
-					if (idle < blo || idle >= bhi) {
-						idle_n[ib] += same;
-						same = 0;
-						ib = pf_reuse_bucket(idle);
-						blo = ib ? pf_reuse_bound_ms(ib) : 0;
-						bhi = ib + 1 < PF_REUSE_BUCKETS ?
-							      pf_reuse_bound_ms(ib + 1) :
-							      UINT64_MAX;
-					}
-					same++;
+			idle = reuse && !pg.accessed ? ops->idle_ms(prm, r.state[k], now) : 0;
+			if (reuse &&
+			    (pg.accessed || (r.state[k] != er->blank && idle < PF_WS_WINDOW_MS)))
+				recent++;
+			/* Pages by idle time: accessed ones apart, idle ones counted
+			 * in a register while the bucket stays the last idle page's. */
+			if (tick_idle && (pg.present || pg.swapped) && pg.accessed) {
+				used++;
+			} else if (tick_idle && (pg.present || pg.swapped)) {
+				if (idle < blo || idle >= bhi) {
+					idle_n[ib] += same;
+					same = 0;
+					ib = pf_reuse_bucket(idle);
+					blo = pf_reuse_bound_ms(ib);
+					bhi = ib + 1 < PF_REUSE_BUCKETS ?
+						      pf_reuse_bound_ms(ib + 1) :
+						      UINT64_MAX;
 				}
+				same++;
 			}
 			if (pg.accessed) {
 				unsigned sg = seg_of(er, page_of(&r, k));

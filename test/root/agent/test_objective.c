@@ -32,15 +32,15 @@ static void start_with_rules(struct pfa_agent *a, char *path, const char *yaml)
 	cr_assert_eq(agent_start(a, args), 0, "pageflexd did not start");
 }
 
-/* A field of the process's first objective in `stats --json`, or -1. */
-static long long objective_field(struct pfa_agent *a, const char *field)
+/* The number after key, first found past anchor in `stats --json` (true
+ * 1, false 0), or -1. */
+static long long stats_number(struct pfa_agent *a, const char *anchor, const char *key)
 {
-	char *r = agent_query(a, "stats --json"), *o, key[64];
+	char *r = agent_query(a, "stats --json"), *o;
 	long long v = -1;
 
 	cr_assert_not_null(r);
-	o = strstr(r, "\"objectives\":[{");
-	snprintf(key, sizeof(key), "\"%s\":", field);
+	o = strstr(r, anchor);
 	if (o && (o = strstr(o, key))) {
 		o += strlen(key);
 		v = !strncmp(o, "true", 4) ? 1 : !strncmp(o, "false", 5) ? 0 : atoll(o);
@@ -49,19 +49,22 @@ static long long objective_field(struct pfa_agent *a, const char *field)
 	return v;
 }
 
-/* The process's first objective's idle bytes at age_ms in its frontier, or -1. */
+/* A field of the process's first objective, or -1. */
+static long long objective_field(struct pfa_agent *a, const char *field)
+{
+	char key[64];
+
+	snprintf(key, sizeof(key), "\"%s\":", field);
+	return stats_number(a, "\"objectives\":[{", key);
+}
+
+/* The idle bytes at age_ms in the first objective's frontier, or -1. */
 static long long frontier_idle(struct pfa_agent *a, long long age_ms)
 {
-	char *r = agent_query(a, "stats --json"), *o, key[64];
-	long long v = -1;
+	char key[64];
 
-	cr_assert_not_null(r);
-	o = strstr(r, "\"frontier\":[");
 	snprintf(key, sizeof(key), "{\"age_ms\":%lld,\"idle_bytes\":", age_ms);
-	if (o && (o = strstr(o, key)))
-		v = atoll(o + strlen(key));
-	free(r);
-	return v;
+	return stats_number(a, "\"frontier\":[", key);
 }
 
 Test(objective, promotion_pages_out_the_idle_keeps_the_hot, .timeout = 120)
