@@ -109,6 +109,14 @@ static bool seen_before(const struct pf_proc *p, size_t i)
 	return false;
 }
 
+/* The age a sweep holds the objective at, in s (objective.h, sweeps). */
+static double sweep_floor_s(const struct pf_objective_group *g)
+{
+	uint64_t f = g->o.sweep_floor_ms;
+
+	return (f < g->o.cfg.max_age_ms ? f : g->o.cfg.max_age_ms) / 1e3;
+}
+
 void pf_agent_objectives_tick(struct pf_proc *p, struct pf_piece *const *pcs, size_t npcs,
 			      uint64_t now, uint64_t interval_ms)
 {
@@ -118,6 +126,7 @@ void pf_agent_objectives_tick(struct pf_proc *p, struct pf_piece *const *pcs, si
 	static uint64_t swapin_ns; /* measured at the first pressure objective */
 	static bool measured;
 	bool was[64] = {0}, pressure = false;
+	uint64_t floor_was[64] = {0};
 	uint64_t stall = UINT64_MAX;
 	size_t i, n = 0, nold = p->objs.n;
 
@@ -152,8 +161,10 @@ void pf_agent_objectives_tick(struct pf_proc *p, struct pf_piece *const *pcs, si
 		m[i].stall_us = m[i].refaults * swapin_ns / 1000;
 	if (pressure && !pf_agent_psi_total_us(&stall))
 		stall = UINT64_MAX;
-	for (i = 0; i < nold && i < 64; i++)
+	for (i = 0; i < nold && i < 64; i++) {
 		was[i] = p->objs.g[i].o.unreachable;
+		floor_was[i] = p->objs.g[i].o.sweep_floor_ms;
+	}
 	if (pf_objective_set_tick(&p->objs, m, n, now, interval_ms, stall))
 		pf_log_limited(&last_oom, PF_LOG_WARN, "pid %d: no memory for an objective",
 			       p->pid);
@@ -174,6 +185,15 @@ void pf_agent_objectives_tick(struct pf_proc *p, struct pf_piece *const *pcs, si
 				p->pid, g->rule, d, g->o.cfg.min_age_ms / 1e3, g->o.age_ms / 1e3);
 		else if (i < 64 && i < nold && was[i] && !g->o.unreachable)
 			pf_info("pid %d: rule %s: objective %s met again", p->pid, g->rule, d);
+		if (i < 64 && i < nold && g->o.sweep_floor_ms &&
+		    g->o.sweep_floor_ms != floor_was[i])
+			pf_info("pid %d: rule %s: a pass over its data read back pages idle for "
+				"%.0f s: cold age held >= %.0f s until no pass comes for a while",
+				p->pid, g->rule, g->o.sweep_ms / 1e3, sweep_floor_s(g));
+		else if (i < 64 && i < nold && !g->o.sweep_floor_ms && floor_was[i])
+			pf_info("pid %d: rule %s: no pass over its data for %.0f s: the cold age "
+				"is free again",
+				p->pid, g->rule, 2 * floor_was[i] / 1e3);
 	}
 }
 
@@ -276,13 +296,14 @@ void pf_agent_objectives_json(FILE *f, const struct pf_proc *p)
 			"\"regions\":%" PRIu64 ",\"resident_bytes\":%" PRIu64
 			",\"saved_bytes\":%" PRIu64 ",\"tightens\":%" PRIu64 ",\"loosens\":%" PRIu64
 			",\"backoffs\":%" PRIu64 ",\"by_histogram\":%s,\"predicted_ppm\":%" PRIu64
-			",\"working_set_bytes\":%" PRIu64,
+			",\"working_set_bytes\":%" PRIu64 ",\"sweeps\":%" PRIu64
+			",\"sweep_ms\":%" PRIu64 ",\"sweep_floor_ms\":%" PRIu64,
 			i ? "," : "", g->rule, d, pf_objective_kind_name(g->cfg.kind), g->o.value,
 			g->cfg.kind == PF_OBJ_BUDGET ? "resident_pages" : "ppm", g->o.age_ms,
 			g->o.unreachable ? "true" : "false", g->regions, g->resident * 4096,
 			pf_agent_objective_saved_pages(p, g) * 4096, g->o.tightens, g->o.loosens,
 			g->o.backoffs, g->o.by_hist ? "true" : "false", g->o.predicted,
-			g->o.ws_max * 4096);
+			g->o.ws_max * 4096, g->o.sweeps, g->o.sweep_ms, g->o.sweep_floor_ms);
 		frontier_json(f, g);
 		fputc('}', f);
 	}
@@ -310,6 +331,11 @@ void pf_agent_objectives_text(FILE *f, const struct pf_proc *p)
 			" MiB%s\n",
 			g->rule, d, v, g->o.age_ms / 1e3, pf_agent_objective_saved_pages(p, g) >> 8,
 			g->o.unreachable ? "; UNREACHABLE: held instead of thrashing" : "");
+		if (g->o.sweep_floor_ms)
+			fprintf(f,
+				"    passes over its data (%" PRIu64 " seen, up to %.0f s apart): "
+				"cold age held >= %.0f s\n",
+				g->o.sweeps, g->o.sweep_ms / 1e3, sweep_floor_s(g));
 		frontier_text(f, g);
 	}
 }

@@ -241,10 +241,14 @@ static uint64_t goal(const struct pf_objective *o)
 						 0;
 }
 
-/* The shortest age the controller may set: a thrashing budget raises it. */
+/* The shortest age the controller may set: a thrashing budget or a sweep
+ * raises it, up to the longest. */
 static uint64_t floor_ms(const struct pf_objective *o)
 {
-	return o->age_floor_ms > o->cfg.min_age_ms ? o->age_floor_ms : o->cfg.min_age_ms;
+	uint64_t f = o->age_floor_ms > o->cfg.min_age_ms ? o->age_floor_ms : o->cfg.min_age_ms;
+
+	f = o->sweep_floor_ms > f ? o->sweep_floor_ms : f;
+	return f < o->cfg.max_age_ms ? f : o->cfg.max_age_ms;
 }
 
 static enum pf_objective_move apply(struct pf_objective *o, enum pf_objective_move m)
@@ -286,6 +290,14 @@ static void new_period(struct pf_objective *o, uint64_t now, uint64_t ws)
 	memset(o->reuse, 0, sizeof(o->reuse));
 }
 
+/* The pages by idle time at a period's start (sweeps). */
+static void idle_snapshot(struct pf_objective *o, const struct pf_objective_input *in)
+{
+	o->idle_seen = in->idle != NULL;
+	if (in->idle)
+		memcpy(o->idle_start, in->idle, sizeof(o->idle_start));
+}
+
 /*
  * A back-off now would not answer the echo of pageouts already answered: a
  * longer age only spares pages from now on, so after a back-off another
@@ -302,6 +314,38 @@ static enum pf_objective_move backoff(struct pf_objective *o, uint64_t now)
 	o->last_backoff_ms = now;
 	o->out_since_backoff = 0;
 	return apply(o, PF_OBJ_BACKOFF);
+}
+
+/*
+ * At a period's end: the longest age X (from min_age_ms) such that the
+ * period read back more pages idle at least X than it allows, and at least
+ * half as many as were idle at least X at its start: a sweep (objective.h).
+ */
+static void sweep_check(struct pf_objective *o, uint64_t now)
+{
+	uint64_t allow = period_allowance(o->cfg.promotion_ppm, o->ws_max, o->cfg.period_ms);
+	uint64_t reused = 0, idle = 0, x = 0;
+
+	if (o->sweep_floor_ms && now - o->sweep_at_ms > 2 * o->sweep_floor_ms)
+		o->sweep_floor_ms = o->sweep_ms = 0; /* none came when due: over */
+	if (!o->idle_seen)
+		return;
+	for (unsigned b = PF_REUSE_BUCKETS - 1; b >= 1 && !x; b--) {
+		if (pf_reuse_bound_ms(b) < o->cfg.min_age_ms)
+			break;
+		reused += o->reuse[b];
+		idle += o->idle_start[b];
+		if (reused > allow && reused * 2 >= idle)
+			x = pf_reuse_bound_ms(b);
+	}
+	if (!x || x * 2 < o->sweep_ms)
+		return; /* a shorter cycle: the histograms see it */
+	o->sweeps++;
+	o->sweep_at_ms = now;
+	if (x > o->sweep_ms) {
+		o->sweep_ms = x;
+		o->sweep_floor_ms = 3 * x;
+	}
 }
 
 /* Ends a period of a histogram-driven promotion objective: its histogram
@@ -391,8 +435,16 @@ static enum pf_objective_move promotion_by_hist(struct pf_objective *o,
 	if (!end)
 		return PF_OBJ_HOLD;
 	o->value = promotion_ppm(o->refaults, ws, elapsed);
+	sweep_check(o, in->now_ms);
 	push_hist(o, elapsed);
 	new_period(o, in->now_ms, in->recent);
+	idle_snapshot(o, in);
+	if (o->age_ms < floor_ms(o)) {
+		o->age_ms = floor_ms(o); /* past the next sweep, at once */
+		o->loosens++;
+		o->last = PF_OBJ_LOOSEN;
+		return PF_OBJ_LOOSEN;
+	}
 	t = hist_age(o);
 	if (!t || o->value > o->cfg.promotion_ppm)
 		return PF_OBJ_HOLD;
@@ -424,6 +476,7 @@ enum pf_objective_move pf_objective_tick(struct pf_objective *o,
 		o->started = true;
 		o->start_ms = in->now_ms;
 		new_period(o, in->now_ms, ws);
+		idle_snapshot(o, in);
 		return PF_OBJ_HOLD;
 	}
 	o->refaults += in->refaults;

@@ -33,6 +33,17 @@
  * histograms give the frontier pageflexd shows: what each age would keep
  * out against the rate predicted for it (pf_objective_predict).
  *
+ * Sweeps: a period that reads back at least half of the pages that were
+ * idle at least some age X at its start (and more of them than the period
+ * allows) is a pass over the data: a cache's crawler, a phase coming back.
+ * Such passes can come further apart each time (memcached's LRU crawler
+ * backs off while it finds nothing to reclaim, doubling its wait), and an
+ * age learned from the past ones would page out in full before the next.
+ * After a sweep the age stays at least 3X (the next pass may come twice as
+ * late, with a margin); a shorter sweep (under X/2) leaves it, a longer
+ * one raises it, and it lapses once no sweep of at least X/2 came for
+ * twice its length.
+ *
  * Otherwise, every period the controller tightens one step when well inside its
  * objective (promotion or stall below half the target: age x 3/4, or x 1/2
  * below an eighth of it; resident above the budget: x 3/4) and holds otherwise.
@@ -154,6 +165,11 @@ struct pf_objective {
 	struct pf_reuse_period hist[PF_REUSE_PERIODS]; /* the last periods', a ring */
 	unsigned nhist, ihist;
 	uint64_t predicted; /* the promotion rate (ppm) the histogram gives the age */
+	/* Sweeps (above): the pages by idle time at this period's start; the
+	 * sweeps seen, the longest one's X, when the last came, the floor. */
+	uint64_t idle_start[PF_REUSE_BUCKETS];
+	bool idle_seen;
+	uint64_t sweeps, sweep_ms, sweep_at_ms, sweep_floor_ms;
 };
 
 /* What the controller sees at one tick of its regions. */
@@ -170,6 +186,9 @@ struct pf_objective_input {
 	 * within PF_WS_WINDOW_MS, the working set it then stands for. */
 	const uint32_t *reuse;
 	uint64_t recent;
+	/* Promotion, with reuse: its regions' pages by idle time (present or
+	 * swapped, pf_reuse_bucket's buckets) at this tick; NULL: unknown. */
+	const uint64_t *idle;
 };
 
 void pf_objective_init(struct pf_objective *o, const struct pf_objective_cfg *cfg);

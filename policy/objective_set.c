@@ -94,7 +94,8 @@ int pf_objective_set_tick(struct pf_objective_set *set, const struct pf_objectiv
 						.pages = g->pages,
 						.reuse = g->reuse_ok ? g->reuse : NULL,
 						.recent = g->recent,
-						.victims = g->victims};
+						.victims = g->victims,
+						.idle = g->reuse_ok ? g->idle : NULL};
 		enum pf_objective_move mv;
 		uint64_t cap;
 

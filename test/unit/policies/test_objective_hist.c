@@ -32,6 +32,8 @@ struct region {
 	uint64_t tick, refaults, victims, periodic_victims;
 	unsigned cold_every; /* ticks between reads of each cold page (0: never) */
 	bool cold_pass; /* ... all of them in the same tick (a full pass) */
+	uint64_t next_pass; /* passes whose interval doubles: the next one's tick */
+	unsigned pass_gap; /* ... and the interval that led to it (0: none) */
 };
 
 static bool run(void *ctx, size_t i, struct pf_page_run *r)
@@ -81,6 +83,8 @@ static bool read_now(const struct region *g, uint64_t p)
 		return (g->tick + p) % 16 == 0; /* 16 ticks: 40 s */
 	if (g->tick == 1)
 		return true;
+	if (g->pass_gap)
+		return g->tick == g->next_pass;
 	return g->cold_every && (g->tick + (g->cold_pass ? 0 : p)) % g->cold_every == 0;
 }
 
@@ -138,6 +142,10 @@ static void tick(struct setup *s)
 		g->acc[p] = 1;
 	}
 	g->refaults += refaults;
+	if (g->pass_gap && g->tick == g->next_pass) {
+		g->pass_gap *= 2;
+		g->next_pass += g->pass_gap;
+	}
 	pf_engine_tick(&s->er, &io, &s->sc, refaults, now);
 	m.refaults = refaults;
 	cr_assert_eq(pf_objective_set_tick(&s->set, &m, 1, now, TICK_MS, UINT64_MAX), 0);
@@ -253,6 +261,39 @@ Test(objective_hist, a_full_pass_every_200_s_is_never_paged_out_between_passes)
 	cr_assert_eq(s.g->refaults, refaults, "%llu refaults in 5 passes, age %llu ms",
 		     (unsigned long long)(s.g->refaults - refaults), (unsigned long long)o->age_ms);
 	cr_assert_gt(o->age_ms, 200000, "age %llu", (unsigned long long)o->age_ms);
+	setup_free(&s);
+}
+
+/*
+ * Full passes over the cold data whose interval doubles each time
+ * (memcached's LRU crawler backs off so while it finds nothing to
+ * reclaim: 121 s, then 196 s apart live): an age learned from the passes
+ * seen so far is shorter than the next interval, and the next pass would
+ * read back all that went out in between. After three passes, none
+ * refaults.
+ */
+Test(objective_hist, passes_further_apart_each_time_never_refault)
+{
+	struct setup s;
+	const struct pf_objective *o;
+	uint64_t refaults, passes = 0;
+
+	setup_init(&s);
+	s.g->pass_gap = 12; /* 30 s, then 60, 120, 240, 480 s */
+	s.g->next_pass = s.g->pass_gap;
+	while (s.g->tick <= 84) /* passes at 30, 90 and 210 s */
+		tick(&s);
+	refaults = s.g->refaults;
+	o = &s.set.g[0].o;
+	while (s.g->tick <= 372) { /* at 450 and 930 s */
+		passes += s.g->tick == s.g->next_pass;
+		tick(&s);
+	}
+	cr_assert_eq(passes, 2);
+	cr_assert_eq(s.g->refaults, refaults, "%llu refaults in 2 passes, age %llu ms",
+		     (unsigned long long)(s.g->refaults - refaults), (unsigned long long)o->age_ms);
+	cr_assert_geq(o->sweeps, 2);
+	cr_assert_gt(o->age_ms, 480000, "age %llu", (unsigned long long)o->age_ms);
 	setup_free(&s);
 }
 
