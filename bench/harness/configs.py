@@ -24,6 +24,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 
 import runner
 import senpai
@@ -439,8 +440,21 @@ class FrontierWatch:
         self.th.start()
 
     def _loop(self, ctx, ctl):
+        t0, seen = time.monotonic(), set()
         while not self.done.wait(15):
-            self.last = objective_frontier(agent_stats(ctx, ctl)) or self.last
+            stats = agent_stats(ctx, ctl)
+            self.last = objective_frontier(stats) or self.last
+            # Passes over the data the controller saw (objective.h, sweeps).
+            for p in stats.get("processes", []):
+                for o in p.get("objectives", []):
+                    key = (p.get("pid"), o.get("sweeps"), o.get("sweep_floor_ms"))
+                    if o.get("sweeps") and key not in seen:
+                        seen.add(key)
+                        print(f"    [{time.monotonic() - t0:.0f} s] pid {key[0]}: "
+                              f"{o['sweeps']} passes over its data, longest "
+                              f"{o['sweep_ms'] / 1e3:.0f} s: age held >= "
+                              f"{o['sweep_floor_ms'] / 1e3:.0f} s (age "
+                              f"{o['age_ms'] / 1e3:.0f} s)", flush=True)
 
     def stop(self):
         self.done.set()
