@@ -6,7 +6,9 @@
  * between two index pages, a few zipf-distributed lookups hit a "cache"
  * region (Hyperbolic's case: popularity, not recency). Each index page
  * takes -w microseconds of wall-clock time (a spin), so a run lasts as many
- * of the agent's scan periods on an idle machine as on a loaded one. Both
+ * of the agent's scan periods on an idle machine as on a loaded one; with
+ * -W it is fixed CPU work instead (the same instructions whatever the
+ * faults cost, calibrated once: the run's time then includes them). Both
  * are tagged with pageflex_tag() so the rules file binds a policy to each.
  * Every page holds words derived from its index and each read is checked,
  * so a lost or stale page fails the run. With -g FILE it maps and tags, then waits for FILE to
@@ -38,17 +40,46 @@ static void wait_for(const char *path)
 		usleep(10000);
 }
 
+/* n rounds of CPU work on registers only. */
+static uint64_t spin(uint64_t n)
+{
+	uint64_t x = n;
+
+	for (uint64_t i = 0; i < n; i++)
+		x = wl_mix(x + i);
+	return x;
+}
+
+/* The rounds of spin() done in ns of this machine's time. */
+static uint64_t spin_calibrate(uint64_t ns)
+{
+	uint64_t n = 1024, t;
+	volatile uint64_t sink;
+
+	for (;;) {
+		t = wl_now_ns();
+		sink = spin(n);
+		t = wl_now_ns() - t;
+		(void)sink;
+		if (t >= ns / 4)
+			return n * ns / t;
+		n *= 2;
+	}
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: pf-live-two [-i INDEX_MIB] [-c CACHE_MIB] [-p PASSES] [-l LOOKUPS]\n"
-		"                   [-z ZIPF_S] [-w WORK] [-g GOFILE] [-e ENDFILE]\n"
+		"                   [-z ZIPF_S] [-w WORK | -W CPU_WORK] [-g GOFILE] [-e ENDFILE]\n"
 		"  -i  index region MiB, walked at a stride of 7 pages (default 64)\n"
 		"  -c  cache region MiB, zipf lookups (default 64)\n"
 		"  -p  passes over the index (default 4)\n"
 		"  -l  cache lookups per index page (default 4)\n"
 		"  -z  zipf exponent of the cache lookups (default 0.9)\n"
 		"  -w  time spent per index page, in microseconds (default 80)\n"
+		"  -W  CPU work per index page instead, in microseconds of this machine's\n"
+		"      time (calibrated at the start), so faults add to the run's time\n"
 		"  -g  wait until GOFILE exists before the first access\n"
 		"  -e  after the RESULT line, wait until ENDFILE exists before exiting\n");
 	exit(2);
@@ -56,13 +87,13 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	uint64_t imib = 64, cmib = 64, lookups = 4, work_us = 80;
+	uint64_t imib = 64, cmib = 64, lookups = 4, work_us = 80, cpu_us = 0, iters = 0;
 	unsigned passes = 4;
 	double zs = 0.9;
 	const char *go = NULL, *end = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, "i:c:p:l:z:w:g:e:h")) != -1) {
+	while ((c = getopt(argc, argv, "i:c:p:l:z:w:W:g:e:h")) != -1) {
 		switch (c) {
 		case 'i':
 			imib = strtoull(optarg, NULL, 0);
@@ -81,6 +112,9 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			work_us = strtoull(optarg, NULL, 0);
+			break;
+		case 'W':
+			cpu_us = strtoull(optarg, NULL, 0);
 			break;
 		case 'g':
 			go = optarg;
@@ -103,6 +137,8 @@ int main(int argc, char **argv)
 	if (go)
 		wait_for(go);
 
+	if (cpu_us) /* iterations of spin() in cpu_us, timed over 50 ms */
+		iters = cpu_us * spin_calibrate(50000000) / 50000;
 	uint64_t t0 = wl_now_ns();
 	for (uint64_t pg = 0; pg < ip; pg++)
 		for (unsigned j = 0; j < WORDS; j++)
@@ -138,9 +174,12 @@ int main(int argc, char **argv)
 					nlook++;
 				}
 				/* Wall-clock work: the run takes as many scan periods
-				 * on an idle machine as on a loaded one. */
-				while (wl_now_ns() < until)
-					__asm__ volatile("" ::: "memory");
+				 * on an idle machine as on a loaded one. Or CPU work. */
+				if (iters)
+					sum += spin(iters);
+				else
+					while (wl_now_ns() < until)
+						__asm__ volatile("" ::: "memory");
 			}
 		}
 	}
