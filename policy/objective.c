@@ -413,6 +413,19 @@ static uint64_t hist_age(struct pf_objective *o)
 	return seen ? o->cfg.max_age_ms : 0;
 }
 
+/* A histogram-driven move: the age set at once, counted as m. */
+static enum pf_objective_move set_age(struct pf_objective *o, uint64_t age,
+				      enum pf_objective_move m)
+{
+	o->age_ms = age;
+	if (m == PF_OBJ_LOOSEN)
+		o->loosens++;
+	else
+		o->tightens++;
+	o->last = m;
+	return m;
+}
+
 /*
  * promotion, with its regions' histograms: the age is the one the
  * histograms allow, moved to at once when longer, by halves at most when
@@ -439,27 +452,16 @@ static enum pf_objective_move promotion_by_hist(struct pf_objective *o,
 	push_hist(o, elapsed);
 	new_period(o, in->now_ms, in->recent);
 	idle_snapshot(o, in);
-	if (o->age_ms < floor_ms(o)) {
-		o->age_ms = floor_ms(o); /* past the next sweep, at once */
-		o->loosens++;
-		o->last = PF_OBJ_LOOSEN;
-		return PF_OBJ_LOOSEN;
-	}
+	if (o->age_ms < floor_ms(o)) /* past the next sweep, at once */
+		return set_age(o, floor_ms(o), PF_OBJ_LOOSEN);
 	t = hist_age(o);
 	if (!t || o->value > o->cfg.promotion_ppm)
 		return PF_OBJ_HOLD;
-	if (t > o->age_ms) {
-		o->age_ms = t;
-		o->loosens++;
-		o->last = PF_OBJ_LOOSEN;
-		return PF_OBJ_LOOSEN;
-	}
+	if (t > o->age_ms)
+		return set_age(o, t, PF_OBJ_LOOSEN);
 	if (t == o->age_ms || (o->backoffs && in->now_ms - o->last_backoff_ms < 6 * period))
 		return PF_OBJ_HOLD;
-	o->age_ms = t > o->age_ms / 2 ? t : o->age_ms / 2;
-	o->tightens++;
-	o->last = PF_OBJ_TIGHTEN;
-	return PF_OBJ_TIGHTEN;
+	return set_age(o, t > o->age_ms / 2 ? t : o->age_ms / 2, PF_OBJ_TIGHTEN);
 }
 
 enum pf_objective_move pf_objective_tick(struct pf_objective *o,
