@@ -84,17 +84,16 @@ done
 # $TMP/NAME.REP (swap-ins: the program's major faults; refaults: the
 # agent's count, swap-ins that were not prefetch hits).
 run() {
-	local n=$1 rep=$2 out=$TMP/$1.$2.out
-	if [ "$n" = kernel ]; then
-		python3 "$LIVE_DIR/rss_run.py" "" "" -- "$BLD/bin/pf-live-two" "${ARGS[@]}" >"$out" 2>&1 ||
-			{ cat "$out"; echo "FAIL: pf-live-two ($n)"; exit 1; }
-	else
+	local n=$1 rep=$2 out=$TMP/$1.$2.out ctl= shim=()
+	if [ "$n" != kernel ]; then
 		agent_start "$TMP/$n.yaml" --scan-interval "$SCAN_MS" --objective none
-		PAGEFLEX_SOCKET=$TMP/agent.sock LD_PRELOAD=$SHIM python3 "$LIVE_DIR/rss_run.py" \
-			"$TMP/agent.ctl" "$PFCTL" -- "$BLD/bin/pf-live-two" "${ARGS[@]}" >"$out" 2>&1 ||
-			{ cat "$out"; echo "FAIL: pf-live-two ($n)"; exit 1; }
-		agent_stop
+		ctl=$TMP/agent.ctl
+		shim=(PAGEFLEX_SOCKET="$TMP/agent.sock" LD_PRELOAD="$SHIM")
 	fi
+	env "${shim[@]}" python3 "$LIVE_DIR/rss_run.py" "$ctl" "${ctl:+$PFCTL}" -- \
+		"$BLD/bin/pf-live-two" "${ARGS[@]}" >"$out" 2>&1 ||
+		{ cat "$out"; echo "FAIL: pf-live-two ($n)"; exit 1; }
+	agent_stop
 	grep -q 'verify=ok' "$out" || { cat "$out"; echo "FAIL: pf-live-two ($n) read back wrong data"; exit 1; }
 	local avg maj ref work
 	read -r avg _ maj ref _ _ <"$out"
